@@ -1,0 +1,5 @@
+import sys
+
+from bftx.cli import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""``bftx keys``: create and inspect Ed25519 key files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bftx.crypto import KeyPair, load_key, save_key
+from bftx.errors import ConfigError
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser("keys", help="create and inspect key files")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    generate = actions.add_parser("generate", help="write a new key file (mode 0600)")
+    generate.add_argument("--out", type=Path, required=True, help="path of the new key file")
+    generate.set_defaults(handler=_generate)
+
+    show = actions.add_parser("show", help="print a key file's public key and address")
+    show.add_argument("path", type=Path)
+    show.set_defaults(handler=_show)
+
+
+def _describe(key: KeyPair) -> dict[str, str]:
+    return {"public_key": key.public_key.hex(), "address": key.address.hex()}
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    key = KeyPair.generate()
+    try:
+        save_key(arguments.out, key)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"path": str(arguments.out), **_describe(key)}, indent=2))
+    return 0
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    try:
+        key = load_key(arguments.path)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(_describe(key), indent=2))
+    return 0

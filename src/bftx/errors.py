@@ -1,0 +1,100 @@
+"""The error hierarchy and the stable rejection codes.
+
+Two kinds of failure exist in bftx. *Rejections* are expected: a tx with a bad
+nonce, an order below the minimum size. They are values (`Code`), recorded in
+block results and returned by the APIs, never raised inside the cores.
+*Errors* are exceptions: bad bytes at the edge (`DecodeError`), bad
+configuration (`ConfigError`), a store that cannot be trusted. A broken
+internal invariant is neither: it is an ``assert`` that stops the replica.
+
+The numeric values of `Code` are part of the protocol (they are hashed into
+block results) and of the public API: never renumber, only append.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class BftxError(Exception):
+    """Base of every exception bftx raises on purpose."""
+
+
+class DecodeError(BftxError, ValueError):
+    """Bytes that are not a canonical, well-formed, bounded encoding of the expected shape."""
+
+
+class ConfigError(BftxError, ValueError):
+    """A genesis, key file or configuration that cannot be used, with the reason."""
+
+
+class Code(enum.IntEnum):
+    """Result of admitting or executing one transaction. 0 is success."""
+
+    OK = 0
+    MALFORMED = 1
+    WRONG_CHAIN = 2
+    BAD_SIGNATURE = 3
+    NOT_REGISTERED = 4
+    NONCE_USED = 5
+    NONCE_GAP = 6
+    INSUFFICIENT_FUNDS = 7
+    UNKNOWN_ASSET = 8
+    UNKNOWN_MARKET = 9
+    INVALID_PRICE = 10
+    INVALID_QUANTITY = 11
+    BELOW_MIN_SIZE = 12
+    POST_ONLY_WOULD_CROSS = 13
+    FOK_UNFILLED = 14
+    TOO_MANY_ORDERS = 15
+    UNKNOWN_ORDER = 16
+    NOT_ISSUER = 17
+    NOT_REGISTRAR = 18
+    ALREADY_REGISTERED = 19
+    RECIPIENT_NOT_REGISTERED = 20
+    INVALID_AMOUNT = 21
+    SUPPLY_OVERFLOW = 22
+    INVALID_RECIPIENT = 23
+    ORDER_EXPIRED = 24
+    DUPLICATE_TX = 25
+    MEMPOOL_FULL = 26
+    INVALID_ORDER_TYPE = 27
+
+    @property
+    def slug(self) -> str:
+        """The stable lower-case name used in APIs and logs (``insufficient_funds``)."""
+        return self.name.lower()
+
+
+CODE_DESCRIPTIONS: dict[Code, str] = {
+    Code.OK: "accepted",
+    Code.MALFORMED: "the transaction bytes are not a valid canonical encoding",
+    Code.WRONG_CHAIN: "the transaction is signed for another chain id",
+    Code.BAD_SIGNATURE: "the signature does not verify against the sender's public key",
+    Code.NOT_REGISTERED: "the sender is not a registered account (permissioned mode)",
+    Code.NONCE_USED: "the nonce is lower than the account's next nonce (already used)",
+    Code.NONCE_GAP: "the nonce is too far ahead of the account's next nonce",
+    Code.INSUFFICIENT_FUNDS: "the available balance does not cover what the transaction could spend",
+    Code.UNKNOWN_ASSET: "no such asset in genesis",
+    Code.UNKNOWN_MARKET: "no such market in genesis",
+    Code.INVALID_PRICE: "price must be a whole number of ticks within the market's bounds",
+    Code.INVALID_QUANTITY: "quantity must be a whole number of lots within bounds",
+    Code.BELOW_MIN_SIZE: "quantity is below the market's minimum size",
+    Code.POST_ONLY_WOULD_CROSS: "a post-only order would have taken liquidity",
+    Code.FOK_UNFILLED: "a fill-or-kill order could not be filled completely at once",
+    Code.TOO_MANY_ORDERS: "the account has the maximum number of open orders",
+    Code.UNKNOWN_ORDER: "no open order of this account with that id",
+    Code.NOT_ISSUER: "only the asset's issuer may mint it",
+    Code.NOT_REGISTRAR: "only a registrar may register accounts",
+    Code.ALREADY_REGISTERED: "the account is already registered",
+    Code.RECIPIENT_NOT_REGISTERED: "the recipient is not a registered account (permissioned mode)",
+    Code.INVALID_AMOUNT: "amount must be positive and within bounds",
+    Code.SUPPLY_OVERFLOW: "minting would exceed the asset's maximum supply",
+    Code.INVALID_RECIPIENT: "the recipient is not a valid account address or is the sender",
+    Code.ORDER_EXPIRED: "the order's expiry is not after the block time",
+    Code.DUPLICATE_TX: "the transaction is already known",
+    Code.MEMPOOL_FULL: "the mempool is full; retry later",
+    Code.INVALID_ORDER_TYPE: "unknown order side or type, or a field that type does not allow",
+}
+
+assert set(CODE_DESCRIPTIONS) == set(Code), "every code needs a description"
