@@ -56,9 +56,7 @@ def violations(package: str, source: str) -> list[str]:
     found = []
     for name in sorted(imported_modules(source)):
         root = name.split(".")[0]
-        if root in forbidden:
-            found.append(name)
-        elif root == "bftx" and not _allowed_bftx(name, own, allowed_packages):
+        if root in forbidden or (root == "bftx" and not _allowed_bftx(name, own, allowed_packages)):
             found.append(name)
     return found
 

@@ -22,7 +22,7 @@ import msgpack
 from bftx import limits
 from bftx.errors import DecodeError
 
-Value: TypeAlias = "None | bool | int | bytes | str | tuple[Value, ...]"
+Value: TypeAlias = "bool | int | bytes | str | tuple[Value, ...] | None"
 
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
@@ -52,7 +52,7 @@ def decode(data: bytes, max_bytes: int) -> Value:
         raise DecodeError("empty input")
     items_max = min(limits.decode_container_items_max, max_bytes)
     try:
-        value = msgpack.unpackb(
+        value: Value = msgpack.unpackb(
             data,
             raw=False,
             use_list=False,
@@ -73,7 +73,7 @@ def decode(data: bytes, max_bytes: int) -> Value:
         # msgpack reports malformed input, invalid UTF-8 and exceeded limits as
         # ValueError subclasses; keep the library's reason in the message.
         raise DecodeError(f"malformed encoding: {error}") from error
-    except Exception as error:  # noqa: BLE001 - any library failure is bad input here
+    except Exception as error:
         raise DecodeError(f"malformed encoding: {type(error).__name__}: {error}") from error
     _check_scalars(value, depth=0)
     if encode(value) != bytes(data):
