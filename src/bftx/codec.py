@@ -62,7 +62,7 @@ def decode(data: bytes, max_bytes: int) -> Value:
             max_bin_len=max_bytes,
             max_str_len=max_bytes,
             max_array_len=items_max,
-            max_map_len=0,
+            max_map_len=items_max,
             max_ext_len=0,
         )
     except DecodeError:
