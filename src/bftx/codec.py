@@ -63,7 +63,7 @@ def decode(data: bytes, max_bytes: int) -> Value:
             max_str_len=max_bytes,
             max_array_len=items_max,
             max_map_len=items_max,
-            max_ext_len=0,
+            max_ext_len=max_bytes,
         )
     except DecodeError:
         raise
