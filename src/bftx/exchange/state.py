@@ -1,0 +1,154 @@
+"""The exchange's state: accounts, balances, nonces, open orders, books, supplies.
+
+State is mutated only by `execution`; this module owns the containers, the
+explicit mutators that keep the commitment up to date (every mutation marks
+what it touched), and the state root. Balances are ``[available, locked]``
+integer pairs in the asset's smallest unit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from bftx import codec, limits
+from bftx.exchange.book import Order, OrderBook, OrderKey
+from bftx.exchange.commitment import StateCommitment
+from bftx.exchange.events import Trade
+from bftx.exchange.genesis import Asset, ExchangeGenesis, Market
+
+
+class Account:
+    __slots__ = ("address", "balances", "nonce", "open_orders", "registered")
+
+    def __init__(self, address: bytes, registered: bool = False) -> None:
+        self.address = address
+        self.nonce = 0
+        self.registered = registered
+        self.balances: dict[str, list[int]] = {}  # asset -> [available, locked]
+        self.open_orders: dict[int, Order] = {}  # nonce of the placing tx -> order
+
+    def available(self, asset: str) -> int:
+        balance = self.balances.get(asset)
+        return balance[0] if balance else 0
+
+    def locked(self, asset: str) -> int:
+        balance = self.balances.get(asset)
+        return balance[1] if balance else 0
+
+    def balance(self, asset: str) -> list[int]:
+        balance = self.balances.get(asset)
+        if balance is None:
+            balance = self.balances[asset] = [0, 0]
+        return balance
+
+
+_NO_ACCOUNT = Account(b"")
+
+
+class ExchangeState:
+    def __init__(self, genesis: ExchangeGenesis) -> None:
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.permissioned = genesis.permissioned
+        self.assets: dict[str, Asset] = {asset.symbol: asset for asset in genesis.assets}
+        self.markets: dict[str, Market] = {market.symbol: market for market in genesis.markets}
+        self.books: dict[str, OrderBook] = {symbol: OrderBook(symbol) for symbol in self.markets}
+        self.registrars = frozenset(genesis.registrars)
+        self.issuers: dict[str, frozenset[bytes]] = {
+            a.symbol: frozenset(a.issuers) for a in genesis.assets
+        }
+        self.accounts: dict[bytes, Account] = {}
+        self.minted: dict[str, int] = dict.fromkeys(self.assets, 0)
+        self.burned: dict[str, int] = dict.fromkeys(self.assets, 0)
+        self.next_order_sequence = 1
+        self.next_trade_id = 1
+        self.recent_trades: dict[str, deque[Trade]] = {
+            symbol: deque(maxlen=limits.recent_trades_max) for symbol in self.markets
+        }
+        self.height = 0
+        # (expires_at_ms, sequence, key) of resting orders with an expiry; stale entries skipped
+        self.expiries: list[tuple[int, int, OrderKey]] = []
+        self.commitment = StateCommitment(limits.state_buckets_log2)
+        self.dirty_accounts: set[bytes] = set()
+        self.dirty_orders: dict[OrderKey, Order] = {}
+        self._load_genesis(genesis)
+        self.compute_state_root()
+
+    def _load_genesis(self, genesis: ExchangeGenesis) -> None:
+        privileged = set(genesis.registrars)
+        privileged.update(market.fee_account for market in genesis.markets)
+        privileged.update(issuer for asset in genesis.assets for issuer in asset.issuers)
+        for address in sorted(privileged):
+            self.account(address).registered = True
+        for entry in genesis.accounts:
+            account = self.account(entry.address)
+            account.registered = True
+            for symbol, amount in entry.balances:
+                account.balance(symbol)[0] += amount
+                self.minted[symbol] += amount
+
+    # --- accessors --------------------------------------------------------------
+
+    def account(self, address: bytes) -> Account:
+        """The account at ``address``, created empty (and marked for the commitment) if new."""
+        account = self.accounts.get(address)
+        if account is None:
+            account = self.accounts[address] = Account(address)
+            self.dirty_accounts.add(address)
+        return account
+
+    def peek_account(self, address: bytes) -> Account:
+        """The account at ``address`` without creating it (an empty stand-in when unknown)."""
+        return self.accounts.get(address, _NO_ACCOUNT)
+
+    def is_registered(self, address: bytes) -> bool:
+        return not self.permissioned or self.peek_account(address).registered
+
+    # --- commitment -------------------------------------------------------------
+
+    def compute_state_root(self) -> bytes:
+        """Fold every entry touched since the last call into the commitment; return the root."""
+        commitment = self.commitment
+        for address in self.dirty_accounts:
+            account = self.accounts[address]
+            commitment.put(b"a" + address, encode_account(account))
+        self.dirty_accounts.clear()
+        for key, order in self.dirty_orders.items():
+            entry_key = b"o" + key[0] + key[1].to_bytes(8, "big")
+            if order.remaining_lots:
+                commitment.put(entry_key, encode_order(order))
+            else:
+                commitment.delete(entry_key)
+        self.dirty_orders.clear()
+        for symbol in self.assets:
+            commitment.put(
+                b"s" + symbol.encode(), codec.encode((self.minted[symbol], self.burned[symbol]))
+            )
+        commitment.put(
+            b"g", codec.encode((self.height, self.next_order_sequence, self.next_trade_id))
+        )
+        return commitment.root()
+
+
+def encode_account(account: Account) -> bytes:
+    balances = tuple(
+        (symbol, balance[0], balance[1])
+        for symbol, balance in sorted(account.balances.items())
+        if balance[0] or balance[1]
+    )
+    return codec.encode((account.nonce, account.registered, balances))
+
+
+def encode_order(order: Order) -> bytes:
+    return codec.encode(
+        (
+            order.market,
+            int(order.side),
+            order.order_type,
+            order.price_ticks,
+            order.quantity_lots,
+            order.remaining_lots,
+            order.sequence,
+            order.expires_at_ms,
+        )
+    )
