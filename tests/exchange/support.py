@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bftx import limits
 from bftx.crypto import KeyPair
 from bftx.errors import Code
 from bftx.exchange import (
@@ -12,12 +13,15 @@ from bftx.exchange import (
     ExchangeGenesis,
     OrderType,
     PlaceOrder,
+    Receipt,
     Side,
     Tx,
     decode_tx,
     sign_tx,
 )
+from bftx.exchange.commitment import StateCommitment
 from bftx.exchange.invariants import find_violations
+from bftx.exchange.state import ExchangeState
 from bftx.exchange.transactions import Body
 
 CHAIN_ID = "bftx-test"
@@ -33,6 +37,11 @@ REGISTRAR = key(1)
 BTC_ISSUER = key(2)
 USD_ISSUER = key(3)
 FEES = key(4)
+ALICE = key(10)
+BOB = key(11)
+CAROL = key(12)
+DAVE = key(13)
+OUTSIDER = key(99)  # never in genesis, never registered
 
 
 def make_genesis(
@@ -43,15 +52,26 @@ def make_genesis(
     taker_fee_bps: int = 0,
     permissioned: bool = True,
     min_lots: int = 1,
+    supply_max: dict[str, int] | None = None,
+    chain_id: str = CHAIN_ID,
 ) -> ExchangeGenesis:
+    supply = supply_max or {}
     return ExchangeGenesis.from_document(
         {
-            "chain_id": CHAIN_ID,
+            "chain_id": chain_id,
             "access": "permissioned" if permissioned else "open",
             "assets": [
-                {"symbol": "BTC", "decimals": 8, "issuers": [BTC_ISSUER.address.hex()]},
-                {"symbol": "USD", "decimals": 6, "issuers": [USD_ISSUER.address.hex()]},
-                {"symbol": "ETH", "decimals": 8, "issuers": [BTC_ISSUER.address.hex()]},
+                {
+                    "symbol": symbol,
+                    "decimals": decimals,
+                    "issuers": [issuer.address.hex()],
+                    "supply_max": supply.get(symbol, limits.amount_max),
+                }
+                for symbol, decimals, issuer in (
+                    ("BTC", 8, BTC_ISSUER),
+                    ("USD", 6, USD_ISSUER),
+                    ("ETH", 8, BTC_ISSUER),
+                )
             ],
             "markets": [
                 {
@@ -113,8 +133,30 @@ class World:
 
     def run(self, signer: KeyPair, body: Body) -> Code:
         """Execute one tx in its own block and return its result code."""
+        return self.receipt(signer, body).code
+
+    def receipt(self, signer: KeyPair, body: Body) -> Receipt:
+        """Execute one tx in its own block and return its receipt."""
         (receipt,) = self.block([self.tx(signer, body)]).receipts
-        return receipt.code
+        return receipt
+
+    def next_nonce(self, signer: KeyPair) -> int:
+        """The nonce the next `tx` of ``signer`` will use (the id of an order it places)."""
+        return self.nonces.get(signer.address, 0)
+
+    def place(
+        self,
+        signer: KeyPair,
+        side: Side,
+        price: int,
+        lots: int,
+        order_type: OrderType = OrderType.LIMIT,
+        market: str = "BTC/USD",
+        expires_at_ms: int = 0,
+    ) -> Receipt:
+        """Place an order in its own block; its id is ``receipt.nonce``."""
+        body = PlaceOrder(market, side, order_type, price, lots, expires_at_ms)
+        return self.receipt(signer, body)
 
     def order(
         self,
@@ -135,3 +177,29 @@ class World:
     def locked(self, who: KeyPair, asset: str) -> int:
         balance = self.exchange.balances(who.address).get(asset)
         return balance.locked if balance else 0
+
+
+def compute_root_from_scratch(state: ExchangeState) -> bytes:
+    """The state root rebuilt from every entry of ``state`` in a fresh commitment.
+
+    The incremental root must equal it: a mutation that forgot to mark what it
+    touched shows up as a difference. ``state`` is left as it was.
+    """
+    assert not state.dirty_accounts and not state.dirty_orders, "call after a block"
+    saved = state.commitment
+    state.commitment = StateCommitment(saved.buckets_log2)
+    state.dirty_accounts.update(state.accounts)
+    for account in state.accounts.values():
+        for order in account.open_orders.values():
+            state.dirty_orders[order.key] = order
+    try:
+        return state.compute_state_root()
+    finally:
+        state.commitment = saved
+        state.dirty_accounts.clear()
+        state.dirty_orders.clear()
+
+
+def events_of(result: BlockResult) -> list[object]:
+    """Every event of a block, block events first, then each receipt's in execution order."""
+    return [*result.block_events, *(event for r in result.receipts for event in r.events)]
