@@ -223,10 +223,11 @@ def execute_tx(state: ExchangeState, tx: Tx, timestamp_ms: int) -> Receipt:
         return Receipt(tx.hash, tx.sender, tx.nonce, Code.WRONG_CHAIN, ())
     if not state.is_registered(tx.sender):
         return Receipt(tx.hash, tx.sender, tx.nonce, Code.NOT_REGISTERED, ())
-    account = state.account(tx.sender)
-    if tx.nonce != account.nonce:
-        code = Code.NONCE_USED if tx.nonce < account.nonce else Code.NONCE_GAP
+    next_nonce = state.peek_account(tx.sender).nonce  # a tx that is not executed creates nothing
+    if tx.nonce != next_nonce:
+        code = Code.NONCE_USED if tx.nonce < next_nonce else Code.NONCE_GAP
         return Receipt(tx.hash, tx.sender, tx.nonce, code, ())
+    account = state.account(tx.sender)
     account.nonce += 1
     state.dirty_accounts.add(account.address)
     events: list[Event] = []
