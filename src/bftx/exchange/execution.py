@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from bftx import limits
 from bftx.errors import Code
-from bftx.exchange.book import Order
+from bftx.exchange.book import Fill
 from bftx.exchange.events import (
     BlockResult,
     Deposited,
@@ -35,7 +35,7 @@ from bftx.exchange.events import (
     Withdrawn,
 )
 from bftx.exchange.genesis import Market
-from bftx.exchange.state import Account, ExchangeState
+from bftx.exchange.state import Account, ExchangeState, Order
 from bftx.exchange.transactions import (
     Burn,
     CancelOrder,
@@ -311,63 +311,59 @@ def place_order(
         return code
     book = state.books[body.market]
     market = state.markets[body.market]
-    side, price = body.side, body.price_ticks
+    side, price, lots = body.side, body.price_ticks, body.quantity_lots
     if body.order_type is OrderType.POST_ONLY and book.would_cross(side, price):
         return Code.POST_ONLY_WOULD_CROSS
     if (
         body.order_type is OrderType.FOK
-        and book.fillable_lots(side, price, body.quantity_lots, account.address)
-        < body.quantity_lots
+        and book.fillable(side, price, lots, account.address) < lots
     ):
         return Code.FOK_UNFILLED
 
-    lock_asset, lock_amount = compute_order_lock(market, side, price, body.quantity_lots)
+    lock_asset, lock_amount = compute_order_lock(market, side, price, lots)
     balance = account.balance(lock_asset)
     balance[0] -= lock_amount
     balance[1] += lock_amount
-    order = Order(
-        (account.address, nonce),
-        body.market,
-        side,
-        int(body.order_type),
-        price,
-        body.quantity_lots,
-        state.next_order_sequence,
-        body.expires_at_ms,
-    )
+    sequence = state.next_order_sequence
     state.next_order_sequence += 1
     events.append(
         OrderPlaced(
+            body.market, account.address, nonce, side, body.order_type, price, lots, sequence
+        )
+    )
+    resting = body.order_type not in _IMMEDIATE
+    fills, self_trade_cancels, remaining = book.place(
+        sequence, account.address, side, price, lots, resting, True
+    )
+    if self_trade_cancels:
+        for maker_sequence, _lots in self_trade_cancels:
+            close_resting_order(
+                state, state.orders[maker_sequence], "self_trade", events, in_book=False
+            )
+    if fills:
+        settle_fills(state, market, account, side, price, nonce, fills, timestamp_ms, events)
+    if not remaining:
+        events.append(OrderClosed(body.market, account.address, nonce, "filled", 0))
+    elif not resting:
+        unlock(state, account, market, side, price, remaining)
+        events.append(OrderClosed(body.market, account.address, nonce, "unfilled", remaining))
+    else:
+        order = Order(
+            (account.address, nonce),
             body.market,
-            account.address,
-            nonce,
             side,
             body.order_type,
             price,
-            body.quantity_lots,
-            order.sequence,
+            lots,
+            remaining,
+            sequence,
+            body.expires_at_ms,
         )
-    )
-    match = book.match(side, price, body.quantity_lots, account.address)
-    for maker in match.self_trade_cancelled:
-        close_resting_order(state, maker, "self_trade", events, in_book=False)
-    if match.fills:
-        settle_fills(state, market, account, order, match.fills, timestamp_ms, events)
-    order.remaining_lots = match.remaining_lots
-    if not order.remaining_lots:
-        events.append(OrderClosed(body.market, account.address, nonce, "filled", 0))
-    elif body.order_type in _IMMEDIATE:
-        unlock(state, account, market, side, price, order.remaining_lots)
-        events.append(
-            OrderClosed(body.market, account.address, nonce, "unfilled", order.remaining_lots)
-        )
-        order.remaining_lots = 0
-    else:
-        book.add(order)
+        state.orders[sequence] = order
         account.open_orders[nonce] = order
         state.dirty_orders[order.key] = order
         if order.expires_at_ms:
-            heapq.heappush(state.expiries, (order.expires_at_ms, order.sequence, order.key))
+            heapq.heappush(state.expiries, (order.expires_at_ms, sequence, order.key))
     return Code.OK
 
 
@@ -375,8 +371,10 @@ def settle_fills(
     state: ExchangeState,
     market: Market,
     taker: Account,
-    order: Order,
-    fills: list[tuple[Order, int]],
+    taker_side: Side,
+    taker_price_ticks: int,
+    taker_nonce: int,
+    fills: list[Fill],
     timestamp_ms: int,
     events: list[Event],
 ) -> None:
@@ -394,23 +392,24 @@ def settle_fills(
     fee_quote = fee_account.balance(quote)
     taker_base = taker.balance(base)
     taker_quote = taker.balance(quote)
-    taker_buys = order.side is Side.BUY
+    taker_buys = taker_side is Side.BUY
+    orders = state.orders
     accounts = state.accounts
     dirty_accounts = state.dirty_accounts
     dirty_orders = state.dirty_orders
     recent = state.recent_trades[market.symbol]
-    for maker_order, lots in fills:
-        price = maker_order.price_ticks
+    for maker_sequence, lots, price in fills:
+        maker_order = orders[maker_sequence]
+        maker = accounts[maker_order.owner]
         base_units = lots * lot_size
         quote_units = lots * price * tick_size
-        maker = accounts[maker_order.owner]
         maker_base = maker.balance(base)
         maker_quote = maker.balance(quote)
         if taker_buys:
             taker_fee = -(-base_units * taker_bps // 10_000)
             maker_fee = -(-quote_units * maker_bps // 10_000)
-            taker_quote[1] -= lots * order.price_ticks * tick_size
-            taker_quote[0] += lots * (order.price_ticks - price) * tick_size
+            taker_quote[1] -= lots * taker_price_ticks * tick_size
+            taker_quote[0] += lots * (taker_price_ticks - price) * tick_size
             taker_base[0] += base_units - taker_fee
             maker_base[1] -= base_units
             maker_quote[0] += quote_units - maker_fee
@@ -425,18 +424,17 @@ def settle_fills(
             maker_base[0] += base_units - maker_fee
             fee_quote[0] += taker_fee
             fee_base[0] += maker_fee
-        dirty_accounts.add(maker.address)
-        dirty_orders[maker_order.key] = maker_order
+        maker_nonce = maker_order.key[1]
         trade = Trade(
             market.symbol,
             state.next_trade_id,
             price,
             lots,
-            order.side,
+            taker_side,
             maker.address,
-            maker_order.key[1],
+            maker_nonce,
             taker.address,
-            order.key[1],
+            taker_nonce,
             maker_fee,
             taker_fee,
             timestamp_ms,
@@ -444,11 +442,13 @@ def settle_fills(
         state.next_trade_id += 1
         events.append(trade)
         recent.append(trade)
+        dirty_accounts.add(maker.address)
+        dirty_orders[maker_order.key] = maker_order
+        maker_order.remaining_lots -= lots
         if maker_order.remaining_lots == 0:
-            del maker.open_orders[maker_order.key[1]]
-            events.append(
-                OrderClosed(market.symbol, maker.address, maker_order.key[1], "filled", 0)
-            )
+            del orders[maker_sequence]
+            del maker.open_orders[maker_nonce]
+            events.append(OrderClosed(market.symbol, maker.address, maker_nonce, "filled", 0))
     dirty_accounts.add(taker.address)
     dirty_accounts.add(fee_account.address)
 
@@ -472,11 +472,13 @@ def close_resting_order(
     unlock what it still holds and forget it."""
     remaining = order.remaining_lots
     if in_book:
-        state.books[order.market].remove(order)
+        removed = state.books[order.market].cancel(order.sequence)
+        assert removed == remaining, f"book held {removed} lots of an order with {remaining}"
     order.remaining_lots = 0
     account = state.accounts[order.owner]
     unlock(state, account, state.markets[order.market], order.side, order.price_ticks, remaining)
     del account.open_orders[order.key[1]]
+    del state.orders[order.sequence]
     state.dirty_orders[order.key] = order
     events.append(OrderClosed(order.market, order.owner, order.key[1], reason, remaining))
 
@@ -496,8 +498,8 @@ def expire_orders(state: ExchangeState, timestamp_ms: int) -> list[Event]:
     events: list[Event] = []
     expiries = state.expiries
     while expiries and expiries[0][0] <= timestamp_ms:
-        _expires_at, _sequence, (owner, nonce) = heapq.heappop(expiries)
-        order = state.accounts[owner].open_orders.get(nonce)
-        if order is not None and order.expires_at_ms <= timestamp_ms:
+        _expires_at, sequence, _key = heapq.heappop(expiries)
+        order = state.orders.get(sequence)
+        if order is not None:
             close_resting_order(state, order, "expired", events)
     return events

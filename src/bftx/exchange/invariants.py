@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from bftx.exchange.execution import compute_order_lock
 from bftx.exchange.state import ExchangeState
+from bftx.exchange.transactions import Side
 
 
 def find_violations(state: ExchangeState) -> list[str]:
@@ -50,7 +51,7 @@ def find_negative_balances(state: ExchangeState) -> list[str]:
 def find_crossed_books(state: ExchangeState) -> list[str]:
     found = []
     for symbol, book in sorted(state.books.items()):
-        bid, ask = book.bids.best_price(), book.asks.best_price()
+        bid, ask = book.best(Side.BUY), book.best(Side.SELL)
         if bid is not None and ask is not None and bid >= ask:
             found.append(f"{symbol}: best bid {bid} >= best ask {ask}")
     return found
@@ -77,31 +78,43 @@ def find_lock_mismatches(state: ExchangeState) -> list[str]:
 
 
 def find_book_mismatches(state: ExchangeState) -> list[str]:
-    """The books hold exactly the accounts' open orders, with consistent level totals."""
+    """The books hold exactly the open orders the exchange records, at the same price and size,
+    with level totals that add up."""
     found = []
-    open_orders = {
-        order.key: order
-        for account in state.accounts.values()
-        for order in account.open_orders.values()
-    }
-    in_books = {}
+    in_books: dict[int, tuple[bytes, int, int, int]] = {}
     for symbol, book in sorted(state.books.items()):
-        for side in (book.bids, book.asks):
-            for key, level in side.levels.items():
-                live = [order for order in level.orders if order.remaining_lots]
-                if (
-                    sum(order.remaining_lots for order in live) != level.quantity_lots
-                    or len(live) != level.live
-                ):
-                    found.append(
-                        f"{symbol}: level {key * side.sign} totals do not match its orders"
-                    )
-                if not live:
-                    found.append(f"{symbol}: empty level {key * side.sign} kept")
-                for order in live:
-                    in_books[order.key] = order
-    if set(in_books) != set(open_orders):
-        found.append(
-            f"books hold {len(in_books)} orders, accounts list {len(open_orders)} open orders"
-        )
+        for order_id, owner, side, price, remaining in book.orders():
+            in_books[order_id] = (owner, side, price, remaining)
+            order = state.orders.get(order_id)
+            if order is None or order.market != symbol:
+                found.append(f"{symbol}: book holds order {order_id} the exchange does not record")
+            elif (order.owner, int(order.side), order.price_ticks, order.remaining_lots) != (
+                owner,
+                side,
+                price,
+                remaining,
+            ):
+                found.append(f"{symbol}: order {order_id} differs between book and exchange")
+        for side in (Side.BUY, Side.SELL):
+            sizes: dict[int, list[int]] = defaultdict(list)
+            for _id, _owner, order_side, price, remaining in book.orders():
+                if order_side == side:
+                    sizes[price].append(remaining)
+            for price, quantity, count in book.levels(side):
+                if sizes[price] and (sum(sizes[price]), len(sizes[price])) != (quantity, count):
+                    found.append(f"{symbol}: level {price} totals do not match its orders")
+                if count == 0 or quantity <= 0:
+                    found.append(f"{symbol}: empty level {price} kept")
+    missing = set(state.orders) - set(in_books)
+    if missing:
+        found.append(f"open orders missing from the books: {sorted(missing)[:10]}")
+    for account in state.accounts.values():
+        for nonce, order in account.open_orders.items():
+            if state.orders.get(order.sequence) is not order or order.key != (
+                account.address,
+                nonce,
+            ):
+                found.append(
+                    f"{account.address.hex()}: open order {nonce} is not recorded consistently"
+                )
     return found

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from bftx import limits
 from bftx.errors import Code, DecodeError
 from bftx.exchange import execution
-from bftx.exchange.book import Order
 from bftx.exchange.events import BlockResult, Trade
 from bftx.exchange.genesis import ExchangeGenesis
-from bftx.exchange.state import ExchangeState
+from bftx.exchange.state import ExchangeState, Order
 from bftx.exchange.transactions import OrderType, Side, Tx, decode_tx
 
 
@@ -114,8 +113,8 @@ class Exchange:
         return Depth(
             market,
             self.state.height,
-            tuple(book.bids.sorted_levels(count)),
-            tuple(book.asks.sorted_levels(count)),
+            tuple(book.depth(Side.BUY, count)),
+            tuple(book.depth(Side.SELL, count)),
         )
 
     def order(self, owner: bytes, nonce: int) -> OrderView | None:
@@ -157,7 +156,7 @@ def _view(order: Order) -> OrderView:
         order.owner,
         order.key[1],
         order.side,
-        OrderType(order.order_type),
+        order.order_type,
         order.price_ticks,
         order.quantity_lots,
         order.remaining_lots,

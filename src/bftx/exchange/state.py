@@ -11,10 +11,53 @@ from __future__ import annotations
 from collections import deque
 
 from bftx import codec, limits
-from bftx.exchange.book import Order, OrderBook, OrderKey
+from bftx.exchange.book import OrderBook, OrderBookApi
 from bftx.exchange.commitment import StateCommitment
 from bftx.exchange.events import Trade
 from bftx.exchange.genesis import Asset, ExchangeGenesis, Market
+from bftx.exchange.transactions import OrderType, Side
+
+OrderKey = tuple[bytes, int]  # (owner address, nonce of the placing tx)
+
+
+class Order:
+    """An open (resting) order as the exchange records it; the book holds its id and size."""
+
+    __slots__ = (
+        "expires_at_ms",
+        "key",
+        "market",
+        "order_type",
+        "owner",
+        "price_ticks",
+        "quantity_lots",
+        "remaining_lots",
+        "sequence",
+        "side",
+    )
+
+    def __init__(
+        self,
+        key: OrderKey,
+        market: str,
+        side: Side,
+        order_type: OrderType,
+        price_ticks: int,
+        quantity_lots: int,
+        remaining_lots: int,
+        sequence: int,
+        expires_at_ms: int,
+    ) -> None:
+        self.key = key
+        self.owner = key[0]
+        self.market = market
+        self.side = side
+        self.order_type = order_type
+        self.price_ticks = price_ticks
+        self.quantity_lots = quantity_lots
+        self.remaining_lots = remaining_lots
+        self.sequence = sequence  # time priority, and the order's id in its book
+        self.expires_at_ms = expires_at_ms
 
 
 class Account:
@@ -52,7 +95,8 @@ class ExchangeState:
         self.permissioned = genesis.permissioned
         self.assets: dict[str, Asset] = {asset.symbol: asset for asset in genesis.assets}
         self.markets: dict[str, Market] = {market.symbol: market for market in genesis.markets}
-        self.books: dict[str, OrderBook] = {symbol: OrderBook(symbol) for symbol in self.markets}
+        self.books: dict[str, OrderBookApi] = {symbol: OrderBook() for symbol in self.markets}
+        self.orders: dict[int, Order] = {}  # open orders by sequence (their id in the books)
         self.registrars = frozenset(genesis.registrars)
         self.issuers: dict[str, frozenset[bytes]] = {
             a.symbol: frozenset(a.issuers) for a in genesis.assets
@@ -144,7 +188,7 @@ def encode_order(order: Order) -> bytes:
         (
             order.market,
             int(order.side),
-            order.order_type,
+            int(order.order_type),
             order.price_ticks,
             order.quantity_lots,
             order.remaining_lots,
