@@ -253,7 +253,7 @@ def _integer(
     value = item.get(key, default)
     if value is _MISSING:
         raise ConfigError(f"{where}.{key}: missing")
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ConfigError(f"{where}.{key}: expected an integer in [{low}, {high}], got {value!r}")
