@@ -50,6 +50,7 @@ from bftx.exchange.transactions import (
 
 _ORDER_DOMAIN = b"bftx/order/v1\x00"
 _IMMEDIATE = (OrderType.MARKET, OrderType.IOC, OrderType.FOK)
+_BUY = Side.BUY
 
 
 # --- canonical order --------------------------------------------------------------
@@ -69,16 +70,28 @@ def canonical_order(txs: Sequence[Tx]) -> list[Tx]:
     seed = hashlib.sha256(_ORDER_DOMAIN + b"".join(sorted(tx.hash for tx in txs))).digest()
     by_sender: dict[bytes, list[Tx]] = {}
     for tx in txs:
-        by_sender.setdefault(tx.sender, []).append(tx)
-    keyed: list[tuple[int, bytes, bytes, Tx]] = []
-    for sender, sender_txs in by_sender.items():
-        rank = hashlib.sha256(seed + sender).digest()
-        sender_txs.sort(key=lambda tx: (tx.nonce, tx.hash))
-        keyed.extend(
-            (round_number, rank, tx.hash, tx) for round_number, tx in enumerate(sender_txs)
-        )
-    keyed.sort(key=lambda item: item[:3])
-    return [item[3] for item in keyed]
+        sender_txs = by_sender.get(tx.sender)
+        if sender_txs is None:
+            by_sender[tx.sender] = [tx]
+        else:
+            sender_txs.append(tx)
+    ranked = sorted(by_sender.items(), key=lambda item: hashlib.sha256(seed + item[0]).digest())
+    queues = []
+    for _sender, sender_txs in ranked:
+        if len(sender_txs) > 1:
+            sender_txs.sort(key=_nonce_then_hash)
+        queues.append(sender_txs)
+    ordered: list[Tx] = []
+    round_number = 0
+    while queues:
+        ordered.extend(queue[round_number] for queue in queues)
+        round_number += 1
+        queues = [queue for queue in queues if len(queue) > round_number]
+    return ordered
+
+
+def _nonce_then_hash(tx: Tx) -> tuple[int, bytes]:
+    return tx.nonce, tx.hash
 
 
 # --- admission ---------------------------------------------------------------------
@@ -150,7 +163,7 @@ def validate_place_order(
 
 def compute_order_lock(market: Market, side: Side, price_ticks: int, lots: int) -> tuple[str, int]:
     """What an order can spend at most: the quote at its limit price (buy) or the base (sell)."""
-    if side is Side.BUY:
+    if side is _BUY:
         return market.quote, lots * price_ticks * market.tick_size
     return market.base, lots * market.lot_size
 
@@ -392,7 +405,7 @@ def settle_fills(
     fee_quote = fee_account.balance(quote)
     taker_base = taker.balance(base)
     taker_quote = taker.balance(quote)
-    taker_buys = taker_side is Side.BUY
+    taker_buys = taker_side is _BUY
     orders = state.orders
     accounts = state.accounts
     dirty_accounts = state.dirty_accounts
