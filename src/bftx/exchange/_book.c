@@ -92,6 +92,7 @@ static int table_init(IdTable *table, Py_ssize_t capacity) {
 }
 
 static Order *table_get(IdTable *table, int64_t key) {
+    if (key < 0) return NULL; /* ids are >= 0; negative keys are the slot markers */
     Py_ssize_t mask = table->capacity - 1;
     Py_ssize_t i = (Py_ssize_t)(mix((uint64_t)key) & (uint64_t)mask);
     for (;;) {
