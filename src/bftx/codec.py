@@ -42,15 +42,18 @@ def encode(value: Value) -> bytes:
     return packed
 
 
-def decode(data: bytes, max_bytes: int) -> Value:
-    """Decode canonical bytes of at most ``max_bytes``; raise `DecodeError` otherwise."""
+def decode(
+    data: bytes, max_bytes: int, max_items: int = limits.decode_container_items_max
+) -> Value:
+    """Decode canonical bytes of at most ``max_bytes`` (and lists of at most ``max_items``);
+    raise `DecodeError` otherwise."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(f"expected bytes, got {type(data).__name__}")
     if len(data) > max_bytes:
         raise DecodeError(f"{len(data)} bytes exceeds the limit of {max_bytes}")
     if len(data) == 0:
         raise DecodeError("empty input")
-    items_max = min(limits.decode_container_items_max, max_bytes)
+    items_max = min(max_items, max_bytes)
     try:
         value: Value = msgpack.unpackb(
             data,

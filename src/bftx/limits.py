@@ -35,10 +35,39 @@ open_orders_query_max = 1_000
 txs_per_block_max = 8_192
 block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536
 
-# --- state commitment ------------------------------------------------------
+# --- state commitment and snapshots ----------------------------------------
 state_buckets_log2 = 12
+snapshot_items_max = 2**24  # accounts, or open orders, in one exchange snapshot
+verified_tx_cache_max = 262_144  # tx hashes whose signature a node has checked
 
 assert price_ticks_max * quantity_lots_max * tick_size_max <= 2**88
 assert fee_bps_max < 10_000
 assert nonce_ahead_max < txs_per_block_max
 assert block_bytes_max >= txs_per_block_max * tx_bytes_max
+
+# --- consensus (bftx.consensus) -------------------------------------------------
+validators_max = 256
+pipeline_depth_blocks = 4  # proposals in flight; a header anchors the block this far back
+checkpoint_interval_blocks = 8  # a signed checkpoint every this many blocks
+watermark_window_blocks = 32  # sequence numbers accepted above the stable checkpoint
+view_ahead_max = 4  # votes for views this far ahead of the current one are kept
+block_interval_ms = 100  # an honest primary proposes at least this often
+view_timeout_ms = 1_000  # no commit for this long starts a view change
+view_timeout_ms_max = 8_000  # the timeout doubles per failed view change up to this
+tx_proposal_timeout_ms = 1_500  # an admitted tx not committed by then starts a view change
+clock_skew_ms_max = 500  # a proposal's timestamp may lead a voter's clock by this much
+retransmit_interval_ms = 400  # resend own votes when no progress for this long
+fetch_interval_ms = 300  # at most one state-transfer request per this interval
+fetch_blocks_max = 64  # certified blocks in one fetch reply
+pending_txs_max = 20_000  # admitted txs a replica holds for proposal
+snapshot_bytes_max = 64 * 1024 * 1024
+consensus_message_bytes_max = 96 * 1024 * 1024
+
+assert pipeline_depth_blocks >= 1
+assert checkpoint_interval_blocks >= pipeline_depth_blocks
+assert watermark_window_blocks >= 2 * checkpoint_interval_blocks
+assert view_timeout_ms < view_timeout_ms_max
+assert block_interval_ms < view_timeout_ms < tx_proposal_timeout_ms
+assert retransmit_interval_ms < view_timeout_ms
+assert fetch_blocks_max >= watermark_window_blocks
+assert consensus_message_bytes_max >= snapshot_bytes_max + 4 * block_bytes_max

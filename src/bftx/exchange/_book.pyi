@@ -2,7 +2,14 @@ from bftx.exchange.book import PlaceResult
 
 class OrderBook:
     def place(
-        self, order_id: int, owner: bytes, side: int, price_ticks: int, lots: int, rest: bool, prevent_self_trade: bool
+        self,
+        order_id: int,
+        owner: bytes,
+        side: int,
+        price_ticks: int,
+        lots: int,
+        rest: bool,
+        prevent_self_trade: bool,
     ) -> PlaceResult: ...
     def cancel(self, order_id: int) -> int: ...
     def remaining(self, order_id: int) -> int: ...

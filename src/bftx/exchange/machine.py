@@ -8,12 +8,12 @@ time enters only as a block's agreed timestamp.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from bftx import limits
 from bftx.errors import Code, DecodeError
-from bftx.exchange import execution
+from bftx.exchange import execution, snapshot
 from bftx.exchange.events import BlockResult, Trade
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.exchange.state import ExchangeState, Order
@@ -72,13 +72,24 @@ class Exchange:
     def state_root(self) -> bytes:
         return self.state.compute_state_root()
 
+    def snapshot(self) -> bytes:
+        """The whole state as canonical bytes (`bftx.exchange.snapshot`)."""
+        return snapshot.encode_snapshot(self.state)
+
+    @staticmethod
+    def restore(genesis: ExchangeGenesis, data: bytes) -> Exchange:
+        """An exchange whose state is the snapshot ``data``; `DecodeError` if it is not one."""
+        exchange = Exchange(genesis)
+        exchange.state = snapshot.decode_snapshot(genesis, data)
+        return exchange
+
     # --- consensus-facing ---------------------------------------------------------
 
     def check_tx(self, tx: Tx, verify_signature: bool = True) -> Code:
         return execution.check_tx(self.state, tx, verify_signature)
 
     def decode_block(
-        self, txs: Sequence[bytes], verified: Collection[bytes] = ()
+        self, txs: Sequence[bytes], verified: Container[bytes] = ()
     ) -> list[Tx] | BlockRejection:
         """Decode and authenticate a proposed block's txs, or say which one makes it invalid.
 

@@ -1,0 +1,99 @@
+"""The exchange behind the consensus engine's `Application` boundary (bytes in, roots out).
+
+`bftx.consensus.application.Application` is a structural protocol, so this
+adapter satisfies it without importing consensus (DESIGN.md section 2). It
+adds what a validator needs around `Exchange`: decoding txs from bytes, a
+bounded cache of tx hashes whose signature this node has verified (each
+signature is checked once per node: at admission, or when a proposal brings a
+tx the node has not seen), and the results of the last executed block for the
+node to store and publish.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from bftx import limits
+from bftx.errors import Code, DecodeError
+from bftx.exchange.events import BlockResult
+from bftx.exchange.genesis import ExchangeGenesis
+from bftx.exchange.machine import BlockRejection, Exchange
+from bftx.exchange.transactions import Tx, decode_tx
+
+
+class VerifiedTxCache:
+    """Hashes of txs whose signature verified here, oldest forgotten first."""
+
+    def __init__(self, capacity: int = limits.verified_tx_cache_max) -> None:
+        self.capacity = capacity
+        self._hashes: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def add(self, tx_hash: bytes) -> None:
+        self._hashes[tx_hash] = None
+        if len(self._hashes) > self.capacity:
+            self._hashes.popitem(last=False)
+
+
+class ExchangeApplication:
+    def __init__(self, genesis: ExchangeGenesis, exchange: Exchange | None = None) -> None:
+        self.genesis = genesis
+        self.exchange = exchange if exchange is not None else Exchange(genesis)
+        self.verified = VerifiedTxCache()
+        self.last_result: BlockResult | None = None
+        self.last_rejection: BlockRejection | None = None
+
+    def admit(self, data: bytes) -> tuple[Code, Tx | None]:
+        """Decode and check a submitted tx against the latest state; verify its signature once."""
+        try:
+            tx = decode_tx(data)
+        except DecodeError:
+            return Code.MALFORMED, None
+        already_verified = tx.hash in self.verified
+        code = self.exchange.check_tx(tx, verify_signature=not already_verified)
+        if code is Code.OK and not already_verified:
+            self.verified.add(tx.hash)
+        return code, tx
+
+    # --- bftx.consensus.application.Application ------------------------------------
+
+    def check_tx(self, tx: bytes) -> int:
+        code, _tx = self.admit(tx)
+        return int(code)
+
+    def validate_block(self, txs: tuple[bytes, ...]) -> bool:
+        decoded = self.exchange.decode_block(txs, self.verified)
+        if isinstance(decoded, BlockRejection):
+            self.last_rejection = decoded
+            return False
+        for tx in decoded:
+            self.verified.add(tx.hash)
+        return True
+
+    def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
+        """Execute a committed block. Its txs were validated by a quorum, so only decoding remains;
+        bytes that do not decode in a certified block mean the quorum assumption broke: stop."""
+        decoded = [decode_tx(data) for data in txs]
+        self.last_result = self.exchange.execute_block(height, timestamp_ms, decoded)
+        return self.last_result.state_root
+
+    def state_root(self) -> bytes:
+        return self.exchange.state_root()
+
+    def create_snapshot(self) -> bytes:
+        return self.exchange.snapshot()
+
+    def restore_snapshot(self, height: int, snapshot: bytes, state_root: bytes) -> bool:
+        try:
+            restored = Exchange.restore(self.genesis, snapshot)
+        except DecodeError:
+            return False
+        if restored.height != height or restored.state_root() != state_root:
+            return False
+        self.exchange = restored
+        return True
