@@ -71,3 +71,37 @@ assert block_interval_ms < view_timeout_ms < tx_proposal_timeout_ms
 assert retransmit_interval_ms < view_timeout_ms
 assert fetch_blocks_max >= watermark_window_blocks
 assert consensus_message_bytes_max >= snapshot_bytes_max + 4 * block_bytes_max
+
+# --- p2p (bftx.p2p) ----------------------------------------------------------
+# One frame carries the largest block plus its certificate and the envelope.
+frame_bytes_max = block_bytes_max + 1_048_576
+frame_channel_max = 255  # channel 0 is the transport's own (keepalive)
+peer_send_queue_frames_max = 4_096
+peer_send_queue_bytes_max = 2 * frame_bytes_max  # per peer; oldest frames are dropped past it
+peer_write_buffer_bytes_max = 1_048_576  # bytes handed to the socket before waiting for it
+received_queue_frames_max = 4_096  # frames waiting for the node when it reads by iterator
+inbound_handshakes_max = 64  # unauthenticated connections being handshaken at once
+handshake_timeout_ms = 5_000  # TCP connect + TLS 1.3 handshake + first frame
+keepalive_interval_ms = 2_000  # a link with nothing to send sends a keepalive this often
+idle_timeout_ms = 10_000  # a link that received nothing for this long is closed
+write_stall_timeout_ms = 15_000  # a peer that accepts no bytes for this long is disconnected
+reconnect_delay_ms_min = 100
+reconnect_delay_ms_max = 10_000
+link_stable_ms = 10_000  # a link that lived this long resets the reconnect backoff
+close_flush_timeout_ms = 1_000  # graceful close waits this long for queues to drain
+rejection_logs_per_minute_max = 60  # warnings about refused connections, then a summary
+gossip_batch_items_max = 1_024
+gossip_batch_bytes_max = 1_048_576
+gossip_flush_interval_ms = 10
+gossip_item_bytes_max = 65_536
+gossip_seen_hashes_max = 262_144  # two generations of half this size each
+
+assert frame_bytes_max >= block_bytes_max + 65_536
+assert peer_send_queue_bytes_max >= 2 * frame_bytes_max
+assert peer_write_buffer_bytes_max <= peer_send_queue_bytes_max
+assert keepalive_interval_ms * 2 <= idle_timeout_ms
+assert handshake_timeout_ms <= idle_timeout_ms
+assert reconnect_delay_ms_min < reconnect_delay_ms_max
+assert gossip_batch_bytes_max + 65_536 <= frame_bytes_max
+assert gossip_batch_items_max <= decode_container_items_max
+assert tx_bytes_max <= gossip_item_bytes_max <= gossip_batch_bytes_max

@@ -1,0 +1,1084 @@
+"""The PBFT replica: one validator's consensus state and every transition of it.
+
+`Replica` is sans-IO (h11, aioquic): each public method takes one input and
+``now`` (integer milliseconds on this replica's clock) and returns the outputs
+the runtime must execute (`bftx.consensus.outputs`). It owns the protocol
+state: view, log of slots inside the watermark window, checkpoints, view
+changes, the pending txs and what this replica has signed. It must never
+perform I/O, read a clock, draw randomness or import an application; time
+arrives as ``now`` and the application behind the `Application` protocol.
+
+Every incoming message is checked in a fixed order before it touches state:
+signer is a validator, view, sequence window, shape and digest, signature.
+A rejected message is dropped and counted by reason in `dropped`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bftx import crypto, limits
+from bftx.consensus.application import CHECK_TX_OK, Application
+from bftx.consensus.certificates import (
+    SignatureCheck,
+    ValidatorSet,
+    is_quorum_of_shares,
+    verify_checkpoint_proof,
+    verify_commit_certificate,
+    verify_prepared_certificate,
+)
+from bftx.consensus.config import ConsensusConfig
+from bftx.consensus.messages import (
+    Block,
+    BlockHeader,
+    Body,
+    CertifiedBlock,
+    Checkpoint,
+    CheckpointProof,
+    CheckpointTransfer,
+    Commit,
+    CommitCertificate,
+    FetchReply,
+    FetchRequest,
+    HistoryEntry,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    SignatureShare,
+    SignedMessage,
+    ViewChange,
+    compute_genesis_hash,
+    compute_history_digest,
+    compute_signing_payload,
+    create_block,
+    create_null_block,
+    decode_message,
+)
+from bftx.consensus.outputs import (
+    Broadcast,
+    Committed,
+    JournalRecord,
+    Output,
+    Persist,
+    PreparedRecord,
+    PruneRecord,
+    Send,
+    SetTimer,
+    SignedRecord,
+    StateRestored,
+    TimerKind,
+    ViewInstalled,
+    ViewRecord,
+)
+from bftx.consensus.policy import HONEST, MutantPolicy
+from bftx.errors import DecodeError
+
+
+class Status(enum.Enum):
+    NORMAL = "normal"
+    VIEW_CHANGING = "view-changing"
+
+
+class _Wait(enum.Enum):
+    ANCHOR_NOT_EXECUTED = "anchor-not-executed"
+
+
+# The journal key of a signed message: (kind, view, seq). At most one message per key, ever.
+_PRE_PREPARE = 1
+_PREPARE = 2
+_COMMIT = 3
+_VIEW_CHANGE = 5
+_NEW_VIEW = 6
+
+
+@dataclass(slots=True)
+class Slot:
+    """Everything known about one sequence number inside the watermark window."""
+
+    seq: int
+    blocks: dict[bytes, Block] = field(default_factory=dict)  # digest -> block
+    proposals: dict[int, Block] = field(default_factory=dict)  # view -> first signed proposal
+    accepted: dict[int, bytes] = field(default_factory=dict)  # view -> digest this replica voted
+    prepares: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
+    commits: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
+    prepare_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (view, signer)
+    commit_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    prepared: PreparedCertificate | None = None  # highest view prepared here
+    commit_sent_views: set[int] = field(default_factory=set)
+    certificate: CommitCertificate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingTx:
+    tx: bytes
+    admitted_ms: int
+
+
+class Replica:
+    """One validator's PBFT state machine. See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        config: ConsensusConfig,
+        replica_id: int,
+        key: crypto.KeyPair,
+        application: Application,
+        policy: MutantPolicy = HONEST,
+        signature_check: SignatureCheck = crypto.verify,
+    ) -> None:
+        validators = config.validators
+        assert validators.is_validator(replica_id)
+        assert validators.public_keys[replica_id] == key.public_key, "key is not this validator's"
+        self.config = config
+        self.validators: ValidatorSet = validators
+        self.replica_id = replica_id
+        self._key = key
+        self.application = application
+        self.policy = policy
+        self._signature_check = signature_check
+        self.quorum = policy.quorum_override or validators.quorum
+        self.weak_quorum = validators.fault_tolerance + 1  # at least one honest member
+
+        self.view = 0
+        self.status = Status.NORMAL
+        self.view_change_target = 0
+        self.new_view_message: SignedMessage | None = None
+
+        self.stable_proof: CheckpointProof | None = None
+        self.stable_seq = 0
+        self.last_executed = 0
+        genesis = HistoryEntry(
+            0, compute_genesis_hash(config.chain_id), application.state_root(), 0
+        )
+        self.history: dict[int, HistoryEntry] = {0: genesis}
+        self.slots: dict[int, Slot] = {}
+        self.committed: dict[int, CertifiedBlock] = {}  # above the stable checkpoint
+        self.snapshots: dict[int, tuple[bytes, tuple[HistoryEntry, ...]]] = {}
+        self.checkpoint_votes: dict[int, dict[Checkpoint, dict[int, SignatureShare]]] = {}
+        self.signers_ahead: dict[int, int] = {}  # signer -> highest seq seen above our window
+        self.own_checkpoint: SignedMessage | None = None
+        self.signed: dict[tuple[int, int, int], SignedMessage] = {}
+        self.view_changes: dict[int, dict[int, SignedMessage]] = {}
+        self.pending_txs: dict[bytes, _PendingTx] = {}
+        self.committed_tx_hashes: dict[bytes, None] = {}
+        self.in_flight_tx_hashes: set[bytes] = set()
+
+        self.next_seq = 1
+        self.view_started_ms = 0
+        self.last_progress_ms = 0
+        self.last_retransmit_ms = 0
+        self.last_fetch_ms = -(10**12)
+        self.fetch_rotation = 0
+        self.failed_view_changes = 0
+        self.last_served_fetch_ms: dict[int, int] = {}
+        self.timers: dict[TimerKind, int] = {}
+        self.dropped: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self._outputs: list[Output] = []
+
+    # --- public inputs ------------------------------------------------------------
+
+    def start(self, now: int, journal: Sequence[JournalRecord] = ()) -> list[Output]:
+        """Begin (or resume after a crash, from the records this replica persisted)."""
+        self._outputs = []
+        self.view_started_ms = now
+        self.last_progress_ms = now
+        self.last_retransmit_ms = now
+        if journal:
+            self._restore(journal, now)
+        self._arm_timers(now)
+        return self._take()
+
+    def on_message(self, message: SignedMessage, now: int) -> list[Output]:
+        self._outputs = []
+        self._dispatch(message, now)
+        self._arm_timers(now)
+        return self._take()
+
+    def on_bytes(self, data: bytes, now: int) -> list[Output]:
+        """Wire bytes from a peer: decode strictly, then handle as `on_message`."""
+        try:
+            message = decode_message(data, self.config.chain_id)
+        except DecodeError:
+            self.dropped["malformed"] += 1
+            return []
+        return self.on_message(message, now)
+
+    def on_client_tx(self, tx: bytes, now: int) -> list[Output]:
+        """A tx from a client or the mempool: admit it to the pending pool for proposal."""
+        self._outputs = []
+        tx_hash = crypto.sha256(tx)
+        if len(tx) > limits.tx_bytes_max:
+            self.stats["txs_rejected"] += 1
+        elif tx_hash in self.pending_txs or tx_hash in self.committed_tx_hashes:
+            self.stats["txs_duplicate"] += 1
+        elif len(self.pending_txs) >= limits.pending_txs_max:
+            self.stats["txs_pool_full"] += 1
+        elif self.application.check_tx(tx) != CHECK_TX_OK:
+            self.stats["txs_rejected"] += 1
+        else:
+            self.pending_txs[tx_hash] = _PendingTx(tx, now)
+            self._arm_timers(now)
+        return self._take()
+
+    def on_timer(self, kind: TimerKind, now: int) -> list[Output]:
+        self._outputs = []
+        deadline = self.timers.get(kind)
+        if deadline is not None and now >= deadline:
+            del self.timers[kind]
+            if kind is TimerKind.PROPOSE:
+                self._maybe_propose(now)
+            elif kind is TimerKind.PROGRESS:
+                self._on_progress_deadline(now)
+            else:
+                self._on_retransmit_deadline(now)
+            self._arm_timers(now)
+        return self._take()
+
+    # --- read-only views for the runtime and the simulator ----------------------------
+
+    @property
+    def primary(self) -> int:
+        return self.validators.primary_of(self.view)
+
+    @property
+    def is_primary(self) -> bool:
+        return self.primary == self.replica_id
+
+    def compute_memory_footprint(self) -> dict[str, int]:
+        """Sizes of every growing structure, for the bounded-memory checker."""
+        return {
+            "slots": len(self.slots),
+            "committed_blocks": len(self.committed),
+            "snapshots": len(self.snapshots),
+            "checkpoint_votes": sum(len(votes) for votes in self.checkpoint_votes.values()),
+            "signed": len(self.signed),
+            "view_changes": sum(len(changes) for changes in self.view_changes.values()),
+            "pending_txs": len(self.pending_txs),
+            "committed_tx_hashes": len(self.committed_tx_hashes),
+            "history": len(self.history),
+        }
+
+    # --- helpers: outputs, signing, timers -------------------------------------------
+
+    def _take(self) -> list[Output]:
+        outputs, self._outputs = self._outputs, []
+        return outputs
+
+    def _emit(self, output: Output) -> None:
+        self._outputs.append(output)
+
+    def _sign(self, body: Body) -> SignedMessage:
+        payload = compute_signing_payload(self.config.chain_id, body)
+        return SignedMessage(body, self.replica_id, self._key.sign(payload))
+
+    def _sign_once(self, key: tuple[int, int, int], body: Body) -> SignedMessage | None:
+        """Sign ``body`` unless this replica already signed something else under ``key``.
+
+        The journal record is emitted before the message can be sent: this is the
+        durability rule that keeps a restarted replica from equivocating.
+        """
+        existing = self.signed.get(key)
+        if existing is not None:
+            if existing.body == body:
+                return existing
+            self.stats["refused_to_sign_twice"] += 1
+            return None
+        message = self._sign(body)
+        self.signed[key] = message
+        self._emit(Persist(SignedRecord(message)))
+        return message
+
+    def _is_signed(self, message: SignedMessage) -> bool:
+        if self.policy.skip_signature_check:
+            return True
+        payload = compute_signing_payload(self.config.chain_id, message.body)
+        return self._signature_check(
+            self.validators.public_keys[message.signer], payload, message.signature
+        )
+
+    def _check(self) -> SignatureCheck:
+        if self.policy.skip_signature_check:
+            return _accept_any_signature
+        return self._signature_check
+
+    def _set_timer(self, kind: TimerKind, deadline: int) -> None:
+        if self.timers.get(kind) != deadline:
+            self.timers[kind] = deadline
+            self._emit(SetTimer(kind, deadline))
+
+    def compute_view_timeout_ms(self) -> int:
+        timeout = self.config.view_timeout_ms << min(self.failed_view_changes, 16)
+        return min(timeout, self.config.view_timeout_ms_max)
+
+    def _arm_timers(self, now: int) -> None:
+        if self.status is Status.NORMAL:
+            progress = max(self.last_progress_ms, self.view_started_ms)
+            deadline = progress + self.compute_view_timeout_ms()
+            oldest = self._oldest_pending_ms()
+            if oldest is not None:
+                since = max(oldest, self.view_started_ms)
+                deadline = min(deadline, since + self.config.tx_proposal_timeout_ms)
+            self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
+            if self.is_primary and TimerKind.PROPOSE not in self.timers:
+                self._set_timer(TimerKind.PROPOSE, now + self.config.block_interval_ms)
+        else:
+            deadline = self.view_started_ms + self.compute_view_timeout_ms()
+            self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
+        if TimerKind.RETRANSMIT not in self.timers:
+            self._set_timer(TimerKind.RETRANSMIT, now + self.config.retransmit_interval_ms)
+
+    def _oldest_pending_ms(self) -> int | None:
+        for pending in self.pending_txs.values():
+            return pending.admitted_ms
+        return None
+
+    # --- dispatch and the checks every message passes ----------------------------------
+
+    def _dispatch(self, message: SignedMessage, now: int) -> None:
+        if not self.validators.is_validator(message.signer):
+            self.dropped["unknown_signer"] += 1
+            return
+        body = message.body
+        if isinstance(body, Prepare | Commit):
+            self._on_vote(message, body, now)
+        elif isinstance(body, PrePrepare):
+            self._on_pre_prepare(message, body, now)
+        elif isinstance(body, Checkpoint):
+            self._on_checkpoint(message, body, now)
+        elif isinstance(body, ViewChange):
+            self._on_view_change(message, body, now)
+        elif isinstance(body, NewView):
+            self._on_new_view(message, body, now)
+        elif isinstance(body, FetchRequest):
+            self._on_fetch_request(message, body, now)
+        else:
+            self._on_fetch_reply(message, body, now)
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] += 1
+
+    def _is_in_window(self, seq: int) -> bool:
+        return self.stable_seq < seq <= self.stable_seq + self.config.watermark_window_blocks
+
+    def _slot(self, seq: int) -> Slot:
+        slot = self.slots.get(seq)
+        if slot is None:
+            assert self._is_in_window(seq)
+            slot = Slot(seq)
+            self.slots[seq] = slot
+        return slot
+
+    # --- normal case: PRE-PREPARE ----------------------------------------------------
+
+    def _on_pre_prepare(self, message: SignedMessage, body: PrePrepare, now: int) -> None:
+        header = body.block.header
+        if message.signer != self.validators.primary_of(body.view):
+            return self._drop("not_primary")
+        if body.view < self.view:
+            return self._drop("old_view")
+        if body.view > self.view + limits.view_ahead_max:
+            return self._drop("view_too_far")
+        if not self._is_in_window(body.seq):
+            return self._drop("outside_window")
+        if (
+            header.height != body.seq
+            or header.view != body.view
+            or header.proposer != message.signer
+            or header.is_null
+        ):
+            return self._drop("malformed_proposal")
+        slot = self._slot(body.seq)
+        known = slot.proposals.get(body.view)
+        if known is not None:
+            if known.digest != body.block.digest:
+                return self._drop("equivocation")
+            if body.view == self.view and body.view in slot.accepted:
+                return self._drop("duplicate")
+        if known is None:
+            if not self._is_signed(message):
+                return self._drop("bad_signature")
+            slot.proposals[body.view] = body.block
+        if body.view == self.view and self.status is Status.NORMAL:
+            self._try_accept_proposal(slot, now)
+
+    def _try_accept_proposal(self, slot: Slot, now: int) -> None:
+        """Vote PREPARE for the current view's proposal once it validates."""
+        view = self.view
+        block = slot.proposals.get(view)
+        if block is None or view in slot.accepted or slot.certificate is not None:
+            return
+        verdict = self._validate_proposal(block, now)
+        if verdict is _Wait.ANCHOR_NOT_EXECUTED:
+            return
+        if verdict is not None:
+            del slot.proposals[view]
+            return self._drop(verdict)
+        self._accept(slot, view, block, now)
+
+    def _validate_proposal(self, block: Block, now: int) -> str | _Wait | None:
+        header = block.header
+        anchor_height = header.height - self.config.pipeline_depth_blocks
+        if anchor_height > self.last_executed:
+            return _Wait.ANCHOR_NOT_EXECUTED
+        anchor = self.history.get(max(anchor_height, 0))
+        if anchor is None:
+            return "anchor_forgotten"
+        if header.anchor_hash != anchor.digest or header.anchor_state_root != anchor.state_root:
+            return "bad_anchor"
+        if header.timestamp_ms < anchor.timestamp_ms:
+            return "timestamp_before_anchor"
+        if header.timestamp_ms > now + self.config.clock_skew_ms_max:
+            return "timestamp_in_future"
+        if len(block.txs) > self.config.txs_per_block_max:
+            return "too_many_txs"
+        if not self.application.validate_block(block.txs):
+            return "invalid_block"
+        return None
+
+    def _accept(self, slot: Slot, view: int, block: Block, now: int) -> None:
+        """Adopt ``block`` as this view's proposal at ``slot`` and vote PREPARE for it."""
+        prepare = self._sign_once((_PREPARE, view, slot.seq), Prepare(view, slot.seq, block.digest))
+        if prepare is None:
+            return
+        assert isinstance(prepare.body, Prepare)
+        digest = prepare.body.digest  # after a restart, the digest this replica already voted
+        if digest != block.digest:
+            return
+        slot.accepted[view] = digest
+        slot.blocks[digest] = block
+        for tx in block.txs:
+            self.in_flight_tx_hashes.add(crypto.sha256(tx))
+        self._emit(Broadcast(prepare))
+        self._record_vote(slot, prepare, prepare.body)
+        self._try_advance(slot, now)
+
+    # --- normal case: PREPARE and COMMIT -------------------------------------------------
+
+    def _on_vote(self, message: SignedMessage, body: Prepare | Commit, now: int) -> None:
+        is_prepare = isinstance(body, Prepare)
+        lowest_view = self.view if is_prepare else self.view - limits.view_ahead_max
+        if body.view < lowest_view:
+            return self._drop("old_view")
+        if body.view > self.view + limits.view_ahead_max:
+            return self._drop("view_too_far")
+        if not self._is_in_window(body.seq):
+            if body.seq > self.stable_seq:
+                self._note_ahead(message.signer, body.seq, now)
+            return self._drop("outside_window")
+        slot = self._slot(body.seq)
+        votes = slot.prepare_votes if is_prepare else slot.commit_votes
+        earlier = votes.get((body.view, message.signer))
+        if earlier is not None:
+            return self._drop("duplicate" if earlier == body.digest else "double_vote")
+        if slot.certificate is not None or (is_prepare and body.view in slot.commit_sent_views):
+            return self._drop("late_vote")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        self._record_vote(slot, message, body)
+        self._try_advance(slot, now)
+
+    def _record_vote(self, slot: Slot, message: SignedMessage, body: Prepare | Commit) -> None:
+        is_prepare = isinstance(body, Prepare)
+        votes = slot.prepare_votes if is_prepare else slot.commit_votes
+        votes[(body.view, message.signer)] = body.digest
+        tally = slot.prepares if is_prepare else slot.commits
+        tally.setdefault((body.view, body.digest), {})[message.signer] = SignatureShare(
+            message.signer, message.signature
+        )
+
+    def _try_advance(self, slot: Slot, now: int) -> None:
+        view = self.view
+        digest = slot.accepted.get(view)
+        if (
+            digest is not None
+            and self.status is Status.NORMAL
+            and view not in slot.commit_sent_views
+            and len(slot.prepares.get((view, digest), ())) >= self.quorum
+        ):
+            self._send_commit(slot, view, digest)
+        if slot.certificate is None:
+            self._try_commit(slot, now)
+
+    def _send_commit(self, slot: Slot, view: int, digest: bytes) -> None:
+        shares = _first_shares(slot.prepares[(view, digest)], self.quorum)
+        certificate = PreparedCertificate(view, slot.seq, slot.blocks[digest], shares)
+        commit = self._sign_once((_COMMIT, view, slot.seq), Commit(view, slot.seq, digest))
+        if commit is None:
+            return
+        slot.commit_sent_views.add(view)
+        if slot.prepared is None or slot.prepared.view < view:
+            slot.prepared = certificate
+            self._emit(Persist(PreparedRecord(certificate)))
+        self._emit(Broadcast(commit))
+        assert isinstance(commit.body, Commit)
+        self._record_vote(slot, commit, commit.body)
+
+    def _try_commit(self, slot: Slot, now: int) -> None:
+        for (view, digest), shares in slot.commits.items():
+            if len(shares) < self.quorum:
+                continue
+            block = slot.blocks.get(digest)
+            if block is None:
+                self._request_fetch(now, sorted(shares))
+                continue
+            certificate = CommitCertificate(
+                view, slot.seq, digest, _first_shares(shares, self.quorum)
+            )
+            slot.certificate = certificate
+            self.committed[slot.seq] = CertifiedBlock(block, certificate)
+            self._execute_ready(now)
+            return
+
+    # --- execution and checkpoints -----------------------------------------------------
+
+    def _execute_ready(self, now: int) -> None:
+        while (next_block := self.committed.get(self.last_executed + 1)) is not None:
+            self._execute(next_block, now)
+
+    def _execute(self, certified: CertifiedBlock, now: int) -> None:
+        block = certified.block
+        height = block.height
+        previous = self.history[self.last_executed]
+        timestamp = max(block.header.timestamp_ms, previous.timestamp_ms)
+        state_root = self.application.execute_block(height, timestamp, block.txs)
+        self.history[height] = HistoryEntry(height, block.digest, state_root, timestamp)
+        self.last_executed = height
+        self.next_seq = max(self.next_seq, height + 1)
+        self.last_progress_ms = now
+        self.failed_view_changes = 0
+        self.stats["blocks_executed"] += 1
+        for tx in block.txs:
+            tx_hash = crypto.sha256(tx)
+            self.pending_txs.pop(tx_hash, None)
+            self.in_flight_tx_hashes.discard(tx_hash)
+            self.committed_tx_hashes[tx_hash] = None
+        while len(self.committed_tx_hashes) > limits.pending_txs_max:
+            del self.committed_tx_hashes[next(iter(self.committed_tx_hashes))]
+        self._emit(Committed(block, certified.certificate, state_root))
+        if height % self.config.checkpoint_interval_blocks == 0:
+            self._take_checkpoint(height, now)
+        self._forget_history()
+        waiting = self.slots.get(height + self.config.pipeline_depth_blocks)
+        if waiting is not None and self.status is Status.NORMAL:
+            self._try_accept_proposal(waiting, now)
+
+    def _recent_history(self, height: int) -> tuple[HistoryEntry, ...]:
+        first = max(0, height - self.config.pipeline_depth_blocks + 1)
+        return tuple(self.history[h] for h in range(first, height + 1))
+
+    def _take_checkpoint(self, height: int, now: int) -> None:
+        history = self._recent_history(height)
+        checkpoint = Checkpoint(height, history[-1].state_root, compute_history_digest(history))
+        self.snapshots[height] = (self.application.create_snapshot(), history)
+        message = self._sign(checkpoint)
+        self.own_checkpoint = message
+        self._emit(Broadcast(message))
+        self._record_checkpoint(message, checkpoint, now)
+
+    def _forget_history(self) -> None:
+        keep_from = min(self.stable_seq, self.last_executed) - self.config.pipeline_depth_blocks
+        for height in [h for h in self.history if h < keep_from]:
+            del self.history[height]
+
+    def _on_checkpoint(self, message: SignedMessage, body: Checkpoint, now: int) -> None:
+        if body.seq % self.config.checkpoint_interval_blocks != 0 or body.seq == 0:
+            return self._drop("malformed_checkpoint")
+        if body.seq <= self.stable_seq:
+            return self._drop("old_checkpoint")
+        if (
+            body.seq
+            > max(self.stable_seq, self.last_executed) + self.config.watermark_window_blocks
+        ):
+            self._note_ahead(message.signer, body.seq, now)
+            return self._drop("outside_window")
+        votes = self.checkpoint_votes.setdefault(body.seq, {})
+        if any(message.signer in signers for signers in votes.values()):
+            return self._drop("duplicate")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        self._record_checkpoint(message, body, now)
+
+    def _record_checkpoint(self, message: SignedMessage, body: Checkpoint, now: int) -> None:
+        signers = self.checkpoint_votes.setdefault(body.seq, {}).setdefault(body, {})
+        signers[message.signer] = SignatureShare(message.signer, message.signature)
+        if body.seq > self.last_executed and len(signers) >= self.weak_quorum:
+            self._request_fetch(now, sorted(signers))
+        if len(signers) >= self.quorum:
+            proof = CheckpointProof(body, _first_shares(signers, self.quorum))
+            if body.seq <= self.last_executed:
+                self._make_stable(proof)
+
+    def _make_stable(self, proof: CheckpointProof) -> None:
+        seq = proof.checkpoint.seq
+        if seq <= self.stable_seq:
+            return
+        own = self.history.get(seq)
+        assert own is not None and own.state_root == proof.checkpoint.state_root, (
+            f"replica {self.replica_id}: state at {seq} diverges from the stable checkpoint"
+        )
+        self.stable_proof = proof
+        self.stable_seq = seq
+        self.slots = {s: slot for s, slot in self.slots.items() if s > seq}
+        self.committed = {h: block for h, block in self.committed.items() if h > seq}
+        self.snapshots = {h: snap for h, snap in self.snapshots.items() if h >= seq}
+        self.checkpoint_votes = {s: v for s, v in self.checkpoint_votes.items() if s > seq}
+        self.signers_ahead = {s: at for s, at in self.signers_ahead.items() if at > seq}
+        self.signed = {key: m for key, m in self.signed.items() if key[2] > seq or key[2] == 0}
+        self._forget_history()
+        self._emit(Persist(PruneRecord(seq, self.view, proof)))
+
+    # --- the primary ----------------------------------------------------------------
+
+    def _maybe_propose(self, now: int) -> None:
+        if self.status is not Status.NORMAL or not self.is_primary:
+            return
+        seq = max(self.next_seq, self.last_executed + 1)
+        if seq > self.last_executed + self.config.pipeline_depth_blocks:
+            return
+        if not self._is_in_window(seq):
+            return
+        existing = self.signed.get((_PRE_PREPARE, self.view, seq))
+        if existing is None:
+            block = self._build_block(seq, now)
+            existing = self._sign_once(
+                (_PRE_PREPARE, self.view, seq), PrePrepare(self.view, seq, block)
+            )
+        assert existing is not None and isinstance(existing.body, PrePrepare)
+        self.next_seq = seq + 1
+        self._emit(Broadcast(existing))
+        slot = self._slot(seq)
+        slot.proposals.setdefault(self.view, existing.body.block)
+        self._try_accept_proposal(slot, now)
+
+    def _build_block(self, seq: int, now: int) -> Block:
+        anchor = self.history[max(seq - self.config.pipeline_depth_blocks, 0)]
+        txs: list[bytes] = []
+        for tx_hash, pending in self.pending_txs.items():
+            if len(txs) >= self.config.txs_per_block_max:
+                break
+            if tx_hash not in self.in_flight_tx_hashes:
+                txs.append(pending.tx)
+        header = BlockHeader(
+            chain_id=self.config.chain_id,
+            height=seq,
+            view=self.view,
+            anchor_hash=anchor.digest,
+            anchor_state_root=anchor.state_root,
+            txs_root=crypto.merkle_root(txs),
+            proposer=self.replica_id,
+            timestamp_ms=max(now, anchor.timestamp_ms),
+            is_null=False,
+        )
+        return create_block(header, tuple(txs))
+
+    # --- timers --------------------------------------------------------------------
+
+    def _on_progress_deadline(self, now: int) -> None:
+        if self.status is Status.NORMAL:
+            stalled = now - max(self.last_progress_ms, self.view_started_ms)
+            oldest = self._oldest_pending_ms()
+            censored = (
+                oldest is not None
+                and now - max(oldest, self.view_started_ms) >= self.config.tx_proposal_timeout_ms
+            )
+            if stalled >= self.compute_view_timeout_ms() or censored:
+                self.stats["view_changes_started"] += 1
+                self._start_view_change(self.view + 1, now)
+            return
+        if now - self.view_started_ms < self.compute_view_timeout_ms():
+            return
+        target = self.view_change_target
+        if len(self.view_changes.get(target, {})) >= self.quorum:
+            self.failed_view_changes += 1
+            self._start_view_change(target + 1, now)
+        else:
+            self.view_started_ms = (
+                now  # keep asking for the same view (PBFT: no quorum, no escalation)
+            )
+            self._broadcast_own_view_change()
+        self._request_fetch(now, list(range(self.validators.size)))
+
+    def _on_retransmit_deadline(self, now: int) -> None:
+        if now - self.last_progress_ms < self.config.retransmit_interval_ms:
+            return
+        self.stats["retransmissions"] += 1
+        if self.status is Status.VIEW_CHANGING:
+            self._broadcast_own_view_change()
+        else:
+            if self.is_primary and self.new_view_message is not None:
+                self._emit(Broadcast(self.new_view_message))
+            for seq in sorted(self.slots):
+                if self.slots[seq].certificate is not None:
+                    continue
+                for kind in (_PRE_PREPARE, _PREPARE, _COMMIT):
+                    message = self.signed.get((kind, self.view, seq))
+                    if message is not None:
+                        self._emit(Broadcast(message))
+        if self.own_checkpoint is not None:
+            self._emit(Broadcast(self.own_checkpoint))
+        if now - self.last_progress_ms >= self.config.view_timeout_ms:
+            self._request_fetch(now, list(range(self.validators.size)))
+
+    # --- view change ----------------------------------------------------------------
+
+    def _start_view_change(self, target: int, now: int) -> None:
+        assert target > self.view
+        self.status = Status.VIEW_CHANGING
+        self.view_change_target = target
+        self.view_started_ms = now
+        self.timers.pop(TimerKind.PROPOSE, None)
+        prepared = tuple(
+            slot.prepared
+            for seq, slot in sorted(self.slots.items())
+            if slot.prepared is not None and seq > self.stable_seq
+        )
+        body = ViewChange(target, self.stable_proof, prepared)
+        message = self._sign_once((_VIEW_CHANGE, target, 0), body)
+        if message is None:  # after a restart: resend what was signed for this view then
+            message = self.signed[(_VIEW_CHANGE, target, 0)]
+        self._emit(Broadcast(message))
+        self.view_changes.setdefault(target, {})[self.replica_id] = message
+        self._try_send_new_view(target, now)
+
+    def _broadcast_own_view_change(self) -> None:
+        message = self.signed.get((_VIEW_CHANGE, self.view_change_target, 0))
+        if message is not None:
+            self._emit(Broadcast(message))
+
+    def _is_valid_view_change(self, message: SignedMessage, body: ViewChange) -> bool:
+        check = self._check()
+        if body.checkpoint is not None and not verify_checkpoint_proof(
+            self.validators, body.checkpoint, check, self.quorum
+        ):
+            return False
+        base = body.checkpoint_seq
+        seqs = [certificate.seq for certificate in body.prepared]
+        if len(set(seqs)) != len(seqs):
+            return False
+        for certificate in body.prepared:
+            if certificate.view >= body.new_view:
+                return False
+            if not base < certificate.seq <= base + self.config.watermark_window_blocks:
+                return False
+            if not verify_prepared_certificate(self.validators, certificate, check, self.quorum):
+                return False
+        return True
+
+    def _on_view_change(self, message: SignedMessage, body: ViewChange, now: int) -> None:
+        level = self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
+        if body.new_view <= self.view:
+            return self._drop("old_view")
+        if body.new_view > level + limits.view_ahead_max:
+            return self._drop("view_too_far")
+        changes = self.view_changes.setdefault(body.new_view, {})
+        if message.signer in changes:
+            return self._drop("duplicate")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        if not self._is_valid_view_change(message, body):
+            return self._drop("invalid_view_change")
+        changes[message.signer] = message
+        self._maybe_join_view_change(now)
+        self._try_send_new_view(body.new_view, now)
+
+    def _maybe_join_view_change(self, now: int) -> None:
+        """PBFT: f+1 replicas asking for views above ours means at least one honest one is."""
+        level = self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
+        lowest_target_of: dict[int, int] = {}
+        for target, changes in self.view_changes.items():
+            if target <= level:
+                continue
+            for signer in changes:
+                if signer != self.replica_id:
+                    lowest_target_of[signer] = min(lowest_target_of.get(signer, target), target)
+        if len(lowest_target_of) >= self.weak_quorum:
+            self.stats["view_changes_joined"] += 1
+            self._start_view_change(min(lowest_target_of.values()), now)
+
+    def _try_send_new_view(self, target: int, now: int) -> None:
+        if self.validators.primary_of(target) != self.replica_id:
+            return
+        if self.status is not Status.VIEW_CHANGING or self.view_change_target != target:
+            return
+        changes = self.view_changes.get(target, {})
+        if len(changes) < self.quorum:
+            return
+        chosen = tuple(changes[signer] for signer in sorted(changes)[: self.quorum])
+        message = self._sign_once((_NEW_VIEW, target, 0), NewView(target, chosen))
+        if message is None:
+            message = self.signed[(_NEW_VIEW, target, 0)]
+        self._emit(Broadcast(message))
+        assert isinstance(message.body, NewView)
+        self._install_view(message, message.body, now)
+
+    def _on_new_view(self, message: SignedMessage, body: NewView, now: int) -> None:
+        if body.view == 0:
+            return self._drop("invalid_new_view")
+        if message.signer != self.validators.primary_of(body.view):
+            return self._drop("not_primary")
+        if body.view < self.view or (body.view == self.view and self.new_view_message is not None):
+            return self._drop("old_view")
+        if self.status is Status.VIEW_CHANGING and body.view < self.view_change_target:
+            return self._drop("old_view")
+        signers = [change.signer for change in body.view_changes]
+        if len(set(signers)) != len(signers) or len(signers) < self.quorum:
+            return self._drop("invalid_new_view")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        for change in body.view_changes:
+            assert isinstance(change.body, ViewChange)
+            if change.body.new_view != body.view or not self.validators.is_validator(change.signer):
+                return self._drop("invalid_new_view")
+            if not self._is_signed(change) or not self._is_valid_view_change(change, change.body):
+                return self._drop("invalid_new_view")
+        self._install_view(message, body, now)
+
+    def _install_view(self, message: SignedMessage, body: NewView, now: int) -> None:
+        changes = [change.body for change in body.view_changes]
+        assert all(isinstance(change, ViewChange) for change in changes)
+        base, reproposals = compute_reproposals(
+            [change for change in changes if isinstance(change, ViewChange)],
+            self.config.chain_id,
+            body.view,
+            self.validators.primary_of(body.view),
+        )
+        self.view = body.view
+        self.status = Status.NORMAL
+        self.view_change_target = body.view
+        self.new_view_message = message
+        self.view_started_ms = now
+        self.in_flight_tx_hashes = set()
+        self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
+        self._emit(Persist(ViewRecord(body.view)))
+        self._emit(Persist(PruneRecord(self.stable_seq, body.view, self.stable_proof)))
+        self._emit(ViewInstalled(body.view))
+        self.stats["views_installed"] += 1
+        self.timers.pop(TimerKind.PROPOSE, None)
+        if base > self.last_executed:
+            holders = [
+                change.signer
+                for change in body.view_changes
+                if isinstance(change.body, ViewChange) and change.body.checkpoint_seq == base
+            ]
+            self._request_fetch(now, holders, force=True)
+        highest = base
+        for block in reproposals:
+            highest = block.height
+            if not self._is_in_window(block.height):
+                continue
+            slot = self._slot(block.height)
+            if slot.certificate is not None:
+                assert slot.certificate.digest == block.digest, (
+                    f"replica {self.replica_id}: NEW-VIEW re-proposes a different block at "
+                    f"{block.height} than the one committed"
+                )
+            slot.proposals[body.view] = block
+            self._accept(slot, body.view, block, now)
+        self.next_seq = max(highest + 1, self.last_executed + 1)
+        for seq in sorted(self.slots):
+            if seq > highest:
+                self._try_accept_proposal(self.slots[seq], now)
+
+    # --- state transfer -------------------------------------------------------------
+
+    def _note_ahead(self, signer: int, seq: int, now: int) -> None:
+        """Messages far above our window from f+1 replicas: we are behind; fetch."""
+        self.signers_ahead[signer] = max(seq, self.signers_ahead.get(signer, 0))
+        ahead = [s for s, at in self.signers_ahead.items() if at > self.last_executed]
+        if len(ahead) >= self.weak_quorum:
+            self._request_fetch(now, sorted(ahead))
+
+    def _request_fetch(self, now: int, peers: Iterable[int], force: bool = False) -> None:
+        if not force and now - self.last_fetch_ms < self.config.fetch_interval_ms:
+            return
+        candidates = [peer for peer in peers if peer != self.replica_id]
+        if not candidates:
+            return
+        self.last_fetch_ms = now
+        self.stats["fetches"] += 1
+        message = self._sign(FetchRequest(self.last_executed + 1))
+        count = min(len(candidates), self.weak_quorum)
+        for index in range(count):
+            peer = candidates[(self.fetch_rotation + index) % len(candidates)]
+            self._emit(Send(peer, message))
+        self.fetch_rotation += count
+
+    def _on_fetch_request(self, message: SignedMessage, body: FetchRequest, now: int) -> None:
+        last = self.last_served_fetch_ms.get(message.signer)
+        if last is not None and now - last < self.config.fetch_interval_ms // 2:
+            return self._drop("fetch_rate_limited")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        self.last_served_fetch_ms[message.signer] = now
+        transfer = None
+        start = body.from_height
+        stable = self.snapshots.get(self.stable_seq)
+        if start <= self.stable_seq and self.stable_proof is not None and stable is not None:
+            snapshot, history = stable
+            transfer = CheckpointTransfer(self.stable_proof, history, snapshot)
+            start = self.stable_seq + 1
+        blocks: list[CertifiedBlock] = []
+        height = start
+        while len(blocks) < limits.fetch_blocks_max and height in self.committed:
+            blocks.append(self.committed[height])
+            height += 1
+        new_view = self.new_view_message if self.view > 0 else None
+        if transfer is None and not blocks and new_view is None:
+            return
+        reply = self._sign(FetchReply(transfer, tuple(blocks), new_view))
+        self._emit(Send(message.signer, reply))
+
+    def _on_fetch_reply(self, message: SignedMessage, body: FetchReply, now: int) -> None:
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        if body.transfer is not None and body.transfer.proof.checkpoint.seq > self.last_executed:
+            self._install_transfer(body.transfer, now)
+        check = self._check()
+        for certified in body.blocks:
+            height = certified.block.height
+            if height <= self.last_executed or height in self.committed:
+                continue
+            if height > self.last_executed + limits.fetch_blocks_max:
+                break
+            if not verify_commit_certificate(
+                self.validators, certified.certificate, certified.block, check, self.quorum
+            ):
+                self._drop("bad_certificate")
+                break
+            self.committed[height] = certified
+            slot = self.slots.get(height)
+            if slot is not None:
+                slot.certificate = certified.certificate
+        self._execute_ready(now)
+        if body.new_view is not None:
+            self._dispatch(body.new_view, now)
+
+    def _install_transfer(self, transfer: CheckpointTransfer, now: int) -> None:
+        checkpoint = transfer.proof.checkpoint
+        history = transfer.history
+        if not verify_checkpoint_proof(self.validators, transfer.proof, self._check(), self.quorum):
+            return self._drop("bad_checkpoint_proof")
+        if (
+            not history
+            or compute_history_digest(history) != checkpoint.history_digest
+            or history[-1].height != checkpoint.seq
+            or history[-1].state_root != checkpoint.state_root
+        ):
+            return self._drop("bad_checkpoint_history")
+        if not self.application.restore_snapshot(
+            checkpoint.seq, transfer.snapshot, checkpoint.state_root
+        ):
+            return self._drop("bad_snapshot")
+        self.stats["state_transfers"] += 1
+        self.last_executed = checkpoint.seq
+        self.next_seq = max(self.next_seq, checkpoint.seq + 1)
+        self.last_progress_ms = now
+        for entry in history:
+            self.history[entry.height] = entry
+        self.committed = {h: b for h, b in self.committed.items() if h > checkpoint.seq}
+        self.snapshots[checkpoint.seq] = (transfer.snapshot, history)
+        self._emit(StateRestored(checkpoint.seq, checkpoint.state_root))
+        self._make_stable(transfer.proof)
+
+    # --- restart ---------------------------------------------------------------------
+
+    def _restore(self, journal: Sequence[JournalRecord], now: int) -> None:
+        highest_view = 0
+        change_target = 0
+        for record in journal:
+            if (
+                isinstance(record, PruneRecord)
+                and record.proof is not None
+                and record.seq > self.stable_seq
+            ):
+                self.stable_seq = record.seq
+                self.stable_proof = record.proof
+        for record in journal:
+            if isinstance(record, ViewRecord | PruneRecord):
+                highest_view = max(highest_view, record.view)
+            elif isinstance(record, PreparedRecord):
+                certificate = record.certificate
+                self.prepared_from_journal(certificate)
+            else:
+                message = record.message
+                body = message.body
+                if isinstance(body, PrePrepare | Prepare | Commit):
+                    kind = (
+                        _PRE_PREPARE
+                        if isinstance(body, PrePrepare)
+                        else (_PREPARE if isinstance(body, Prepare) else _COMMIT)
+                    )
+                    self.signed[(kind, body.view, body.seq)] = message
+                    highest_view = max(highest_view, body.view)
+                elif isinstance(body, ViewChange):
+                    self.signed[(_VIEW_CHANGE, body.new_view, 0)] = message
+                    change_target = max(change_target, body.new_view)
+                elif isinstance(body, NewView):
+                    self.signed[(_NEW_VIEW, body.view, 0)] = message
+                    highest_view = max(highest_view, body.view)
+        self.view = highest_view
+        self.view_change_target = highest_view
+        self.new_view_message = self.signed.get((_NEW_VIEW, highest_view, 0))
+        if change_target > highest_view:
+            self.status = Status.VIEW_CHANGING
+            self.view_change_target = change_target
+            self._broadcast_own_view_change()
+        self._request_fetch(now, list(range(self.validators.size)), force=True)
+
+    def prepared_from_journal(self, certificate: PreparedCertificate) -> None:
+        """Reload a prepared certificate persisted before a crash (it goes into view changes)."""
+        if not self._is_in_window(certificate.seq):
+            return
+        slot = self._slot(certificate.seq)
+        if slot.prepared is None or slot.prepared.view < certificate.view:
+            slot.prepared = certificate
+        slot.blocks[certificate.block.digest] = certificate.block
+
+
+def compute_reproposals(
+    view_changes: Sequence[ViewChange], chain_id: str, view: int, primary: int
+) -> tuple[int, tuple[Block, ...]]:
+    """PBFT's NEW-VIEW rule, as a pure function every replica evaluates alike.
+
+    Returns the highest stable checkpoint among the view changes and, for each
+    sequence number above it up to the highest prepared one, the block prepared
+    in the highest view, or a null block where none was prepared.
+    """
+    base = max(change.checkpoint_seq for change in view_changes)
+    best: dict[int, PreparedCertificate] = {}
+    for change in view_changes:
+        for certificate in change.prepared:
+            if certificate.seq <= base:
+                continue
+            current = best.get(certificate.seq)
+            if (
+                current is None
+                or certificate.view > current.view
+                or (
+                    certificate.view == current.view
+                    and certificate.block.digest < current.block.digest
+                )
+            ):
+                best[certificate.seq] = certificate
+    highest = max(best, default=base)
+    blocks = tuple(
+        best[seq].block if seq in best else create_null_block(chain_id, seq, view, primary)
+        for seq in range(base + 1, highest + 1)
+    )
+    return base, blocks
+
+
+def _first_shares(shares: dict[int, SignatureShare], count: int) -> tuple[SignatureShare, ...]:
+    return tuple(shares[signer] for signer in sorted(shares)[:count])
+
+
+def _accept_any_signature(_public_key: bytes, _payload: bytes, _signature: bytes) -> bool:
+    return True
+
+
+__all__ = ["Replica", "Slot", "Status", "compute_reproposals", "is_quorum_of_shares"]
