@@ -1,0 +1,311 @@
+"""The SQLite store. One write transaction per committed block; the journal is synced on append."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bftx.errors import BftxError
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x62667478  # "bftx"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE blocks (
+    height INTEGER PRIMARY KEY,
+    block_hash BLOB NOT NULL UNIQUE,
+    state_root BLOB NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    block BLOB NOT NULL,
+    certificate BLOB NOT NULL,
+    result BLOB NOT NULL
+);
+CREATE TABLE txs (
+    tx_hash BLOB PRIMARY KEY,
+    height INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    code INTEGER NOT NULL,
+    sender BLOB NOT NULL,
+    nonce INTEGER NOT NULL
+);
+CREATE INDEX txs_by_sender ON txs (sender, nonce);
+CREATE TABLE trades (
+    market TEXT NOT NULL,
+    trade_id INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    price_ticks INTEGER NOT NULL,
+    quantity_lots INTEGER NOT NULL,
+    taker_side INTEGER NOT NULL,
+    maker BLOB NOT NULL,
+    maker_nonce INTEGER NOT NULL,
+    taker BLOB NOT NULL,
+    taker_nonce INTEGER NOT NULL,
+    maker_fee INTEGER NOT NULL,
+    taker_fee INTEGER NOT NULL,
+    PRIMARY KEY (market, trade_id)
+);
+CREATE INDEX trades_by_maker ON trades (maker, trade_id);
+CREATE INDEX trades_by_taker ON trades (taker, trade_id);
+CREATE TABLE snapshots (height INTEGER PRIMARY KEY, state_root BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE journal (position INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
+"""
+
+
+class StoreError(BftxError):
+    """The store cannot be trusted or used (corrupt, another chain, a newer schema)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    height: int
+    block_hash: bytes
+    state_root: bytes  # after executing the block
+    timestamp_ms: int
+    block: bytes  # the consensus block, encoded
+    certificate: bytes  # its commit certificate, encoded
+    result: bytes  # its execution results, encoded
+
+
+@dataclass(frozen=True, slots=True)
+class TxRow:
+    tx_hash: bytes
+    height: int
+    position: int  # index in the canonical execution order
+    code: int
+    sender: bytes
+    nonce: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    market: str
+    trade_id: int
+    height: int
+    timestamp_ms: int
+    price_ticks: int
+    quantity_lots: int
+    taker_side: int
+    maker: bytes
+    maker_nonce: int
+    taker: bytes
+    taker_nonce: int
+    maker_fee: int
+    taker_fee: int
+
+
+class Store:
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection = connection
+        self.path = path
+
+    @staticmethod
+    def open(path: Path, chain_id: str, genesis_hash: bytes) -> Store:
+        """Open (or create) the store of ``chain_id``; refuse one that is damaged or of another chain."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            store = Store(connection, path)
+            store._prepare(chain_id, genesis_hash)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"{path}: the database cannot be used ({error}); restore it or start afresh"
+            ) from error
+        return store
+
+    def _prepare(self, chain_id: str, genesis_hash: bytes) -> None:
+        connection = self._connection
+        (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        if application_id == 0 and version == 0:
+            tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise StoreError(f"{self.path}: not a bftx store")
+            # One script, one transaction: a crash leaves either nothing or a whole, labelled store.
+            connection.executescript(
+                "BEGIN IMMEDIATE;\n"
+                + _SCHEMA
+                + f"INSERT INTO meta (key, value) VALUES ('chain_id', X'{chain_id.encode().hex()}');\n"
+                + f"INSERT INTO meta (key, value) VALUES ('genesis_hash', X'{genesis_hash.hex()}');\n"
+                + f"PRAGMA application_id={APPLICATION_ID};\n"
+                + f"PRAGMA user_version={SCHEMA_VERSION};\n"
+                + "COMMIT;"
+            )
+            return
+        if application_id != APPLICATION_ID:
+            raise StoreError(f"{self.path}: not a bftx store")
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version}, this bftx reads {SCHEMA_VERSION}"
+            )
+        (check,) = connection.execute("PRAGMA quick_check").fetchone()
+        if check != "ok":
+            raise StoreError(f"{self.path}: corrupt database: {check}")
+        meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("chain_id") != chain_id.encode() or meta.get("genesis_hash") != genesis_hash:
+            raise StoreError(f"{self.path}: this store belongs to another chain or genesis")
+
+    def close(self) -> None:
+        self._connection.close()
+
+    # --- blocks -----------------------------------------------------------------------
+
+    def save_block(
+        self, block: StoredBlock, txs: Sequence[TxRow], trades: Sequence[TradeRow]
+    ) -> None:
+        """Block, certificate, results, tx index and trades in one atomic, synced transaction."""
+        connection = self._connection
+        with self._transaction():
+            connection.execute(
+                "INSERT INTO blocks (height, block_hash, state_root, timestamp_ms, block, certificate, result)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    block.height,
+                    block.block_hash,
+                    block.state_root,
+                    block.timestamp_ms,
+                    block.block,
+                    block.certificate,
+                    block.result,
+                ),
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO txs (tx_hash, height, position, code, sender, nonce) VALUES (?, ?, ?, ?, ?, ?)",
+                [(t.tx_hash, t.height, t.position, t.code, t.sender, t.nonce) for t in txs],
+            )
+            connection.executemany(
+                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.market,
+                        t.trade_id,
+                        t.height,
+                        t.timestamp_ms,
+                        t.price_ticks,
+                        t.quantity_lots,
+                        t.taker_side,
+                        t.maker,
+                        t.maker_nonce,
+                        t.taker,
+                        t.taker_nonce,
+                        t.maker_fee,
+                        t.taker_fee,
+                    )
+                    for t in trades
+                ],
+            )
+
+    def latest_height(self) -> int:
+        (height,) = self._connection.execute(
+            "SELECT coalesce(max(height), 0) FROM blocks"
+        ).fetchone()
+        return int(height)
+
+    def block(self, height: int) -> StoredBlock | None:
+        row = self._connection.execute(
+            "SELECT height, block_hash, state_root, timestamp_ms, block, certificate, result FROM blocks WHERE height = ?",
+            (height,),
+        ).fetchone()
+        return None if row is None else StoredBlock(*row)
+
+    def blocks_after(self, height: int) -> Iterator[StoredBlock]:
+        cursor = self._connection.execute(
+            "SELECT height, block_hash, state_root, timestamp_ms, block, certificate, result FROM blocks"
+            " WHERE height > ? ORDER BY height",
+            (height,),
+        )
+        for row in cursor:
+            yield StoredBlock(*row)
+
+    def tx(self, tx_hash: bytes) -> TxRow | None:
+        row = self._connection.execute(
+            "SELECT tx_hash, height, position, code, sender, nonce FROM txs WHERE tx_hash = ?",
+            (tx_hash,),
+        ).fetchone()
+        return None if row is None else TxRow(*row)
+
+    def trades(self, market: str, limit: int, account: bytes | None = None) -> list[TradeRow]:
+        """The newest trades of ``market`` (of ``account``, as maker or taker, when given)."""
+        columns = (
+            "market, trade_id, height, timestamp_ms, price_ticks, quantity_lots, taker_side,"
+            " maker, maker_nonce, taker, taker_nonce, maker_fee, taker_fee"
+        )
+        if account is None:
+            rows = self._connection.execute(
+                f"SELECT {columns} FROM trades WHERE market = ? ORDER BY trade_id DESC LIMIT ?",
+                (market, limit),
+            )
+        else:
+            rows = self._connection.execute(
+                f"SELECT {columns} FROM trades WHERE market = ? AND (maker = ? OR taker = ?)"
+                " ORDER BY trade_id DESC LIMIT ?",
+                (market, account, account, limit),
+            )
+        return [TradeRow(*row) for row in rows]
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def save_snapshot(self, height: int, state_root: bytes, data: bytes, keep: int = 2) -> None:
+        """Save the state as of ``height`` and keep only the newest ``keep`` snapshots."""
+        with self._transaction():
+            self._connection.execute(
+                "INSERT OR REPLACE INTO snapshots (height, state_root, data) VALUES (?, ?, ?)",
+                (height, state_root, data),
+            )
+            self._connection.execute(
+                "DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+                (keep,),
+            )
+
+    def latest_snapshot(self) -> tuple[int, bytes, bytes] | None:
+        row = self._connection.execute(
+            "SELECT height, state_root, data FROM snapshots ORDER BY height DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    # --- the consensus vote journal -------------------------------------------------
+
+    def append_journal(self, records: Sequence[bytes]) -> None:
+        """Durable when this returns: the caller may now send what the records promise."""
+        with self._transaction():
+            self._connection.executemany(
+                "INSERT INTO journal (record) VALUES (?)", [(r,) for r in records]
+            )
+
+    def replace_journal(self, records: Sequence[bytes]) -> None:
+        with self._transaction():
+            self._connection.execute("DELETE FROM journal")
+            self._connection.executemany(
+                "INSERT INTO journal (record) VALUES (?)", [(r,) for r in records]
+            )
+
+    def load_journal(self) -> list[bytes]:
+        return [
+            bytes(row[0])
+            for row in self._connection.execute("SELECT record FROM journal ORDER BY position")
+        ]
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._connection)
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if kind is None:
+            self._connection.execute("COMMIT")
+        else:
+            self._connection.execute("ROLLBACK")
