@@ -54,6 +54,7 @@ def make_genesis(
     min_lots: int = 1,
     supply_max: dict[str, int] | None = None,
     chain_id: str = CHAIN_ID,
+    eth: int | None = None,
 ) -> ExchangeGenesis:
     supply = supply_max or {}
     return ExchangeGenesis.from_document(
@@ -97,7 +98,10 @@ def make_genesis(
                 },
             ],
             "accounts": [
-                {"address": trader.address.hex(), "balances": {"BTC": btc, "USD": usd, "ETH": btc}}
+                {
+                    "address": trader.address.hex(),
+                    "balances": {"BTC": btc, "USD": usd, "ETH": btc if eth is None else eth},
+                }
                 for trader in traders
             ],
             "registrars": [REGISTRAR.address.hex()],
