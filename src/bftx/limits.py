@@ -31,6 +31,10 @@ book_depth_levels_max = 1_000  # levels returned by one depth query
 recent_trades_max = 1_000  # trades kept per market for queries
 open_orders_query_max = 1_000
 
+# --- mempool ---------------------------------------------------------------
+mempool_txs_max = 50_000
+mempool_bytes_max = 32 * 1024 * 1024
+
 # --- blocks ----------------------------------------------------------------
 txs_per_block_max = 8_192
 block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536

@@ -60,6 +60,13 @@ class ExchangeApplication:
             self.verified.add(tx.hash)
         return code, tx
 
+    def recheck(self, tx: Tx) -> Code:
+        """Is an admitted tx still valid against the latest state? (Its signature was verified.)"""
+        return self.exchange.check_tx(tx, verify_signature=False)
+
+    def next_nonce(self, sender: bytes) -> int:
+        return self.exchange.nonce(sender)
+
     # --- bftx.consensus.application.Application ------------------------------------
 
     def check_tx(self, tx: bytes) -> int:
