@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import keys
+from bftx.cli import keys, sim
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: list[Register] = [keys.register]
+COMMANDS: list[Register] = [keys.register, sim.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

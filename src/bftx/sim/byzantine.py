@@ -113,6 +113,14 @@ class Equivocation(Behaviour):
                 send_payload(sim, node, peer, chosen)
             sim.faults["equivocation"] += 1
             return
+        if isinstance(body, ViewChange) and (body.prepared or body.checkpoint is not None):
+            # Withhold what it prepared: the new view must learn it from honest replicas.
+            hollow = sign_as(sim, node, ViewChange(body.new_view, None, ()))
+            sim.transmit(
+                node,
+                Broadcast(hollow) if isinstance(output, Broadcast) else Send(output.to, hollow),
+            )
+            return
         if isinstance(output, Broadcast) and isinstance(body, Prepare | Commit):
             known = self.splits.get((body.view, body.seq))
             original = None if known is None else known.original.body

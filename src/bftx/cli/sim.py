@@ -1,0 +1,109 @@
+"""``bftx sim``: run the deterministic simulator over many seeds and judge the results.
+
+Prints a summary table (or one JSON object with ``--json``) and exits non-zero
+when any seed broke safety, liveness or the memory bounds; each failing seed
+is printed with the exact command that replays it. The summary holds no
+wall-clock values, so a replay prints identical output; the wall time goes to
+standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bftx.sim import BEHAVIOURS, FAULT_KINDS, MUTANTS, RunSettings, Summary, run_seeds
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "sim",
+        help="run the deterministic consensus simulator",
+        description=(
+            "Run N real replicas under a virtual clock with network faults, crashes, clock "
+            "skew and byzantine validators, once per seed, and check safety, liveness and "
+            "bounded memory. Exit status 1 when any seed fails."
+        ),
+    )
+    parser.add_argument("--nodes", type=int, default=4, help="validators (default 4)")
+    parser.add_argument(
+        "--byzantine", type=int, default=None, help="byzantine validators (default f=(n-1)//3)"
+    )
+    parser.add_argument("--seeds", type=int, default=100, help="how many seeds to run")
+    parser.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument(
+        "--mutant",
+        choices=MUTANTS,
+        default=None,
+        help="run with a deliberate protocol bug; the checkers must catch it",
+    )
+    parser.add_argument("--duration-ms", type=int, default=None, help="simulated time per seed")
+    parser.add_argument(
+        "--heal-ms", type=int, default=None, help="when network faults and crashes end"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=_run)
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    nodes: int = arguments.nodes
+    byzantine = (nodes - 1) // 3 if arguments.byzantine is None else arguments.byzantine
+    if nodes < 1 or not 0 <= byzantine < nodes or arguments.seeds < 1:
+        print("error: need nodes >= 1, 0 <= byzantine < nodes and seeds >= 1", file=sys.stderr)
+        return 2
+    if byzantine > (nodes - 1) // 3:
+        print(
+            f"warning: {byzantine} byzantine of {nodes} exceeds f={(nodes - 1) // 3}; "
+            "the protocol does not promise safety",
+            file=sys.stderr,
+        )
+    settings = RunSettings(
+        nodes=nodes,
+        byzantine=byzantine,
+        seeds=arguments.seeds,
+        seed_start=arguments.seed_start,
+        mutant=arguments.mutant,
+        duration_ms=arguments.duration_ms,
+        heal_ms=arguments.heal_ms,
+    )
+    started = time.monotonic()
+    summary = run_seeds(settings)
+    elapsed = time.monotonic() - started
+    if arguments.json:
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        print(format_table(summary))
+    print(f"wall time: {elapsed:.1f}s", file=sys.stderr)
+    return 1 if summary.is_failure else 0
+
+
+def format_table(summary: Summary) -> str:
+    settings = summary.settings
+    rows = [
+        ("nodes / byzantine", f"{settings.nodes} / {settings.byzantine}"),
+        ("mutant", settings.mutant or "none"),
+        ("seeds", f"{summary.seeds} (from {settings.seed_start})"),
+        ("simulated seconds", f"{summary.simulated_ms / 1000:.1f}"),
+        ("blocks committed", str(summary.blocks_committed)),
+        ("view changes", str(summary.view_changes)),
+        ("messages per block", str(summary.messages_per_block)),
+        ("safety violations", str(summary.safety_violations)),
+        ("liveness failures", str(summary.liveness_failures)),
+        ("memory violations", str(summary.memory_violations)),
+    ]
+    lines = [f"{name:<22} {value}" for name, value in rows]
+    lines.append("faults injected:")
+    for kind in (*FAULT_KINDS, *BEHAVIOURS):
+        lines.append(f"  {kind:<20} {summary.faults_injected.get(kind, 0)}")
+    if summary.dropped_messages:
+        lines.append("messages dropped by honest replicas:")
+        for reason, count in sorted(summary.dropped_messages.items()):
+            lines.append(f"  {reason:<20} {count}")
+    for failure in summary.failures:
+        lines.append(f"FAILED seed {failure['seed']}; replay: {failure['replay']}")
+        for kind in ("safety", "liveness", "memory"):
+            for message in failure[kind]:  # type: ignore[attr-defined]
+                lines.append(f"  {kind}: {message}")
+    return "\n".join(lines)
