@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from bftx.errors import Code
 from bftx.exchange import (
     BlockResult,
@@ -170,3 +172,25 @@ def test_first_mover_at_the_same_price_is_not_the_proposers_choice() -> None:
     fill_one = first_listing.receipt(ALICE, taker_body)
     fill_two = second_listing.receipt(ALICE, taker_body)
     assert fill_one == fill_two
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known weakness: the canonical order's seed hashes every tx of the block, so a "
+    "proposer can grind it with txs that never execute (a nonce gap costs nothing)",
+)
+def test_txs_that_never_execute_cannot_reorder_the_others() -> None:
+    """Fairness (DESIGN.md section 3): the order must come from data the proposer cannot choose.
+
+    Two makers post at one price; the proposer (Dave) wants Carol's order to
+    rest first. Junk txs from Dave with a nonce far ahead are accepted into a
+    block, consume nothing and execute nothing, yet each one reseeds the
+    ranking; a handful of tries finds one that puts Carol first.
+    """
+    w = World.create(TRADERS)
+    makers = [w.tx(t, limit(Side.SELL, 100, 1)) for t in (BOB, CAROL)]
+    honest = [tx.sender for tx in canonical_order(makers)]
+    for amount in range(1, 40):
+        junk = w.tx(DAVE, Transfer("USD", ALICE.address, amount), nonce=10**6)
+        ground = [tx.sender for tx in canonical_order([*makers, junk]) if tx is not junk]
+        assert ground == honest, f"junk tx #{amount} reordered the block"

@@ -174,3 +174,18 @@ def test_fee_account_can_spend_what_it_collected() -> None:
     w.order(ALICE, Side.BUY, 1_000, 10)
     assert w.run(FEES, Transfer("USD", BOB.address, 10)) is Code.OK
     assert w.available(FEES, "USD") == 0
+
+
+def test_fee_account_trading_itself_pays_and_collects_its_own_fees() -> None:
+    """The fee account may trade: its fee and its receipt land in the same balance."""
+    w = World.create([ALICE, BOB, FEES], maker_fee_bps=10, taker_fee_bps=20)
+    w.order(FEES, Side.SELL, 1_000, 10)  # maker
+    taker = only_trade(w.place(ALICE, Side.BUY, 1_000, 10).events)
+    assert w.available(FEES, "USD") == USD0 + 10_000  # received 10_000, paid 10 to itself
+    assert w.available(FEES, "BTC") == BTC0 - 10 * BTC_LOT + taker.taker_fee
+    w.order(BOB, Side.BUY, 1_000, 5)
+    w.order(FEES, Side.SELL, 1_000, 5)  # taker: its taker fee (USD) is paid to itself
+    assert w.available(FEES, "USD") == USD0 + 15_000
+    bob_maker_fee = 5 * BTC_LOT * 10 // 10_000  # in BTC, what Bob receives
+    assert w.available(FEES, "BTC") == BTC0 - 15 * BTC_LOT + taker.taker_fee + bob_maker_fee
+    assert find_conservation_violations(w.exchange.state) == []
