@@ -392,6 +392,17 @@ def test_check_tx_rejects_a_tampered_signature() -> None:
     assert w.exchange.check_tx(tampered, verify_signature=False) is Code.OK
 
 
+def test_check_tx_rejects_a_malleated_signature() -> None:
+    """S + L verifies under lax Ed25519; accepting it would give one tx two hashes."""
+    group_order = 2**252 + 27742317777372353535851937790883648493
+    w = world()
+    tx = w.tx(ALICE, BUY)
+    s_value = int.from_bytes(tx.signature[32:], "little") + group_order
+    malleated = tx.signature[:32] + s_value.to_bytes(32, "little")
+    assert w.exchange.check_tx(dataclasses.replace(tx, signature=malleated)) is Code.BAD_SIGNATURE
+    assert w.exchange.check_tx(tx) is Code.OK
+
+
 def test_check_tx_rejects_a_signature_by_another_key() -> None:
     w = world()
     tx = w.tx(ALICE, BUY)
