@@ -77,18 +77,21 @@ assert fetch_blocks_max >= watermark_window_blocks
 assert consensus_message_bytes_max >= snapshot_bytes_max + 4 * block_bytes_max
 
 # --- p2p (bftx.p2p) ----------------------------------------------------------
-# One frame carries the largest block plus its certificate and the envelope.
-frame_bytes_max = block_bytes_max + 1_048_576
+# One frame carries the largest consensus message (a state-transfer reply) and
+# the envelope. Blocks and gossip batches are far smaller.
+frame_bytes_max = consensus_message_bytes_max + 65_536
 frame_channel_max = 255  # channel 0 is the transport's own (keepalive)
 peer_send_queue_frames_max = 4_096
-peer_send_queue_bytes_max = 2 * frame_bytes_max  # per peer; oldest frames are dropped past it
+# Per peer; the oldest frames are dropped past it. One larger frame may still
+# be queued, alone: the queue never holds more than max(this, frame_bytes_max).
+peer_send_queue_bytes_max = 16 * 1024 * 1024
 peer_write_buffer_bytes_max = 1_048_576  # bytes handed to the socket before waiting for it
 received_queue_frames_max = 4_096  # frames waiting for the node when it reads by iterator
 inbound_handshakes_max = 64  # unauthenticated connections being handshaken at once
 handshake_timeout_ms = 5_000  # TCP connect + TLS 1.3 handshake + first frame
 keepalive_interval_ms = 2_000  # a link with nothing to send sends a keepalive this often
 idle_timeout_ms = 10_000  # a link that received nothing for this long is closed
-write_stall_timeout_ms = 15_000  # a peer that accepts no bytes for this long is disconnected
+write_stall_timeout_ms = 30_000  # a peer that accepts no bytes for this long is disconnected
 reconnect_delay_ms_min = 100
 reconnect_delay_ms_max = 10_000
 link_stable_ms = 10_000  # a link that lived this long resets the reconnect backoff
@@ -100,8 +103,10 @@ gossip_flush_interval_ms = 10
 gossip_item_bytes_max = 65_536
 gossip_seen_hashes_max = 262_144  # two generations of half this size each
 
+assert frame_bytes_max >= consensus_message_bytes_max + 65_536
 assert frame_bytes_max >= block_bytes_max + 65_536
-assert peer_send_queue_bytes_max >= 2 * frame_bytes_max
+assert frame_bytes_max < 2**32  # the length prefix is 4 bytes
+assert peer_send_queue_bytes_max >= 2 * block_bytes_max
 assert peer_write_buffer_bytes_max <= peer_send_queue_bytes_max
 assert keepalive_interval_ms * 2 <= idle_timeout_ms
 assert handshake_timeout_ms <= idle_timeout_ms
