@@ -93,6 +93,8 @@ class Cluster:
     async def close(self) -> None:
         for network in self.networks:
             await network.close()
+        for listener in self.sockets:
+            listener.close()
 
 
 async def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
