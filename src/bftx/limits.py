@@ -87,6 +87,7 @@ peer_send_queue_frames_max = 4_096
 peer_send_queue_bytes_max = 16 * 1024 * 1024
 peer_write_buffer_bytes_max = 1_048_576  # bytes handed to the socket before waiting for it
 received_queue_frames_max = 4_096  # frames waiting for the node when it reads by iterator
+received_queue_bytes_max = 64 * 1024 * 1024  # their payloads; one larger frame may wait alone
 inbound_handshakes_max = 64  # unauthenticated connections being handshaken at once
 handshake_timeout_ms = 5_000  # TCP connect + TLS 1.3 handshake + first frame
 keepalive_interval_ms = 2_000  # a link with nothing to send sends a keepalive this often

@@ -17,15 +17,16 @@ from bftx.p2p.identity import client_context
 
 HOST = "127.0.0.1"
 
-FAST = Settings(
-    handshake_timeout_ms=2_000,
-    keepalive_interval_ms=200,
-    idle_timeout_ms=2_000,
-    reconnect_delay_ms_min=20,
-    reconnect_delay_ms_max=200,
-    link_stable_ms=5_000,
-    close_flush_timeout_ms=500,
-)
+FAST_TIMERS = {
+    "handshake_timeout_ms": 2_000,
+    "keepalive_interval_ms": 200,
+    "idle_timeout_ms": 2_000,
+    "reconnect_delay_ms_min": 20,
+    "reconnect_delay_ms_max": 200,
+    "link_stable_ms": 5_000,
+    "close_flush_timeout_ms": 500,
+}
+FAST = Settings(**FAST_TIMERS)
 
 
 def run(test: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:

@@ -13,6 +13,7 @@ from bftx.p2p import Message, Network, Settings
 from bftx.p2p.network import reconnect_delay_ms
 from tests.p2p.support import (
     FAST,
+    FAST_TIMERS,
     HOST,
     Cluster,
     eventually,
@@ -423,3 +424,22 @@ def test_reconnect_delay_doubles_with_jitter_up_to_the_maximum() -> None:
     for failures, ceiling in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1_000), (500, 1_000)]:
         for _ in range(50):
             assert ceiling / 2 <= reconnect_delay_ms(failures, settings, rng) <= ceiling
+
+
+def test_a_slow_consumer_pushes_back_instead_of_buffering() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        networks = await cluster.start(Settings(received_queue_frames_max=4, **FAST_TIMERS))
+        try:
+            for index in range(100):
+                assert networks[0].send(cluster.key(1), CHANNEL, index.to_bytes(1, "big"))
+            await asyncio.sleep(0.2)
+            # node 1 holds four waiting messages and stopped reading: nothing is lost
+            assert networks[1].metrics.frames_in <= 4 + 2
+            got = [(await receive(networks[1])).payload[0] for _ in range(100)]
+            assert got == list(range(100))
+            assert networks[0].metrics.drops == {}
+        finally:
+            await cluster.close()
+
+    run(body)

@@ -67,6 +67,7 @@ class Settings:
     send_queue_bytes_max: int = limits.peer_send_queue_bytes_max
     write_buffer_bytes_max: int = limits.peer_write_buffer_bytes_max
     received_queue_frames_max: int = limits.received_queue_frames_max
+    received_queue_bytes_max: int = limits.received_queue_bytes_max
     inbound_handshakes_max: int = limits.inbound_handshakes_max
     handshake_timeout_ms: int = limits.handshake_timeout_ms
     keepalive_interval_ms: int = limits.keepalive_interval_ms
@@ -219,6 +220,51 @@ class _Link:
         self.tasks: tuple[asyncio.Task[None], ...] = ()
 
 
+class _Inbox:
+    """Received messages waiting for the node, bounded by count and bytes (one larger frame alone).
+
+    A full inbox makes the reading tasks wait, so the sockets stop being read
+    and the peers' send queues absorb (and drop) the excess.
+    """
+
+    __slots__ = ("_bytes", "_bytes_max", "_closed", "_frames_max", "_items", "_ready", "_space")
+
+    def __init__(self, frames_max: int, bytes_max: int) -> None:
+        self._frames_max = frames_max
+        self._bytes_max = bytes_max
+        self._items: collections.deque[Message] = collections.deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._closed = False
+
+    async def put(self, message: Message) -> None:
+        size = len(message.payload)
+        while self._items and (
+            len(self._items) >= self._frames_max or self._bytes + size > self._bytes_max
+        ):
+            self._space.clear()
+            await self._space.wait()
+        self._items.append(message)
+        self._bytes += size
+        self._ready.set()
+
+    async def get(self) -> Message:
+        while not self._items:
+            if self._closed:
+                raise NetworkClosed("the network is closed")
+            self._ready.clear()
+            await self._ready.wait()
+        message = self._items.popleft()
+        self._bytes -= len(message.payload)
+        self._space.set()
+        return message
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+
 class _RejectionLog:
     """At most ``per_minute`` warnings about refused connections, then one summary."""
 
@@ -282,8 +328,8 @@ class Network:
         self._on_message = on_message
         self._on_link_change = on_link_change
         self._rng = rng or random.Random()
-        self._received: asyncio.Queue[Message | None] = asyncio.Queue(
-            self.settings.received_queue_frames_max
+        self._received = _Inbox(
+            self.settings.received_queue_frames_max, self.settings.received_queue_bytes_max
         )
         self._links: dict[bytes, _Link] = {}
         self._listener: socket.socket | None = None
@@ -341,7 +387,7 @@ class Network:
         while self._link_tasks:
             await asyncio.gather(*self._link_tasks, return_exceptions=True)
         self._state = "closed"
-        self._signal_closed()
+        self._received.close()
         logger.info("p2p closed key=%s", self.identity.public_key.hex()[:16])
 
     @property
@@ -392,11 +438,7 @@ class Network:
         """The next received message; raises `NetworkClosed` once the network is closed."""
         if self._on_message is not None:
             raise RuntimeError("this network delivers messages to on_message")
-        message = await self._received.get()
-        if message is None:
-            self._received.put_nowait(None)  # wake any other reader too
-            raise NetworkClosed("the network is closed")
-        return message
+        return await self._received.get()
 
     async def messages(self) -> AsyncIterator[Message]:
         """``async for message in network.messages()``; ends when the network closes."""
@@ -520,7 +562,11 @@ class Network:
     async def _dial_loop(self, peer: Peer) -> None:
         failures = 0
         while True:
-            link = await self._dial(peer)
+            try:
+                link = await self._dial(peer)
+            except Exception:  # a bug: keep the other links and this loop alive
+                logger.exception("p2p dial failed unexpectedly peer=%s", peer.name)
+                link = None
             if link is not None:
                 await link.closed.wait()
                 lived_ms = (asyncio.get_running_loop().time() - link.opened_at) * 1000
@@ -786,6 +832,7 @@ class Network:
         task = asyncio.create_task(coroutine)
         into.add(task)
         task.add_done_callback(into.discard)
+        task.add_done_callback(_log_failure)
 
     def _notify_link_change(self, peer: bytes, up: bool) -> None:
         self._changed.set()
@@ -797,13 +844,10 @@ class Network:
                 self.metrics.handler_errors += 1
                 logger.exception("p2p on_link_change failed")
 
-    def _signal_closed(self) -> None:
-        while True:
-            try:
-                self._received.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self._received.get_nowait()
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("p2p task %s failed", task.get_coro(), exc_info=error)
 
 
 def _user_frame(channel: int, payload: bytes) -> bytes:
