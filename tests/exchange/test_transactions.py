@@ -545,3 +545,20 @@ def test_decode_block_reports_the_first_bad_tx() -> None:
     good = signed(w, ALICE, BUY, 0)
     rejection = w.exchange.decode_block([good, sign_tx(BOB, "x", 0, BUY), b"junk"])
     assert isinstance(rejection, BlockRejection) and rejection.index == 1
+
+
+def test_cumulative_mints_and_burns_beyond_64_bits_do_not_halt_the_chain() -> None:
+    """The supply outstanding is bounded by supply_max, but minted and burned only grow.
+
+    Deposits and withdrawals that add up past 2**64 smallest units (a few
+    round trips of 4 units of an 18-decimal asset at amount_max) must keep
+    executing: a state root that cannot be computed stops every validator.
+    """
+    w = World.create([ALICE], btc=0)
+    for _ in range(6):
+        assert w.run(BTC_ISSUER, Mint("BTC", ALICE.address, limits.amount_max)) is Code.OK
+        assert w.run(ALICE, Burn("BTC", limits.amount_max, "out")) is Code.OK
+    assert w.exchange.state.minted["BTC"] == 6 * limits.amount_max
+    assert w.exchange.state.minted["BTC"] > 2**64
+    twin = World.create([ALICE], btc=0)
+    assert twin.exchange.state_root() != w.exchange.state_root()

@@ -165,9 +165,13 @@ class ExchangeState:
                 commitment.delete(entry_key)
         self.dirty_orders.clear()
         for symbol in self.assets:
-            commitment.put(
-                b"s" + symbol.encode(), codec.encode((self.minted[symbol], self.burned[symbol]))
+            # minted and burned only grow (deposits and withdrawals add up past 64 bits,
+            # which the codec cannot encode); 16 bytes each never overflow in practice
+            supply = (
+                self.minted[symbol].to_bytes(16, "big"),
+                self.burned[symbol].to_bytes(16, "big"),
             )
+            commitment.put(b"s" + symbol.encode(), codec.encode(supply))
         commitment.put(
             b"g", codec.encode((self.height, self.next_order_sequence, self.next_trade_id))
         )
