@@ -44,3 +44,21 @@ def test_negative_order_ids_are_not_found(ids: str) -> None:
     )
     assert completed.returncode == 0, (completed.returncode, completed.stderr[-2_000:])
     assert completed.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("side", [2, -1, 2**32, 2**32 + 1, -(2**32)])
+def test_a_side_out_of_range_is_rejected_not_truncated(side: int) -> None:
+    """The native book once cast a side to a C int: 2**32 became BUY."""
+    native = book.OrderBook()
+    with pytest.raises(ValueError, match="side"):
+        native.place(1, b"o", side, 100, 1, True, True)
+    for query in (native.best, native.levels):
+        with pytest.raises(ValueError, match="side"):
+            query(side)
+    with pytest.raises(ValueError, match="side"):
+        native.would_cross(side, 100)
+    with pytest.raises(ValueError, match="side"):
+        native.depth(side, 5)
+    with pytest.raises(ValueError, match="side"):
+        native.fillable(side, 100, 1, b"o")
+    assert len(native) == 0

@@ -340,8 +340,9 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
         PyErr_SetString(PyExc_TypeError, "owner must be bytes");
         return NULL;
     }
-    int side_number = PyLong_AsLong(args[2]);
-    if (side_number == -1 && PyErr_Occurred()) return NULL;
+    long side_long = PyLong_AsLong(args[2]);
+    if (side_long == -1 && PyErr_Occurred()) return NULL;
+    int side_number = side_long == SIDE_BUY || side_long == SIDE_SELL ? (int)side_long : -1; /* no truncation */
     long long price = PyLong_AsLongLong(args[3]);
     if (price == -1 && PyErr_Occurred()) return NULL;
     long long lots = PyLong_AsLongLong(args[4]);
@@ -438,7 +439,7 @@ static PyObject *book_remaining(OrderBookObject *self, PyObject *arg) {
 static int parse_side(PyObject *arg, int *side) {
     long value = PyLong_AsLong(arg);
     if (value == -1 && PyErr_Occurred()) return -1;
-    *side = (int)value;
+    *side = value == SIDE_BUY || value == SIDE_SELL ? (int)value : -1; /* 2**32 is not BUY */
     return check_side(*side);
 }
 
