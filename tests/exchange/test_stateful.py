@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
+from bftx import limits
 from bftx.errors import Code
 from bftx.exchange import (
     Burn,
     CancelOrder,
     Exchange,
+    ExchangeGenesis,
     Mint,
     OrderType,
     PlaceOrder,
@@ -55,7 +57,7 @@ from .support import (
 TRADERS = [ALICE, BOB, CAROL, DAVE, OUTSIDER]  # OUTSIDER starts unregistered
 ANYONE = [*TRADERS, REGISTRAR, BTC_ISSUER, USD_ISSUER]
 ASSETS = ["BTC", "USD", "ETH"]
-MARKETS = {"BTC/USD": 100, "ETH/BTC": 50}  # market -> mid price in ticks
+MARKETS = {"BTC/USD": 100, "ETH/BTC": 50, "ETH/USD": 30}  # market -> mid price in ticks
 BLOCK_TXS_MAX = 12
 
 traders = st.sampled_from(TRADERS)
@@ -74,14 +76,29 @@ orders = st.tuples(
 
 
 def make_exchanges() -> tuple[Exchange, Exchange]:
-    genesis = make_genesis(
+    document = make_genesis(
         TRADERS[:4],
         btc=3_000_000,  # 300 BTC/USD lots
         usd=300_000,
         eth=80_000_000,  # 80 ETH/BTC lots
         maker_fee_bps=10,
         taker_fee_bps=25,
+    ).to_document()
+    # odd sizes, the largest maker fee, a minimum size, and a trader as its fee account
+    document["markets"].append(
+        {
+            "symbol": "ETH/USD",
+            "base": "ETH",
+            "quote": "USD",
+            "tick_size": 7,
+            "lot_size": 999_983,
+            "min_lots": 2,
+            "maker_fee_bps": limits.fee_bps_max,
+            "taker_fee_bps": 0,
+            "fee_account": CAROL.address.hex(),
+        }
     )
+    genesis = ExchangeGenesis.from_document(document)
     exchange, shadow = Exchange(genesis), Exchange(genesis)
     shadow.state.books = {market: ReferenceOrderBook() for market in shadow.state.books}
     return exchange, shadow
