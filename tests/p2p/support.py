@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -30,13 +31,19 @@ FAST = Settings(**FAST_TIMERS)
 
 
 def run(test: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:
-    """Run an async test body on uvloop (what the node runs on), with a deadline."""
+    """Run an async test body on uvloop (what the node runs on), with a deadline.
+
+    ``BFTX_TEST_LOOP=asyncio`` runs it on the standard event loop instead.
+    """
 
     async def bounded() -> None:
         async with asyncio.timeout(timeout_s):
             await test()
 
-    uvloop.run(bounded())
+    if os.environ.get("BFTX_TEST_LOOP") == "asyncio":
+        asyncio.run(bounded())
+    else:
+        uvloop.run(bounded())
 
 
 def identities(count: int, start: int = 1) -> list[Identity]:

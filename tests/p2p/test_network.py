@@ -9,6 +9,7 @@ import ssl
 import pytest
 
 from bftx import codec, limits
+from bftx.errors import ConfigError
 from bftx.p2p import Message, Network, Settings
 from bftx.p2p.network import reconnect_delay_ms
 from tests.p2p.support import (
@@ -441,5 +442,51 @@ def test_a_slow_consumer_pushes_back_instead_of_buffering() -> None:
             assert networks[0].metrics.drops == {}
         finally:
             await cluster.close()
+
+    run(body)
+
+
+def test_link_changes_are_reported_to_the_node() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        changes: list[tuple[bytes, bool]] = []
+
+        def record(peer: bytes, up: bool) -> None:
+            changes.append((peer, up))
+
+        networks = [
+            Network(
+                cluster.members[0],
+                cluster.peers(),
+                listen=cluster.sockets[0],
+                settings=FAST,
+                on_link_change=record,
+                on_message=lambda message: None,
+            ),
+            Network(cluster.members[1], cluster.peers(), listen=cluster.sockets[1], settings=FAST),
+        ]
+        cluster.networks = networks
+        for network in networks:
+            await network.start()
+        await networks[0].wait_connected()
+        await networks[1].close()
+        await eventually(lambda: len(changes) == 2)
+        assert changes == [(cluster.key(1), True), (cluster.key(1), False)]
+        with pytest.raises(RuntimeError):
+            await networks[0].receive()
+        await cluster.close()
+        await networks[0].close()  # closing twice is harmless
+
+    run(body)
+
+
+def test_a_busy_port_is_a_configuration_error() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(1)
+        network = Network(cluster.members[0], cluster.peers(), listen=(HOST, cluster.port(0)))
+        with pytest.raises(ConfigError, match="cannot listen"):
+            await network.start()
+        await network.close()
+        cluster.sockets[0].close()
 
     run(body)

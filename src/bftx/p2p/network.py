@@ -338,6 +338,7 @@ class Network:
         self._handshake_tasks: set[asyncio.Task[None]] = set()
         self._pending_handshakes = 0
         self._changed = asyncio.Event()
+        self._closed = asyncio.Event()
         self._state = "new"
         self._rejections = _RejectionLog(self.settings.rejection_logs_per_minute_max)
 
@@ -347,9 +348,10 @@ class Network:
         """Bind the listener (if any) and start dialing. Returns once listening."""
         if self._state != "new":
             raise RuntimeError("a network starts once")
-        self._state = "running"
         if self._listen is not None:
             self._listener = _bind(self._listen)
+        self._state = "running"
+        if self._listener is not None:
             self._spawn(self._accept_loop(self._listener), self._service_tasks)
         for peer in self._pinned.values():
             if dials(self.identity.public_key, self._listening, peer):
@@ -364,8 +366,13 @@ class Network:
 
     async def close(self) -> None:
         """Stop accepting and dialing, give queued frames a moment to leave, then close every link."""
-        if self._state != "running":
+        if self._state in ("closing", "closed"):
+            await self._closed.wait()
+            return
+        if self._state == "new":
             self._state = "closed"
+            self._received.close()
+            self._closed.set()
             return
         self._state = "closing"
         stopping = self._service_tasks | self._handshake_tasks
@@ -388,6 +395,7 @@ class Network:
             await asyncio.gather(*self._link_tasks, return_exceptions=True)
         self._state = "closed"
         self._received.close()
+        self._closed.set()
         logger.info("p2p closed key=%s", self.identity.public_key.hex()[:16])
 
     @property
@@ -861,6 +869,9 @@ def _bind(listen: tuple[str, int] | socket.socket) -> socket.socket:
         listener = listen
         listener.listen()
     else:
-        listener = socket.create_server(listen, backlog=128)
+        try:
+            listener = socket.create_server(listen, backlog=128)
+        except OSError as error:
+            raise ConfigError(f"cannot listen on {listen[0]}:{listen[1]}: {error}") from error
     listener.setblocking(False)
     return listener
