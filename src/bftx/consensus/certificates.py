@@ -66,7 +66,7 @@ def is_signed_by(
     """The message's signer is a validator and its signature covers the body."""
     if not validators.is_validator(message.signer):
         return False
-    payload = compute_signing_payload(validators.chain_id, message.body)
+    payload = message.compute_payload(validators.chain_id)
     return check(validators.public_keys[message.signer], payload, message.signature)
 
 
@@ -79,13 +79,16 @@ def is_quorum_of_shares(
 ) -> bool:
     """At least ``quorum`` (default 2f+1) distinct validators signed ``body``."""
     needed = validators.quorum if quorum is None else quorum
-    signers = {share.signer for share in shares}
-    if len(signers) != len(shares) or len(signers) < needed:
+    if len(shares) < needed:
         return False
-    if not all(validators.is_validator(signer) for signer in signers):
-        return False
-    payload = compute_signing_payload(validators.chain_id, body)
     keys = validators.public_keys
+    count = len(keys)
+    signers: set[int] = set()
+    for share in shares:
+        if not 0 <= share.signer < count or share.signer in signers:
+            return False
+        signers.add(share.signer)
+    payload = compute_signing_payload(validators.chain_id, body)
     return all(check(keys[share.signer], payload, share.signature) for share in shares)
 
 

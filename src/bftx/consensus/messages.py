@@ -16,7 +16,7 @@ can check them before it votes (docs/consensus.md, "Blocks").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from bftx import codec, limits
@@ -173,15 +173,23 @@ class SignatureShare:
         return (self.signer, self.signature)
 
 
+def compute_shares_value(shares: tuple[SignatureShare, ...]) -> Value:
+    return tuple((share.signer, share.signature) for share in shares)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckpointProof:
     """2f+1 signatures over one Checkpoint: the checkpoint is stable."""
 
     checkpoint: Checkpoint
     shares: tuple[SignatureShare, ...]
+    _value: Value = field(default=None, init=False, repr=False, compare=False)  # memo
 
     def to_value(self) -> Value:
-        return (self.checkpoint.to_value(), tuple(share.to_value() for share in self.shares))
+        if self._value is None:
+            value = (self.checkpoint.to_value(), compute_shares_value(self.shares))
+            object.__setattr__(self, "_value", value)
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +200,13 @@ class PreparedCertificate:
     seq: int
     block: Block
     shares: tuple[SignatureShare, ...]
+    _value: Value = field(default=None, init=False, repr=False, compare=False)  # memo
 
     def to_value(self) -> Value:
-        return (
-            self.view,
-            self.seq,
-            self.block.to_value(),
-            tuple(share.to_value() for share in self.shares),
-        )
+        if self._value is None:
+            value = (self.view, self.seq, self.block.to_value(), compute_shares_value(self.shares))
+            object.__setattr__(self, "_value", value)
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +219,7 @@ class CommitCertificate:
     shares: tuple[SignatureShare, ...]
 
     def to_value(self) -> Value:
-        return (self.view, self.seq, self.digest, tuple(share.to_value() for share in self.shares))
+        return (self.view, self.seq, self.digest, compute_shares_value(self.shares))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,26 +227,34 @@ class ViewChange:
     new_view: int
     checkpoint: CheckpointProof | None  # None means the genesis checkpoint (seq 0)
     prepared: tuple[PreparedCertificate, ...]  # the highest-view certificate per seq
+    _value: Value = field(default=None, init=False, repr=False, compare=False)  # memo
 
     @property
     def checkpoint_seq(self) -> int:
         return 0 if self.checkpoint is None else self.checkpoint.checkpoint.seq
 
     def to_value(self) -> Value:
-        return (
-            self.new_view,
-            None if self.checkpoint is None else self.checkpoint.to_value(),
-            tuple(certificate.to_value() for certificate in self.prepared),
-        )
+        if self._value is None:
+            value = (
+                self.new_view,
+                None if self.checkpoint is None else self.checkpoint.to_value(),
+                tuple(certificate.to_value() for certificate in self.prepared),
+            )
+            object.__setattr__(self, "_value", value)
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)
 class NewView:
     view: int
     view_changes: tuple[SignedMessage, ...]  # 2f+1 signed ViewChange for ``view``
+    _value: Value = field(default=None, init=False, repr=False, compare=False)  # memo
 
     def to_value(self) -> Value:
-        return (self.view, tuple(message.to_value() for message in self.view_changes))
+        if self._value is None:
+            value = (self.view, tuple(message.to_value() for message in self.view_changes))
+            object.__setattr__(self, "_value", value)
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,9 +332,19 @@ class SignedMessage:
     body: Body
     signer: int
     signature: bytes
+    # memo of (chain id, signing payload): one message object may reach many replicas
+    _payload: tuple[str, bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_value(self) -> Value:
         return (KIND_OF_BODY[type(self.body)], self.body.to_value(), self.signer, self.signature)
+
+    def compute_payload(self, chain_id: str) -> bytes:
+        """The bytes the signature must cover (`compute_signing_payload` of the body)."""
+        memo = self._payload
+        if memo is None or memo[0] != chain_id:
+            memo = (chain_id, compute_signing_payload(chain_id, self.body))
+            object.__setattr__(self, "_payload", memo)
+        return memo[1]
 
 
 def encode_message(message: SignedMessage) -> bytes:

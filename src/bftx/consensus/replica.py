@@ -163,6 +163,8 @@ class Replica:
         self.own_checkpoint: SignedMessage | None = None
         self.signed: dict[tuple[int, int, int], SignedMessage] = {}
         self.view_changes: dict[int, dict[int, SignedMessage]] = {}
+        # Fully validated VIEW-CHANGEs by (signer, signature): a NEW-VIEW repeats them.
+        self.valid_view_changes: dict[tuple[int, bytes], SignedMessage] = {}
         self.pending_txs: dict[bytes, _PendingTx] = {}
         self.committed_tx_hashes: dict[bytes, None] = {}
         self.in_flight_tx_hashes: set[bytes] = set()
@@ -176,6 +178,7 @@ class Replica:
         self.failed_view_changes = 0
         self.last_served_fetch_ms: dict[int, int] = {}
         self.timers: dict[TimerKind, int] = {}
+        self._armed_for: tuple[object, ...] = ()
         self.dropped: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._outputs: list[Output] = []
@@ -296,7 +299,7 @@ class Replica:
     def _is_signed(self, message: SignedMessage) -> bool:
         if self.policy.skip_signature_check:
             return True
-        payload = compute_signing_payload(self.config.chain_id, message.body)
+        payload = message.compute_payload(self.config.chain_id)
         return self._signature_check(
             self.validators.public_keys[message.signer], payload, message.signature
         )
@@ -316,6 +319,8 @@ class Replica:
         return min(timeout, self.config.view_timeout_ms_max)
 
     def _arm_timers(self, now: int) -> None:
+        if self._compute_timer_inputs() == self._armed_for:
+            return  # nothing a deadline depends on changed since the last arming
         if self.status is Status.NORMAL:
             progress = max(self.last_progress_ms, self.view_started_ms)
             deadline = progress + self.compute_view_timeout_ms()
@@ -331,6 +336,18 @@ class Replica:
             self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
         if TimerKind.RETRANSMIT not in self.timers:
             self._set_timer(TimerKind.RETRANSMIT, now + self.config.retransmit_interval_ms)
+        self._armed_for = self._compute_timer_inputs()
+
+    def _compute_timer_inputs(self) -> tuple[object, ...]:
+        return (
+            self.status,
+            self.view,
+            self.last_progress_ms,
+            self.view_started_ms,
+            self.failed_view_changes,
+            self._oldest_pending_ms(),
+            tuple(self.timers),
+        )
 
     def _oldest_pending_ms(self) -> int | None:
         for pending in self.pending_txs.values():
@@ -751,6 +768,19 @@ class Replica:
             self._emit(Broadcast(message))
 
     def _is_valid_view_change(self, message: SignedMessage, body: ViewChange) -> bool:
+        """Signature, checkpoint proof and every prepared certificate; each message once."""
+        key = (message.signer, message.signature)
+        known = self.valid_view_changes.get(key)
+        if known is not None and (known.body is body or known.body == body):
+            return True
+        if not self._is_signed(message) or not self._is_structurally_valid_view_change(body):
+            return False
+        if len(self.valid_view_changes) >= limits.validators_max * (limits.view_ahead_max + 1):
+            self.valid_view_changes.clear()
+        self.valid_view_changes[key] = message
+        return True
+
+    def _is_structurally_valid_view_change(self, body: ViewChange) -> bool:
         check = self._check()
         if body.checkpoint is not None and not verify_checkpoint_proof(
             self.validators, body.checkpoint, check, self.quorum
@@ -778,8 +808,6 @@ class Replica:
         changes = self.view_changes.setdefault(body.new_view, {})
         if message.signer in changes:
             return self._drop("duplicate")
-        if not self._is_signed(message):
-            return self._drop("bad_signature")
         if not self._is_valid_view_change(message, body):
             return self._drop("invalid_view_change")
         changes[message.signer] = message
@@ -834,7 +862,7 @@ class Replica:
             assert isinstance(change.body, ViewChange)
             if change.body.new_view != body.view or not self.validators.is_validator(change.signer):
                 return self._drop("invalid_new_view")
-            if not self._is_signed(change) or not self._is_valid_view_change(change, change.body):
+            if not self._is_valid_view_change(change, change.body):
                 return self._drop("invalid_new_view")
         self._install_view(message, body, now)
 
@@ -854,6 +882,11 @@ class Replica:
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
         self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
+        self.valid_view_changes = {
+            key: change
+            for key, change in self.valid_view_changes.items()
+            if isinstance(change.body, ViewChange) and change.body.new_view > body.view
+        }
         self._emit(Persist(ViewRecord(body.view)))
         self._emit(Persist(PruneRecord(self.stable_seq, body.view, self.stable_proof)))
         self._emit(ViewInstalled(body.view))
