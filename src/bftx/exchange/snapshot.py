@@ -10,7 +10,8 @@ of a snapshot.
 Layout (version 1):
 ``(1, chain_id, height, next_order_sequence, next_trade_id,
 supplies, accounts, orders)`` with
-supplies ``((symbol, minted, burned), ...)`` in genesis order,
+supplies ``((symbol, minted, burned), ...)`` in genesis order (the two counters as
+16-byte big-endian integers: they only grow),
 accounts ``((address, nonce, registered, ((symbol, available, locked), ...)), ...)``
 sorted by address, and open orders
 ``((sequence, owner, nonce, market, side, type, price, quantity, remaining, expires_at), ...)``
@@ -33,7 +34,8 @@ VERSION = 1
 
 def encode_snapshot(state: ExchangeState) -> bytes:
     supplies = tuple(
-        (symbol, state.minted[symbol], state.burned[symbol]) for symbol in state.assets
+        (symbol, _encode_supply(state.minted[symbol]), _encode_supply(state.burned[symbol]))
+        for symbol in state.assets
     )
     accounts = tuple(
         (
@@ -111,8 +113,17 @@ def _restore_supplies(state: ExchangeState, value: codec.Value) -> None:
         name, minted, burned = codec.expect_tuple(entry, 3, "snapshot.supply")
         if name != symbol:
             raise DecodeError(f"snapshot.supply: expected {symbol!r}, got {name!r}")
-        state.minted[symbol] = codec.expect_int(minted, "snapshot.supply.minted", 0, 2**64)
-        state.burned[symbol] = codec.expect_int(burned, "snapshot.supply.burned", 0, 2**64)
+        state.minted[symbol] = _decode_supply(minted, "snapshot.supply.minted")
+        state.burned[symbol] = _decode_supply(burned, "snapshot.supply.burned")
+
+
+def _encode_supply(amount: int) -> bytes:
+    """minted and burned only grow, past what the codec's 64-bit integers hold: 16 bytes."""
+    return amount.to_bytes(16, "big")
+
+
+def _decode_supply(value: codec.Value, what: str) -> int:
+    return int.from_bytes(codec.expect_bytes(value, what, size=16), "big")
 
 
 def _restore_accounts(state: ExchangeState, value: codec.Value) -> None:
