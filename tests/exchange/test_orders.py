@@ -648,3 +648,36 @@ def test_taker_sweeps_many_levels_in_price_order() -> None:
     assert [p for *_, p, _ in fills(receipt.events)] == [101, 103, 105, 107]
     depth = w.exchange.depth("BTC/USD")
     assert depth.asks == ((109, 1),) and depth.bids == ((108, 6),)
+
+
+def test_expiries_of_cancelled_orders_do_not_pile_up() -> None:
+    """Place-and-cancel with a far expiry, over and over: the memory kept for expiries must
+    follow the open orders, not every order ever placed (nothing else bounds it)."""
+    w = world()
+    w.check_invariants = False
+    for _ in range(15):
+        txs = []
+        for _ in range(100):
+            placed = w.tx(ALICE, PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 10, 1, 2**62))
+            txs += [placed, w.tx(ALICE, CancelOrder(placed.nonce))]
+        w.block(txs)
+    state = w.exchange.state
+    assert state.orders == {}
+    assert len(state.expiries) < 1_500 / 2
+
+
+def test_expiry_still_works_after_stale_expiries_are_reclaimed() -> None:
+    w = world()
+    w.check_invariants = False
+    w.block([], timestamp_ms=10_000)
+    keeper = w.tx(BOB, PlaceOrder("BTC/USD", Side.SELL, OrderType.LIMIT, 500, 1, 50_000))
+    w.block([keeper], timestamp_ms=11_000)
+    for _ in range(15):
+        txs = []
+        for _ in range(100):
+            placed = w.tx(ALICE, PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 10, 1, 40_000))
+            txs += [placed, w.tx(ALICE, CancelOrder(placed.nonce))]
+        w.block(txs, timestamp_ms=12_000)
+    assert w.block([], timestamp_ms=49_999).block_events == ()
+    result = w.block([], timestamp_ms=50_000)
+    assert [(e.owner, e.reason) for e in result.block_events] == [(BOB.address, "expired")]

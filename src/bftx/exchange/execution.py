@@ -377,7 +377,23 @@ def place_order(
         state.dirty_orders[order.key] = order
         if order.expires_at_ms:
             heapq.heappush(state.expiries, (order.expires_at_ms, sequence, order.key))
+            if len(state.expiries) > 2 * len(state.orders) + 1_024:
+                forget_stale_expiries(state)
     return Code.OK
+
+
+def forget_stale_expiries(state: ExchangeState) -> None:
+    """Drop the entries of orders that were filled or cancelled before they expired.
+
+    They are otherwise skipped only when their time comes, which may be never:
+    place-and-cancel with a far expiry would grow the heap without bound.
+    """
+    state.expiries = [
+        (order.expires_at_ms, sequence, order.key)
+        for sequence, order in state.orders.items()
+        if order.expires_at_ms
+    ]
+    heapq.heapify(state.expiries)
 
 
 def settle_fills(
