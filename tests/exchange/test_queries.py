@@ -6,7 +6,7 @@ from bftx import limits
 from bftx.errors import Code
 from bftx.exchange import Balance, CancelOrder, OrderType, PlaceOrder, Side, Transfer
 
-from .support import ALICE, BOB, BTC_LOT, CAROL, OUTSIDER, World
+from .support import ALICE, BOB, CAROL, OUTSIDER, World
 
 BTC0 = 100 * 10**8
 USD0 = 10_000_000 * 10**6
@@ -204,4 +204,4 @@ def test_nonce_and_registration_queries() -> None:
     assert w.exchange.nonce(OUTSIDER.address) == 0
     assert w.exchange.is_registered(ALICE.address)
     assert not w.exchange.is_registered(OUTSIDER.address)
-    assert w.available(ALICE, "BTC") == BTC0 and BTC_LOT == 10_000
+    assert w.available(ALICE, "BTC") == BTC0
