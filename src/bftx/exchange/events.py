@@ -7,9 +7,11 @@ genesis they are enough to rebuild every book, balance and trade history
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from bftx.errors import Code
+from bftx import codec
+from bftx.codec import Value
+from bftx.errors import Code, DecodeError
 from bftx.exchange.transactions import OrderType, Side
 
 
@@ -102,3 +104,97 @@ class BlockResult:
     receipts: tuple[Receipt, ...]  # in canonical execution order
     block_events: tuple[Event, ...]  # not caused by a tx: order expiries at the block's start
     state_root: bytes
+
+
+# --- encoding (what the store saves and the API serves) ---------------------------
+
+_EVENT_TAGS: dict[type, int] = {
+    Registered: 1,
+    Deposited: 2,
+    Withdrawn: 3,
+    Transferred: 4,
+    OrderPlaced: 5,
+    Trade: 6,
+    OrderClosed: 7,
+}
+_EVENT_TYPES = {tag: kind for kind, tag in _EVENT_TAGS.items()}
+_ENUM_FIELDS = {"side": Side, "taker_side": Side, "order_type": OrderType}
+
+
+def event_to_value(event: Event) -> Value:
+    values = [getattr(event, field.name) for field in fields(event)]
+    return (_EVENT_TAGS[type(event)], *(int(v) if isinstance(v, int) else v for v in values))
+
+
+def event_from_value(value: Value) -> Event:
+    items = codec.expect_list(value, 16, "event")
+    if not items:
+        raise DecodeError("event: empty")
+    kind = _EVENT_TYPES.get(codec.expect_int(items[0], "event.kind"))
+    if kind is None:
+        raise DecodeError(f"event: unknown kind {items[0]!r}")
+    names = [field.name for field in fields(kind)]
+    if len(items) != len(names) + 1:
+        raise DecodeError(f"event {kind.__name__}: expected {len(names)} fields")
+    arguments: dict[str, object] = {}
+    for name, item in zip(names, items[1:], strict=True):
+        enum = _ENUM_FIELDS.get(name)
+        if enum is not None:
+            arguments[name] = enum(codec.expect_int(item, f"event.{name}", 0, len(enum) - 1))
+        elif not isinstance(item, str | bytes | int) or isinstance(item, bool):
+            raise DecodeError(f"event.{name}: unexpected {type(item).__name__}")
+        else:
+            arguments[name] = item
+    event: Event = kind(**arguments)
+    return event
+
+
+def encode_block_result(result: BlockResult) -> bytes:
+    return codec.encode(
+        (
+            result.height,
+            result.timestamp_ms,
+            tuple(
+                (
+                    r.tx_hash,
+                    r.sender,
+                    r.nonce,
+                    int(r.code),
+                    tuple(event_to_value(e) for e in r.events),
+                )
+                for r in result.receipts
+            ),
+            tuple(event_to_value(e) for e in result.block_events),
+            result.state_root,
+        )
+    )
+
+
+def decode_block_result(data: bytes) -> BlockResult:
+    height, timestamp_ms, receipts, block_events, state_root = codec.expect_tuple(
+        codec.decode(data, 2**30, max_items=2**22), 5, "result"
+    )
+    return BlockResult(
+        codec.expect_int(height, "result.height"),
+        codec.expect_int(timestamp_ms, "result.timestamp_ms"),
+        tuple(_receipt(value) for value in codec.expect_list(receipts, 2**22, "result.receipts")),
+        tuple(
+            event_from_value(value)
+            for value in codec.expect_list(block_events, 2**22, "result.events")
+        ),
+        codec.expect_bytes(state_root, "result.state_root", size=32),
+    )
+
+
+def _receipt(value: Value) -> Receipt:
+    tx_hash, sender, nonce, code, events = codec.expect_tuple(value, 5, "receipt")
+    code_number = codec.expect_int(code, "receipt.code", 0, max(Code))
+    return Receipt(
+        codec.expect_bytes(tx_hash, "receipt.tx_hash", size=32),
+        codec.expect_bytes(sender, "receipt.sender", max_size=32),
+        codec.expect_int(nonce, "receipt.nonce"),
+        Code(code_number),
+        tuple(
+            event_from_value(item) for item in codec.expect_list(events, 2**20, "receipt.events")
+        ),
+    )
