@@ -763,9 +763,12 @@ class Replica:
         self._try_send_new_view(target, now)
 
     def _broadcast_own_view_change(self) -> None:
-        message = self.signed.get((_VIEW_CHANGE, self.view_change_target, 0))
-        if message is not None:
-            self._emit(Broadcast(message))
+        """Every own VIEW-CHANGE above the current view: peers still collecting a lower
+        target may have lost it, and without it they could never reach a quorum."""
+        for target in range(self.view + 1, self.view_change_target + 1):
+            message = self.signed.get((_VIEW_CHANGE, target, 0))
+            if message is not None:
+                self._emit(Broadcast(message))
 
     def _is_valid_view_change(self, message: SignedMessage, body: ViewChange) -> bool:
         """Signature, checkpoint proof and every prepared certificate; each message once."""
@@ -1060,6 +1063,8 @@ class Replica:
         if change_target > highest_view:
             self.status = Status.VIEW_CHANGING
             self.view_change_target = change_target
+            own = self.signed[(_VIEW_CHANGE, change_target, 0)]
+            self.view_changes.setdefault(change_target, {})[self.replica_id] = own
             self._broadcast_own_view_change()
         self._request_fetch(now, list(range(self.validators.size)), force=True)
 

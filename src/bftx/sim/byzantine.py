@@ -46,13 +46,23 @@ class Behaviour:
     tick_interval_ms = 0
 
     def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
-        sim.transmit(instance.node_id, output)
+        sim.transmit(instance.node_id, withhold_prepared(sim, instance.node_id, output))
 
     def on_tick(self, sim: Simulation, instance: Instance) -> None:
         """Called every ``tick_interval_ms`` while the instance is up."""
 
     def on_restart(self, sim: Simulation, instance: Instance, restarted: int) -> None:
         """An honest node just restarted (the adversary sees everything)."""
+
+
+def withhold_prepared(sim: Simulation, node: int, output: Send | Broadcast) -> Send | Broadcast:
+    """A byzantine VIEW-CHANGE claims nothing was prepared: the new view must learn it from
+    honest replicas alone, which is what a forgotten journal breaks."""
+    body = output.message.body
+    if not isinstance(body, ViewChange) or (not body.prepared and body.checkpoint is None):
+        return output
+    hollow = sign_as(sim, node, ViewChange(body.new_view, None, ()))
+    return Broadcast(hollow) if isinstance(output, Broadcast) else Send(output.to, hollow)
 
 
 def sign_as(sim: Simulation, signer: int, body: Body) -> SignedMessage:
@@ -113,14 +123,6 @@ class Equivocation(Behaviour):
                 send_payload(sim, node, peer, chosen)
             sim.faults["equivocation"] += 1
             return
-        if isinstance(body, ViewChange) and (body.prepared or body.checkpoint is not None):
-            # Withhold what it prepared: the new view must learn it from honest replicas.
-            hollow = sign_as(sim, node, ViewChange(body.new_view, None, ()))
-            sim.transmit(
-                node,
-                Broadcast(hollow) if isinstance(output, Broadcast) else Send(output.to, hollow),
-            )
-            return
         if isinstance(output, Broadcast) and isinstance(body, Prepare | Commit):
             known = self.splits.get((body.view, body.seq))
             original = None if known is None else known.original.body
@@ -130,7 +132,7 @@ class Equivocation(Behaviour):
                 for peer in peers_of(sim, node):
                     send_payload(sim, node, peer, second if peer in known.group_b else first)
                 return
-        sim.transmit(node, output)
+        sim.transmit(node, withhold_prepared(sim, node, output))
 
     def _split(
         self, sim: Simulation, node: int, message: SignedMessage, body: PrePrepare
@@ -145,7 +147,9 @@ class Equivocation(Behaviour):
         )
         variant = sign_as(sim, node, PrePrepare(body.view, body.seq, variant_block))
         peers = peers_of(sim, node)
-        size = sim.adversary_rng.randint(1, max(1, len(peers) - 1))
+        # Group A plus this node is exactly a quorum: the real block still commits, but only
+        # the fewest honest replicas hold its prepared certificate.
+        size = max(1, len(peers) - (sim.config.validators.quorum - 1))
         split = _Split(message, variant, set(sim.adversary_rng.sample(peers, size)))
         self.splits[key] = split
         if len(self.splits) > 64:
@@ -192,7 +196,7 @@ class DoubleVote(Behaviour):
     name = "double_vote"
 
     def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
-        sim.transmit(instance.node_id, output)
+        sim.transmit(instance.node_id, withhold_prepared(sim, instance.node_id, output))
         body = output.message.body
         if isinstance(output, Broadcast) and isinstance(body, Prepare | Commit):
             node = instance.node_id

@@ -157,7 +157,7 @@ def _draw_partitions(rng: random.Random, nodes: int, heal_ms: int) -> tuple[Part
 def _draw_crashes(rng: random.Random, honest: list[int], heal_ms: int) -> tuple[Crash, ...]:
     crashes = []
     busy_until: dict[int, int] = {}
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(0, 3)):
         node = rng.choice(honest)
         at = rng.randint(200, max(200, heal_ms - 300))
         if at < busy_until.get(node, -1):
