@@ -88,3 +88,9 @@ def test_shape_checks_name_the_field() -> None:
         codec.expect_str("hello", "memo", max_bytes=4)
     with pytest.raises(DecodeError, match="items exceeds"):
         codec.expect_list((1, 2, 3), 2, "txs")
+
+
+def test_msgpack_timestamps_are_rejected() -> None:
+    timestamp = msgpack.packb(msgpack.Timestamp(1, 0))
+    with pytest.raises(DecodeError, match="Timestamp"):
+        codec.decode(timestamp, max_bytes=100)

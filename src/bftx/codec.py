@@ -24,6 +24,7 @@ from bftx.errors import DecodeError
 
 Value: TypeAlias = "bool | int | bytes | str | tuple[Value, ...] | None"
 
+_SCALARS = (type(None), bool, int, bytes, str, tuple)
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 
@@ -89,6 +90,8 @@ def _check_scalars(value: object, depth: int) -> None:
         raise DecodeError("nesting deeper than 16 levels")
     if isinstance(value, float):
         raise DecodeError("floats are not allowed in canonical encoding")
+    if not isinstance(value, _SCALARS):
+        raise DecodeError(f"{type(value).__name__} values are not allowed in canonical encoding")
     if isinstance(value, tuple):
         for item in value:
             _check_scalars(item, depth + 1)

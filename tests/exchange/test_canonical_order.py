@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from bftx.errors import Code
 from bftx.exchange import (
     BlockResult,
@@ -23,9 +21,11 @@ from bftx.exchange import (
     Transfer,
     Tx,
 )
-from bftx.exchange.execution import canonical_order
+from bftx.exchange.execution import canonical_order, compute_order_seed
 
 from .support import ALICE, BOB, BTC_ISSUER, CAROL, DAVE, USD_ISSUER, World, events_of
+
+SEED = compute_order_seed(1, b"\x00" * 32)
 
 TRADERS = [ALICE, BOB, CAROL, DAVE]
 
@@ -141,7 +141,7 @@ def test_senders_take_turns_so_no_account_queues_ahead() -> None:
     """Round by round: every sender's first tx before any sender's second."""
     w = World.create(TRADERS)
     txs = [w.tx(t, limit(Side.BUY, 10 + i, 1)) for t in TRADERS for i in range(4)]
-    order = canonical_order(txs)
+    order = canonical_order(txs, SEED)
     rounds = [next(i for i, tx in enumerate(txs) if tx is chosen) % 4 for chosen in order]
     assert rounds == sorted(rounds)
     assert [tx.nonce for tx in order[:4]] == [0, 0, 0, 0]
@@ -151,12 +151,12 @@ def test_senders_take_turns_so_no_account_queues_ahead() -> None:
 def test_canonical_order_depends_only_on_the_set_of_txs() -> None:
     w = World.create(TRADERS)
     txs = [w.tx(t, limit(Side.BUY, 10, 1)) for t in TRADERS for _ in range(3)]
-    reference = [tx.hash for tx in canonical_order(txs)]
+    reference = [tx.hash for tx in canonical_order(txs, SEED)]
     rng = random.Random(3)
     for _ in range(10):
         shuffled = list(txs)
         rng.shuffle(shuffled)
-        assert [tx.hash for tx in canonical_order(shuffled)] == reference
+        assert [tx.hash for tx in canonical_order(shuffled, SEED)] == reference
 
 
 def test_first_mover_at_the_same_price_is_not_the_proposers_choice() -> None:
@@ -174,23 +174,18 @@ def test_first_mover_at_the_same_price_is_not_the_proposers_choice() -> None:
     assert fill_one == fill_two
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness: the canonical order's seed hashes every tx of the block, so a "
-    "proposer can grind it with txs that never execute (a nonce gap costs nothing)",
-)
 def test_txs_that_never_execute_cannot_reorder_the_others() -> None:
     """Fairness (DESIGN.md section 3): the order must come from data the proposer cannot choose.
 
     Two makers post at one price; the proposer (Dave) wants Carol's order to
     rest first. Junk txs from Dave with a nonce far ahead are accepted into a
-    block, consume nothing and execute nothing, yet each one reseeds the
-    ranking; a handful of tries finds one that puts Carol first.
+    block and execute nothing; they must not change the ranking (the seed
+    comes from the committed history, not from the block's txs).
     """
     w = World.create(TRADERS)
     makers = [w.tx(t, limit(Side.SELL, 100, 1)) for t in (BOB, CAROL)]
-    honest = [tx.sender for tx in canonical_order(makers)]
+    honest = [tx.sender for tx in canonical_order(makers, SEED)]
     for amount in range(1, 40):
         junk = w.tx(DAVE, Transfer("USD", ALICE.address, amount), nonce=10**6)
-        ground = [tx.sender for tx in canonical_order([*makers, junk]) if tx is not junk]
+        ground = [tx.sender for tx in canonical_order([*makers, junk], SEED) if tx is not junk]
         assert ground == honest, f"junk tx #{amount} reordered the block"

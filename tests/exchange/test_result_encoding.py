@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +34,5 @@ def test_damaged_results_raise_decode_errors_only(data: st.DataObject) -> None:
     encoded = bytearray(encode_block_result(a_result_with_trades()))
     position = data.draw(st.integers(min_value=0, max_value=len(encoded) - 1))
     encoded[position] = data.draw(st.integers(min_value=0, max_value=255))
-    try:
+    with contextlib.suppress(DecodeError):
         decode_block_result(bytes(encoded))
-    except DecodeError:
-        pass

@@ -56,18 +56,22 @@ _BUY = Side.BUY
 # --- canonical order --------------------------------------------------------------
 
 
-def canonical_order(txs: Sequence[Tx]) -> list[Tx]:
+def compute_order_seed(height: int, previous_state_root: bytes) -> bytes:
+    """The seed that ranks a block's senders: fixed by the committed history before the block is
+    proposed, so neither the proposer's listing nor its choice of txs can change anyone's rank."""
+    return hashlib.sha256(_ORDER_DOMAIN + height.to_bytes(8, "big") + previous_state_root).digest()
+
+
+def canonical_order(txs: Sequence[Tx], seed: bytes) -> list[Tx]:
     """The execution order of a block's txs, independent of the order the proposer listed them.
 
     Each sender's txs are sorted by (nonce, hash). The senders are ranked by
-    ``sha256(seed || address)``, where the seed hashes the sorted tx hashes of
-    the whole block: it depends only on *which* txs are in the block. Execution
-    then goes round by round: every sender's first tx in rank order, then every
-    sender's second tx, and so on, so no account can queue ahead of the others.
+    ``sha256(seed || address)`` (see `compute_order_seed`). Execution then goes
+    round by round: every sender's first tx in rank order, then every sender's
+    second tx, and so on, so no account can queue ahead of the others.
     """
     if len(txs) <= 1:
         return list(txs)
-    seed = hashlib.sha256(_ORDER_DOMAIN + b"".join(sorted(tx.hash for tx in txs))).digest()
     by_sender: dict[bytes, list[Tx]] = {}
     for tx in txs:
         sender_txs = by_sender.get(tx.sender)
@@ -225,7 +229,8 @@ def execute_block(
     assert height == state.height + 1, f"block {height} does not follow {state.height}"
     state.height = height
     block_events = expire_orders(state, timestamp_ms)
-    receipts = tuple(execute_tx(state, tx, timestamp_ms) for tx in canonical_order(txs))
+    seed = compute_order_seed(height, state.compute_state_root())
+    receipts = tuple(execute_tx(state, tx, timestamp_ms) for tx in canonical_order(txs, seed))
     return BlockResult(
         height, timestamp_ms, receipts, tuple(block_events), state.compute_state_root()
     )
