@@ -409,6 +409,13 @@ class Replica:
             or header.is_null
         ):
             return self._drop("malformed_proposal")
+        own_vote = self.signed.get((_PREPARE, body.view, body.seq))
+        if (
+            own_vote is not None
+            and isinstance(own_vote.body, Prepare)
+            and own_vote.body.digest != body.block.digest
+        ):
+            return self._drop("conflicts_with_own_vote")  # e.g. after a restart, from the journal
         slot = self._slot(body.seq)
         known = slot.proposals.get(body.view)
         if known is not None:
