@@ -42,42 +42,36 @@ def test_admission_reports_clear_codes() -> None:
     assert len(pool) == 1
 
 
-def test_batches_keep_each_accounts_nonce_order_without_gaps() -> None:
+def test_only_gap_free_nonce_runs_are_released_in_nonce_order() -> None:
     _app, pool = make_pool()
     for nonce in (2, 0, 3):  # nonce 1 missing: 2 and 3 must wait
         assert pool.add(order(nonce), 0).code is Code.OK
-    batch = [decode_tx(data).nonce for data in pool.select(100, 10**6, set())]
-    assert batch == [0]
+    assert [decode_tx(data).nonce for data in pool.release_ready()] == [0]
+    assert pool.release_ready() == []  # released once only
     pool.add(order(1), 0)
-    batch = [decode_tx(data).nonce for data in pool.select(100, 10**6, set())]
-    assert batch == [0, 1, 2, 3]
+    assert [decode_tx(data).nonce for data in pool.release_ready()] == [1, 2, 3]
 
 
-def test_in_flight_txs_are_not_proposed_again_but_continue_the_run() -> None:
+def test_every_ready_account_is_released() -> None:
     _app, pool = make_pool()
-    txs = [order(nonce) for nonce in range(3)]
-    for data in txs:
-        pool.add(data, 0)
-    in_flight = {decode_tx(txs[0]).hash}
-    assert [decode_tx(d).nonce for d in pool.select(100, 10**6, in_flight)] == [1, 2]
-
-
-def test_accounts_are_served_round_robin() -> None:
-    _app, pool = make_pool()
-    for nonce in range(5):
+    for nonce in range(3):
         pool.add(order(nonce, ALICE), 0)
     pool.add(order(0, BOB), 0)
-    pool.add(order(0, CAROL), 0)
-    senders = [decode_tx(data).sender for data in pool.select(3, 10**6, set())]
-    assert sorted(senders) == sorted([ALICE.address, BOB.address, CAROL.address])
+    pool.add(order(1, CAROL), 0)  # carol's nonce 0 is missing
+    senders = [decode_tx(data).sender for data in pool.release_ready()]
+    assert sorted(set(senders)) == sorted([ALICE.address, BOB.address])
+    assert senders.count(ALICE.address) == 3
 
 
-def test_batches_respect_the_byte_bound() -> None:
-    _app, pool = make_pool()
-    for nonce in range(10):
-        pool.add(order(nonce), 0)
-    size = len(order(0))
-    assert len(pool.select(100, 3 * size, set())) == 3
+def test_txs_become_ready_when_their_predecessor_commits_elsewhere() -> None:
+    app, pool = make_pool()
+    pool.add(order(1), 0)
+    assert pool.release_ready() == []
+    first = order(0)
+    assert app.validate_block((first,))
+    app.execute_block(1, 1_000, (first,))
+    pool.remove_committed([decode_tx(first).hash], [ALICE.address])
+    assert [decode_tx(data).nonce for data in pool.release_ready()] == [1]
 
 
 def test_a_full_pool_evicts_the_farthest_nonce_of_the_busiest_account_for_a_ready_tx() -> None:
@@ -87,15 +81,16 @@ def test_a_full_pool_evicts_the_farthest_nonce_of_the_busiest_account_for_a_read
     assert pool.add(order(1, BOB), 0).code is Code.MEMPOOL_FULL  # not ready: bob's next nonce is 0
     assert pool.add(order(0, BOB), 0).code is Code.OK  # ready: evicts alice's nonce 3
     assert pool.evicted == 1
-    assert sorted(
-        decode_tx(d).nonce
-        for d in pool.select(100, 10**6, set())
-        if decode_tx(d).sender == ALICE.address
-    ) == [
-        0,
-        1,
-        2,
-    ]
+    released = [decode_tx(data) for data in pool.release_ready()]
+    assert sorted(tx.nonce for tx in released if tx.sender == ALICE.address) == [0, 1, 2]
+
+
+def test_released_txs_are_never_evicted() -> None:
+    _app, pool = make_pool(txs_max=2)
+    pool.add(order(0, ALICE), 0)
+    pool.add(order(1, ALICE), 0)
+    pool.release_ready()
+    assert pool.add(order(0, BOB), 0).code is Code.MEMPOOL_FULL
 
 
 def test_committed_txs_leave_and_stale_ones_are_dropped() -> None:
@@ -112,11 +107,3 @@ def test_committed_txs_leave_and_stale_ones_are_dropped() -> None:
     )
     assert len(pool) == 0
     assert pool.dropped_after_block == 1
-
-
-def test_oldest_waiting_tx_ignores_what_is_in_flight() -> None:
-    _app, pool = make_pool()
-    pool.add(order(0), 100)
-    pool.add(order(1), 250)
-    assert pool.oldest_admitted_ms(set()) == 100
-    assert pool.oldest_admitted_ms({decode_tx(order(0)).hash}) == 250

@@ -21,8 +21,15 @@ from bftx.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class Validator:
+    """A member of the network: a voting validator, or a follower (``genesis.followers``).
+
+    ``certificate`` is the PEM of the self-signed TLS certificate that carries
+    ``public_key`` (`bftx.p2p.identity`); peers pin it.
+    """
+
     name: str
     public_key: bytes
+    certificate: str = ""
 
     @property
     def address(self) -> bytes:
@@ -35,6 +42,7 @@ class Genesis:
     genesis_time_ms: int
     validators: tuple[Validator, ...]
     exchange: Mapping[str, Any]
+    followers: tuple[Validator, ...] = ()
 
     def validator_index(self, public_key: bytes) -> int | None:
         for index, validator in enumerate(self.validators):
@@ -81,16 +89,33 @@ class Genesis:
         validators = tuple(
             _validator(entry, f"genesis.validators[{index}]") for index, entry in enumerate(entries)
         )
-        if len({v.public_key for v in validators}) != len(validators):
-            raise ConfigError("genesis.validators: public keys must be distinct")
-        if len({v.name for v in validators}) != len(validators):
-            raise ConfigError("genesis.validators: names must be distinct")
+        follower_entries = document.get("followers", [])
+        if not isinstance(follower_entries, list) or len(follower_entries) > limits.validators_max:
+            raise ConfigError(
+                f"genesis.followers: expected a list of at most {limits.validators_max}"
+            )
+        followers = tuple(
+            _validator(entry, f"genesis.followers[{index}]")
+            for index, entry in enumerate(follower_entries)
+        )
+        members = validators + followers
+        if len({v.public_key for v in members}) != len(members):
+            raise ConfigError("genesis: validator and follower public keys must be distinct")
+        if len({v.name for v in members}) != len(members):
+            raise ConfigError("genesis: validator and follower names must be distinct")
         exchange = document.get("exchange")
         if not isinstance(exchange, Mapping):
             raise ConfigError("genesis.exchange: expected an object")
         if exchange.get("chain_id", chain_id) != chain_id:
             raise ConfigError("genesis.exchange.chain_id: must equal genesis.chain_id")
-        return Genesis(chain_id, genesis_time_ms, validators, {**exchange, "chain_id": chain_id})
+        return Genesis(
+            chain_id, genesis_time_ms, validators, {**exchange, "chain_id": chain_id}, followers
+        )
+
+    def compute_hash(self) -> bytes:
+        """SHA-256 of the genesis document in canonical JSON: the store is bound to it."""
+        canonical = json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"))
+        return crypto.sha256(canonical.encode())
 
     @staticmethod
     def load(path: Path) -> Genesis:
@@ -119,4 +144,14 @@ def _validator(entry: Any, where: str) -> Validator:
         public_key = b""
     if len(public_key) != crypto.PUBLIC_KEY_BYTES:
         raise ConfigError(f"{where}.public_key: expected {crypto.PUBLIC_KEY_BYTES} bytes in hex")
-    return Validator(name, public_key)
+    certificate = entry.get("certificate", "")
+    if not isinstance(certificate, str) or len(certificate) > 16_384:
+        raise ConfigError(f"{where}.certificate: expected a PEM string")
+    return Validator(name, public_key, certificate)
+
+
+def _member_document(member: Validator) -> dict[str, str]:
+    document = {"name": member.name, "public_key": member.public_key.hex()}
+    if member.certificate:
+        document["certificate"] = member.certificate
+    return document

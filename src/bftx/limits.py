@@ -35,6 +35,14 @@ open_orders_query_max = 1_000
 mempool_txs_max = 50_000
 mempool_bytes_max = 32 * 1024 * 1024
 
+# --- node ------------------------------------------------------------------
+sync_blocks_max = 64  # certified blocks in one follower sync reply
+sync_reply_bytes_max = 96 * 1024 * 1024
+sync_interval_ms = 200  # a follower asks for blocks this often when it is not behind
+snapshot_interval_blocks = 512  # a node saves a state snapshot this often
+subscriber_queue_blocks_max = 1_024  # committed blocks queued for one slow subscriber
+latency_samples_max = 100_000  # submit times remembered for commit latency
+
 # --- blocks ----------------------------------------------------------------
 txs_per_block_max = 8_192
 block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536

@@ -2,22 +2,23 @@
 
 Owns admission of submitted bytes (decode with limits, chain id, signature
 verified once per node, `check_tx` against the latest committed state, then
-its own checks: duplicates, per-account and global bounds), the selection of
-batches for proposals, and the cleanup after each committed block. It never
-executes txs and never talks to the network.
+its own checks: duplicates, per-account and global bounds), the release of
+*ready* txs to the consensus replica's proposal pool, and the cleanup after
+each committed block. It never executes txs and never talks to the network.
 
 Policies (docs/node.md):
-- **Ordering.** A proposal takes, from each account, only txs whose nonces
-  continue the account's next nonce without a gap (counting txs already in
-  flight in earlier proposals), in nonce order; accounts are served round-robin
-  in the order they last got a tx in, so a busy account cannot starve others.
+- **Ordering.** A tx is released for proposal only when it is *ready*: its
+  nonce is its account's next one, or the tx with the nonce before it has been
+  released. Released txs reach the replica in nonce order, so a proposal never
+  holds an account's nonce n+1 without n before it, and a tx waiting for a
+  missing nonce is never proposed (nor counted as censored).
 - **Bounds.** At most ``limits.mempool_txs_max`` txs and
   ``limits.mempool_bytes_max`` bytes in all; at most ``limits.nonce_ahead_max``
   per account (`check_tx` refuses nonces further ahead).
-- **Eviction.** When full, a tx that is *ready* (its nonce is its account's
-  next one) evicts the pending tx with the highest nonce of the account that
-  holds the most pending txs, if that account holds more than one; any other
-  tx is refused with ``mempool_full``. A ready tx is one a block could take
+- **Eviction.** When full, a tx whose nonce is its account's next one evicts
+  the unreleased tx with the highest nonce of the account that holds the most
+  pending txs, if that account holds more than one; any other tx is refused
+  with ``mempool_full``. A ready tx is one a block could take
   right now; a far-future nonce is the cheapest thing to drop.
 - **Cleanup.** After a block commits, its txs leave, and every pending tx of
   an account the block touched is checked again (nonce, funds); what became
@@ -26,8 +27,7 @@ Policies (docs/node.md):
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +55,7 @@ class _Entry:
     tx: Tx
     data: bytes
     admitted_ms: int
+    released: bool = False  # handed to the replica for proposal
 
 
 class Mempool:
@@ -68,7 +69,8 @@ class Mempool:
         self.txs_max = txs_max
         self.bytes_max = bytes_max
         self._by_hash: dict[bytes, _Entry] = {}
-        self._by_sender: OrderedDict[bytes, dict[int, _Entry]] = OrderedDict()
+        self._by_sender: dict[bytes, dict[int, _Entry]] = {}
+        self._candidates: set[bytes] = set()  # senders that may have a newly ready tx
         self.size_bytes = 0
         self.evicted = 0
         self.dropped_after_block = 0
@@ -99,6 +101,7 @@ class Mempool:
         entry = _Entry(tx, bytes(data), now_ms)
         self._by_hash[tx.hash] = entry
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
+        self._candidates.add(tx.sender)
         self.size_bytes += len(data)
         return Admitted(Code.OK, tx.hash)
 
@@ -112,58 +115,29 @@ class Mempool:
         if len(busiest) <= 1:
             return False
         victim = busiest[max(busiest)]
+        if victim.released:  # the replica holds it already; nothing left to evict
+            return False
         self._remove(victim)
         self.evicted += 1
         return self._has_room_for(size)
 
-    # --- proposals --------------------------------------------------------------------
+    # --- release to the replica ------------------------------------------------------
 
-    def select(self, txs_max: int, bytes_max: int, in_flight: Container[bytes]) -> list[bytes]:
-        """Txs for the next proposal: gap-free nonce runs per account, accounts round-robin.
-
-        ``in_flight`` holds hashes already proposed in blocks not yet
-        committed: they are not taken again, but they continue their
-        account's nonce run.
-        """
-        runs: list[tuple[bytes, list[_Entry]]] = []
-        for sender, pending in self._by_sender.items():
+    def release_ready(self) -> list[bytes]:
+        """Txs that became ready since the last call, each account's in nonce order."""
+        released: list[bytes] = []
+        for sender in sorted(self._candidates):
+            pending = self._by_sender.get(sender)
+            if pending is None:
+                continue
             nonce = self.admission.next_nonce(sender)
-            run = []
-            while nonce in pending:
-                entry = pending[nonce]
-                if entry.tx.hash not in in_flight:
-                    run.append(entry)
+            while (entry := pending.get(nonce)) is not None:
+                if not entry.released:
+                    entry.released = True
+                    released.append(entry.data)
                 nonce += 1
-            if run:
-                runs.append((sender, run))
-        chosen: list[bytes] = []
-        size = 0
-        served: list[bytes] = []
-        depth = 0
-        while runs and len(chosen) < txs_max:
-            still: list[tuple[bytes, list[_Entry]]] = []
-            for sender, run in runs:
-                if len(chosen) >= txs_max:
-                    break
-                entry = run[depth]
-                if size + len(entry.data) > bytes_max:
-                    continue
-                chosen.append(entry.data)
-                size += len(entry.data)
-                if depth == 0:
-                    served.append(sender)
-                if len(run) > depth + 1:
-                    still.append((sender, run))
-            runs = still
-            depth += 1
-        for sender in served:  # round-robin: the served go to the back of the line
-            self._by_sender.move_to_end(sender)
-        return chosen
-
-    def oldest_admitted_ms(self, in_flight: Container[bytes]) -> int | None:
-        """When the longest-waiting tx that is not in flight was admitted (for censorship detection)."""
-        waiting = [e.admitted_ms for h, e in self._by_hash.items() if h not in in_flight]
-        return min(waiting) if waiting else None
+        self._candidates.clear()
+        return released
 
     # --- after a committed block --------------------------------------------------------
 
@@ -176,6 +150,7 @@ class Mempool:
             if entry is not None:
                 self._remove(entry)
         for sender in set(touched_accounts):
+            self._candidates.add(sender)
             pending = self._by_sender.get(sender)
             if pending is None:
                 continue

@@ -185,16 +185,44 @@ class Replica:
 
     # --- public inputs ------------------------------------------------------------
 
-    def start(self, now: int, journal: Sequence[JournalRecord] = ()) -> list[Output]:
-        """Begin (or resume after a crash, from the records this replica persisted)."""
+    def start(
+        self,
+        now: int,
+        journal: Sequence[JournalRecord] = (),
+        executed: Sequence[HistoryEntry] = (),
+    ) -> list[Output]:
+        """Begin, or resume after a crash.
+
+        ``journal`` holds the records this replica persisted. ``executed`` is the
+        tail of the chain the node's store already applied to the application
+        passed to the constructor (the `history` of the last pipeline-depth
+        `Committed` outputs, or of a `StateRestored`), oldest first; empty for
+        an application at genesis.
+        """
         self._outputs = []
         self.view_started_ms = now
         self.last_progress_ms = now
         self.last_retransmit_ms = now
+        if executed:
+            self._resume_executed(executed)
         if journal:
             self._restore(journal, now)
         self._arm_timers(now)
         return self._take()
+
+    def resume(self, history: Sequence[HistoryEntry]) -> None:
+        """Before `start`: the application already executed the blocks up to ``history[-1]``.
+
+        A node restarted from its store calls this with the entries of its
+        last pipeline-depth executed blocks (oldest first), so the replica
+        continues from there instead of fetching the whole chain again.
+        """
+        assert history and self.last_executed == 0, "resume once, before start"
+        last = history[-1]
+        assert self.application.state_root() == last.state_root, "the application is not at that block"
+        self.history = {entry.height: entry for entry in history}
+        self.last_executed = last.height
+        self.next_seq = last.height + 1
 
     def on_message(self, message: SignedMessage, now: int) -> list[Output]:
         self._outputs = []
@@ -583,7 +611,7 @@ class Replica:
             self.committed_tx_hashes[tx_hash] = None
         while len(self.committed_tx_hashes) > limits.pending_txs_max:
             del self.committed_tx_hashes[next(iter(self.committed_tx_hashes))]
-        self._emit(Committed(block, certified.certificate, state_root))
+        self._emit(Committed(block, certified.certificate, state_root, self.history[height]))
         if height % self.config.checkpoint_interval_blocks == 0:
             self._take_checkpoint(height, now)
         self._forget_history()
@@ -1025,10 +1053,22 @@ class Replica:
             self.history[entry.height] = entry
         self.committed = {h: b for h, b in self.committed.items() if h > checkpoint.seq}
         self.snapshots[checkpoint.seq] = (transfer.snapshot, history)
-        self._emit(StateRestored(checkpoint.seq, checkpoint.state_root))
+        self._emit(StateRestored(checkpoint.seq, checkpoint.state_root, history))
         self._make_stable(transfer.proof)
 
     # --- restart ---------------------------------------------------------------------
+
+    def _resume_executed(self, executed: Sequence[HistoryEntry]) -> None:
+        last = executed[-1]
+        assert self.application.state_root() == last.state_root, (
+            f"replica {self.replica_id}: the application is not at the state of block {last.height}"
+        )
+        heights = [entry.height for entry in executed]
+        assert heights == list(range(heights[0], last.height + 1)), "executed must be consecutive"
+        for entry in executed:
+            self.history[entry.height] = entry
+        self.last_executed = last.height
+        self.next_seq = last.height + 1
 
     def _restore(self, journal: Sequence[JournalRecord], now: int) -> None:
         highest_view = 0

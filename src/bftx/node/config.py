@@ -1,0 +1,192 @@
+"""A node's configuration file (TOML): who it is, where it listens, whom it dials.
+
+Paths in the file are relative to the node's home directory. `load_config`
+checks every field and raises `ConfigError` naming the one that is wrong;
+`render_config` writes the file `bftx testnet init` produces.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bftx import crypto
+from bftx.errors import ConfigError
+
+MODES = ("validator", "follower")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    name: str
+    public_key: bytes
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    home: Path
+    name: str
+    mode: str
+    key_file: Path
+    genesis_file: Path
+    data_dir: Path
+    p2p_host: str
+    p2p_port: int
+    certificate_file: Path
+    tls_key_file: Path
+    peers: tuple[PeerConfig, ...]
+    api_host: str
+    api_port: int
+    metrics_host: str
+    metrics_port: int
+    log_level: str = "info"
+    batch_delay_ms: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_validator(self) -> bool:
+        return self.mode == "validator"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "node.db"
+
+
+def load_config(home: Path) -> NodeConfig:
+    path = home / "config.toml"
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(
+            f"{path}: cannot read the node configuration: {error.strerror}"
+        ) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    return parse_config(home, document, str(path))
+
+
+def parse_config(home: Path, document: dict[str, Any], where: str) -> NodeConfig:
+    p2p = _table(document, "p2p", where)
+    api = _table(document, "api", where)
+    metrics = _table(document, "metrics", where)
+    mode = _text(document, "mode", where, default="validator")
+    if mode not in MODES:
+        raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}")
+    peers = p2p.get("peers", [])
+    if not isinstance(peers, list):
+        raise ConfigError(f"{where}: p2p.peers must be an array of tables")
+    log_level = _text(document, "log_level", where, default="info")
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"{where}: log_level must be debug, info, warning or error")
+    return NodeConfig(
+        home=home,
+        name=_text(document, "name", where),
+        mode=mode,
+        key_file=home / _text(document, "key_file", where, default="key.json"),
+        genesis_file=home / _text(document, "genesis_file", where, default="genesis.json"),
+        data_dir=home / _text(document, "data_dir", where, default="data"),
+        p2p_host=_text(p2p, "host", f"{where} [p2p]", default="127.0.0.1"),
+        p2p_port=_port(p2p, "port", f"{where} [p2p]"),
+        certificate_file=home
+        / _text(p2p, "certificate_file", f"{where} [p2p]", default="tls/node.crt"),
+        tls_key_file=home / _text(p2p, "key_file", f"{where} [p2p]", default="tls/node.key"),
+        peers=tuple(
+            _peer(peer, f"{where} [[p2p.peers]] #{index + 1}") for index, peer in enumerate(peers)
+        ),
+        api_host=_text(api, "host", f"{where} [api]", default="127.0.0.1"),
+        api_port=_port(api, "port", f"{where} [api]"),
+        metrics_host=_text(metrics, "host", f"{where} [metrics]", default="127.0.0.1"),
+        metrics_port=_port(metrics, "port", f"{where} [metrics]"),
+        log_level=log_level,
+        batch_delay_ms=_integer(document, "batch_delay_ms", where, 0, 1_000, default=5),
+    )
+
+
+def render_config(config: NodeConfig) -> str:
+    """The TOML text of ``config`` (paths relative to its home)."""
+
+    def relative(path: Path) -> str:
+        return str(path.relative_to(config.home))
+
+    lines = [
+        f'name = "{config.name}"',
+        f'mode = "{config.mode}"',
+        f'key_file = "{relative(config.key_file)}"',
+        f'genesis_file = "{relative(config.genesis_file)}"',
+        f'data_dir = "{relative(config.data_dir)}"',
+        f'log_level = "{config.log_level}"',
+        f"batch_delay_ms = {config.batch_delay_ms}",
+        "",
+        "[p2p]",
+        f'host = "{config.p2p_host}"',
+        f"port = {config.p2p_port}",
+        f'certificate_file = "{relative(config.certificate_file)}"',
+        f'key_file = "{relative(config.tls_key_file)}"',
+        "",
+        "[api]",
+        f'host = "{config.api_host}"',
+        f"port = {config.api_port}",
+        "",
+        "[metrics]",
+        f'host = "{config.metrics_host}"',
+        f"port = {config.metrics_port}",
+    ]
+    for peer in config.peers:
+        lines += [
+            "",
+            "[[p2p.peers]]",
+            f'name = "{peer.name}"',
+            f'public_key = "{peer.public_key.hex()}"',
+            f'host = "{peer.host}"',
+            f"port = {peer.port}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _table(document: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = document.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _text(document: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = document.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _integer(
+    document: dict[str, Any], key: str, where: str, low: int, high: int, default: int | None = None
+) -> int:
+    value = document.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{where}: {key} must be an integer in [{low}, {high}]")
+    return value
+
+
+def _port(document: dict[str, Any], key: str, where: str) -> int:
+    return _integer(document, key, where, 0, 65_535)
+
+
+def _peer(document: Any, where: str) -> PeerConfig:
+    if not isinstance(document, dict):
+        raise ConfigError(f"{where}: must be a table")
+    key_text = _text(document, "public_key", where)
+    try:
+        public_key = bytes.fromhex(key_text)
+    except ValueError:
+        public_key = b""
+    if len(public_key) != crypto.PUBLIC_KEY_BYTES:
+        raise ConfigError(f"{where}: public_key must be {crypto.PUBLIC_KEY_BYTES} bytes in hex")
+    return PeerConfig(
+        name=_text(document, "name", where),
+        public_key=public_key,
+        host=_text(document, "host", where),
+        port=_port(document, "port", where),
+    )

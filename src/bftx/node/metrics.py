@@ -1,0 +1,131 @@
+"""The node's Prometheus metrics and the tiny HTTP endpoint that serves them.
+
+Values that other components already count (the replica's dropped messages,
+the transport's counters) are read at scrape time by a collector, so the hot
+paths never touch a metrics object for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_REQUEST_BYTES_MAX = 8_192
+
+
+class NodeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.height = Gauge(
+            "bftx_height", "Height of the last executed block", registry=self.registry
+        )
+        self.view = Gauge("bftx_view", "Current consensus view", registry=self.registry)
+        self.view_changes = Counter(
+            "bftx_view_changes", "Views installed after the first", registry=self.registry
+        )
+        self.mempool_txs = Gauge(
+            "bftx_mempool_txs", "Txs waiting in the mempool", registry=self.registry
+        )
+        self.txs_committed = Counter(
+            "bftx_txs_committed", "Txs in committed blocks", registry=self.registry
+        )
+        self.blocks_committed = Counter(
+            "bftx_blocks_committed", "Blocks committed", registry=self.registry
+        )
+        self.txs_submitted = Counter(
+            "bftx_txs_submitted",
+            "Txs submitted to this node, by result",
+            ["result"],
+            registry=self.registry,
+        )
+        self.commit_latency = Histogram(
+            "bftx_commit_latency_seconds",
+            "From submission to this node until the tx's block committed",
+            buckets=(0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+            registry=self.registry,
+        )
+
+    def add_counts(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        """Export a mapping another component keeps (label value -> count) as a counter."""
+        self.registry.register(_MappingCollector(name, documentation, label, read, counter=True))
+
+    def add_gauges(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.registry.register(_MappingCollector(name, documentation, label, read, counter=False))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _MappingCollector(Collector):
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        read: Callable[[], Mapping[str, int]],
+        counter: bool,
+    ) -> None:
+        self.name, self.documentation, self.label, self.read, self.counter = (
+            name,
+            documentation,
+            label,
+            read,
+            counter,
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        family: CounterMetricFamily | GaugeMetricFamily
+        if self.counter:
+            family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        else:
+            family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for key, value in sorted(self.read().items()):
+            family.add_metric([key], value)
+        yield family
+
+
+async def serve_metrics(metrics: NodeMetrics, host: str, port: int) -> asyncio.Server:
+    """GET /metrics in the Prometheus text format; anything else is a 404."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            line = request[:_REQUEST_BYTES_MAX].split(b"\r\n", 1)[0].split()
+            if len(line) >= 2 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
+                body, status, kind = metrics.render(), b"200 OK", b"text/plain; version=0.0.4"
+            else:
+                body, status, kind = (
+                    b"not found: try GET /metrics\n",
+                    b"404 Not Found",
+                    b"text/plain",
+                )
+            writer.write(
+                b"HTTP/1.1 "
+                + status
+                + b"\r\nContent-Type: "
+                + kind
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
+            await writer.drain()
+        except (
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+        ):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, host, port, limit=_REQUEST_BYTES_MAX)

@@ -1,0 +1,592 @@
+"""The node: one asyncio event loop wiring the replica, the exchange, the mempool, the store
+and the network (DESIGN.md sections 2, 4, 6).
+
+The replica and the exchange are pure; everything that touches time, disks
+and sockets happens here. Replica outputs are executed in order, with one
+rule: a `Persist` is on disk (synced) before any output after it runs, so a
+vote is durable before anyone can see it.
+
+A validator votes. A follower verifies certified blocks it fetches from the
+validators (`bftx.node.sync`), executes them, and serves the same queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+
+from bftx import limits
+from bftx.chain import Genesis
+from bftx.consensus import (
+    Broadcast,
+    Committed,
+    ConsensusConfig,
+    Output,
+    Persist,
+    PruneRecord,
+    Replica,
+    Send,
+    SetTimer,
+    StateRestored,
+    TimerKind,
+    ValidatorSet,
+    ViewInstalled,
+    encode_message,
+    prune_journal,
+    verify_commit_certificate,
+)
+from bftx.consensus.messages import Block, CommitCertificate, HistoryEntry
+from bftx.consensus.outputs import JournalRecord
+from bftx.consensus.storage import (
+    compute_execution_timestamp,
+    decode_block,
+    decode_commit_certificate,
+    decode_journal_record,
+    encode_block,
+    encode_commit_certificate,
+    encode_journal_record,
+)
+from bftx.crypto import KeyPair
+from bftx.errors import Code, ConfigError, DecodeError
+from bftx.exchange.events import BlockResult, Trade, encode_block_result
+from bftx.exchange.genesis import ExchangeGenesis
+from bftx.mempool import Admitted, Mempool
+from bftx.node import sync
+from bftx.node.config import NodeConfig
+from bftx.node.metrics import NodeMetrics, serve_metrics
+from bftx.node.recovery import recover
+from bftx.p2p.gossip import GossipBatcher, decode_batch
+from bftx.p2p.identity import Identity, Peer
+from bftx.p2p.network import Message, Network
+from bftx.store import Store, StoredBlock, TradeRow, TxRow
+
+logger = logging.getLogger("bftx.node")
+
+CONSENSUS_CHANNEL = 1
+TX_GOSSIP_CHANNEL = 2
+SYNC_CHANNEL = 3
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBlock:
+    """What subscribers receive for every committed block, in height order."""
+
+    height: int
+    block_hash: bytes
+    timestamp_ms: int
+    txs: tuple[bytes, ...]
+    certificate: CommitCertificate | None  # None only for blocks restored by state transfer
+    result: BlockResult
+
+
+class Node:
+    def __init__(
+        self,
+        config: NodeConfig,
+        genesis: Genesis,
+        key: KeyPair,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.config = config
+        self.genesis = genesis
+        self.key = key
+        self.clock = clock
+        self.chain_id = genesis.chain_id
+        self.exchange_genesis = ExchangeGenesis.from_document(genesis.exchange)
+        self.validators = ValidatorSet(
+            self.chain_id, tuple(v.public_key for v in genesis.validators)
+        )
+        self.consensus_config = ConsensusConfig(self.validators)
+        self.validator_index = genesis.validator_index(key.public_key)
+        if config.is_validator and self.validator_index is None:
+            raise ConfigError(
+                f"{config.key_file}: this key is not a validator in genesis (mode = validator)"
+            )
+        members = genesis.validators + genesis.followers
+        if not any(member.public_key == key.public_key for member in members):
+            raise ConfigError(
+                f"{config.key_file}: this key is neither a validator nor a follower in genesis"
+            )
+        self.metrics = NodeMetrics()
+        self.store: Store | None = None
+        self.replica: Replica | None = None
+        self.network: Network | None = None
+        self.gossip: GossipBatcher | None = None
+        self.mempool: Mempool | None = None
+        self._journal: list[JournalRecord] = []
+        self._timers: dict[TimerKind, asyncio.TimerHandle] = {}
+        self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
+        self._submitted_ms: OrderedDict[bytes, int] = OrderedDict()
+        self._history: dict[int, HistoryEntry] = {}
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
+        self.halted: str | None = None
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.store = Store.open(
+            self.config.database_path, self.chain_id, self.genesis.compute_hash()
+        )
+        recovered = recover(
+            self.store,
+            self.exchange_genesis,
+            self.validators,
+            self.consensus_config.pipeline_depth_blocks,
+        )
+        self.application = recovered.application
+        self._history = {entry.height: entry for entry in recovered.history}
+        self.mempool = Mempool(self.application)
+        logger.info(
+            "recovered from the store",
+            extra={
+                "height": self.application.exchange.height,
+                "replayed_blocks": recovered.replayed_blocks,
+            },
+        )
+        self.metrics.height.set(self.application.exchange.height)
+        self.metrics.add_counts(
+            "bftx_dropped_messages",
+            "Consensus messages dropped, by reason",
+            "reason",
+            self._dropped,
+        )
+        self.network = Network(
+            Identity(self.key, self._own_certificate()),
+            self._pinned_peers(),
+            listen=(self.config.p2p_host, self.config.p2p_port),
+            on_message=self._on_network_message,
+        )
+        self.metrics.add_counts(
+            "bftx_p2p", "Transport counters", "counter", self.network.metrics.as_dict
+        )
+        self.gossip = GossipBatcher(
+            self.network, TX_GOSSIP_CHANNEL, flush_interval_ms=max(1, self.config.batch_delay_ms)
+        )
+        if self.config.is_validator:
+            assert self.validator_index is not None
+            self.replica = Replica(
+                self.consensus_config, self.validator_index, self.key, self.application
+            )
+            if recovered.history[-1].height > 0:
+                self.replica.resume(recovered.history)
+            assert self.store is not None
+            self._journal = [
+                decode_journal_record(data, self.chain_id) for data in self.store.load_journal()
+            ]
+            self._execute(self.replica.start(self.clock(), self._journal))
+        await self.network.start()
+        self._servers.append(
+            await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
+        )
+        if not self.config.is_validator:
+            self._spawn(self._follow())
+        logger.info(
+            "node started",
+            extra={
+                "mode": self.config.mode,
+                "p2p_port": self.config.p2p_port,
+                "validator": self.validator_index,
+            },
+        )
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        for server in self._servers:
+            server.close()
+        if self.gossip is not None:
+            self.gossip.close()
+        if self.network is not None:
+            await self.network.close()
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self._stopped.set()
+        logger.info("node stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # --- the query and submission surface (what the API layer uses) -------------------
+
+    @property
+    def height(self) -> int:
+        return self.application.exchange.height
+
+    def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
+        """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent."""
+        assert self.mempool is not None and self.gossip is not None
+        now = self.clock()
+        admitted = self.mempool.add(data, now)
+        self.metrics.txs_submitted.labels(admitted.code.slug).inc()
+        if admitted.code is not Code.OK:
+            return admitted
+        assert admitted.tx_hash is not None
+        if origin is None:
+            self._remember_submission(admitted.tx_hash, now)
+            self.gossip.add(data, None, admitted.tx_hash)
+        self._release_ready(now)
+        self.metrics.mempool_txs.set(len(self.mempool))
+        return admitted
+
+    async def subscribe(self) -> AsyncIterator[CommittedBlock]:
+        """Committed blocks from now on, in order. A subscriber that falls too far behind is dropped."""
+        queue: asyncio.Queue[CommittedBlock | None] = asyncio.Queue(
+            limits.subscriber_queue_blocks_max
+        )
+        self._subscribers.add(queue)
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        finally:
+            self._subscribers.discard(queue)
+
+    def status(self) -> dict[str, object]:
+        replica = self.replica
+        network = self.network
+        return {
+            "node": self.config.name,
+            "mode": self.config.mode,
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "state_root": self.application.state_root().hex(),
+            "view": replica.view if replica else None,
+            "primary": replica.primary if replica else None,
+            "validator_index": self.validator_index,
+            "validators": [v.name for v in self.genesis.validators],
+            "peers_connected": sorted(self._member_name(k) for k in network.connected_peers())
+            if network
+            else [],
+            "mempool_txs": len(self.mempool) if self.mempool else 0,
+            "halted": self.halted,
+        }
+
+    def stored_block(self, height: int) -> tuple[Block, CommitCertificate, bytes] | None:
+        """A committed block with its certificate and encoded result, from the store."""
+        stored = self.store.block(height) if self.store else None
+        if stored is None:
+            return None
+        return (
+            decode_block(stored.block, self.chain_id),
+            decode_commit_certificate(stored.certificate),
+            stored.result,
+        )
+
+    # --- executing replica outputs ----------------------------------------------------
+
+    def _execute(self, outputs: list[Output]) -> None:
+        pending_records: list[JournalRecord] = []
+        for output in outputs:
+            if isinstance(output, Persist):
+                pending_records.append(output.record)
+                continue
+            if pending_records:
+                self._persist(pending_records)
+                pending_records = []
+            if isinstance(output, Broadcast):
+                self._broadcast_to_validators(encode_message(output.message))
+            elif isinstance(output, Send):
+                self._send_to_validator(output.to, encode_message(output.message))
+            elif isinstance(output, SetTimer):
+                self._set_timer(output.kind, output.deadline_ms)
+            elif isinstance(output, Committed):
+                self._on_committed(output)
+            elif isinstance(output, StateRestored):
+                self._on_state_restored(output)
+            elif isinstance(output, ViewInstalled):
+                self.metrics.view.set(output.view)
+                if output.view > 0:
+                    self.metrics.view_changes.inc()
+                logger.info("view installed", extra={"view": output.view})
+        if pending_records:
+            self._persist(pending_records)
+
+    def _persist(self, records: list[JournalRecord]) -> None:
+        """Journal records, synced before anything after them is sent (one transaction for all)."""
+        assert self.store is not None
+        prunes = [record for record in records if isinstance(record, PruneRecord)]
+        self._journal.extend(records)
+        if prunes:
+            for prune in prunes:
+                self._journal = prune_journal(self._journal, prune)
+            self.store.replace_journal([encode_journal_record(record) for record in self._journal])
+        else:
+            self.store.append_journal([encode_journal_record(record) for record in records])
+
+    def _set_timer(self, kind: TimerKind, deadline_ms: int) -> None:
+        previous = self._timers.pop(kind, None)
+        if previous is not None:
+            previous.cancel()
+        delay = max(0.0, (deadline_ms - self.clock()) / 1000)
+        self._timers[kind] = asyncio.get_running_loop().call_later(delay, self._fire_timer, kind)
+
+    def _fire_timer(self, kind: TimerKind) -> None:
+        self._timers.pop(kind, None)
+        if self.replica is not None and not self.halted:
+            self._execute(self.replica.on_timer(kind, self.clock()))
+
+    def _on_committed(self, committed: Committed) -> None:
+        block = committed.block
+        result = self.application.last_result
+        assert result is not None and result.height == block.height, (
+            "executed block and result disagree"
+        )
+        self._save_block(block, committed.certificate, result)
+
+    def _save_block(
+        self, block: Block, certificate: CommitCertificate, result: BlockResult
+    ) -> None:
+        assert self.store is not None and self.mempool is not None
+        height = block.height
+        self.store.save_block(
+            StoredBlock(
+                height,
+                block.digest,
+                result.state_root,
+                result.timestamp_ms,
+                encode_block(block),
+                encode_commit_certificate(certificate),
+                encode_block_result(result),
+            ),
+            [
+                TxRow(
+                    receipt.tx_hash,
+                    height,
+                    position,
+                    int(receipt.code),
+                    receipt.sender,
+                    receipt.nonce,
+                )
+                for position, receipt in enumerate(result.receipts)
+            ],
+            [
+                _trade_row(height, event)
+                for receipt in result.receipts
+                for event in receipt.events
+                if isinstance(event, Trade)
+            ],
+        )
+        self._history[height] = HistoryEntry(
+            height, block.digest, result.state_root, result.timestamp_ms
+        )
+        self._history.pop(height - self.consensus_config.pipeline_depth_blocks, None)
+        touched = {receipt.sender for receipt in result.receipts}
+        touched.update(e.maker for r in result.receipts for e in r.events if isinstance(e, Trade))
+        self.mempool.remove_committed([receipt.tx_hash for receipt in result.receipts], touched)
+        self._release_ready(self.clock())
+        if height % limits.snapshot_interval_blocks == 0:
+            self.store.save_snapshot(height, result.state_root, self.application.create_snapshot())
+        self._observe_commit(block, result)
+        item = CommittedBlock(
+            height, block.digest, result.timestamp_ms, block.txs, certificate, result
+        )
+        for queue in list(self._subscribers):
+            if queue.full():  # too slow: end its stream (it resynchronises from a snapshot)
+                self._subscribers.discard(queue)
+                queue.get_nowait()
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(item)
+
+    def _observe_commit(self, block: Block, result: BlockResult) -> None:
+        assert self.mempool is not None
+        now = self.clock()
+        for receipt in result.receipts:
+            submitted = self._submitted_ms.pop(receipt.tx_hash, None)
+            if submitted is not None:
+                self.metrics.commit_latency.observe((now - submitted) / 1000)
+        self.metrics.height.set(block.height)
+        self.metrics.blocks_committed.inc()
+        self.metrics.txs_committed.inc(len(block.txs))
+        self.metrics.mempool_txs.set(len(self.mempool))
+
+    def _on_state_restored(self, restored: StateRestored) -> None:
+        """State transfer replaced the state: save it as a snapshot so a restart resumes from it."""
+        assert self.store is not None
+        self.store.save_snapshot(
+            restored.height, restored.state_root, self.application.create_snapshot()
+        )
+        self.metrics.height.set(restored.height)
+        logger.info("state restored by state transfer", extra={"height": restored.height})
+
+    def _release_ready(self, now: int) -> None:
+        """Hand txs that became ready (gap-free nonces) to the replica's proposal pool."""
+        assert self.mempool is not None
+        ready = self.mempool.release_ready()
+        if self.replica is not None:
+            for data in ready:
+                self._execute(self.replica.on_client_tx(data, now))
+
+    def _remember_submission(self, tx_hash: bytes, now: int) -> None:
+        self._submitted_ms[tx_hash] = now
+        while len(self._submitted_ms) > limits.latency_samples_max:
+            self._submitted_ms.popitem(last=False)
+
+    # --- network ----------------------------------------------------------------------
+
+    def _on_network_message(self, message: Message) -> None:
+        if self.halted:
+            return
+        if message.channel == CONSENSUS_CHANNEL:
+            if self.replica is not None and self._is_validator_key(message.peer):
+                self._execute(self.replica.on_bytes(message.payload, self.clock()))
+        elif message.channel == TX_GOSSIP_CHANNEL:
+            try:
+                txs = decode_batch(message.payload)
+            except DecodeError:
+                logger.warning(
+                    "malformed tx batch dropped", extra={"peer": self._member_name(message.peer)}
+                )
+                return
+            for data in txs:
+                self.submit(data, origin=message.peer)
+        elif message.channel == SYNC_CHANNEL:
+            self._on_sync(message)
+
+    def _broadcast_to_validators(self, payload: bytes) -> None:
+        assert self.network is not None
+        for index, public_key in enumerate(self.validators.public_keys):
+            if index != self.validator_index:
+                self.network.send(public_key, CONSENSUS_CHANNEL, payload)
+
+    def _send_to_validator(self, index: int, payload: bytes) -> None:
+        assert self.network is not None
+        if index != self.validator_index and self.validators.is_validator(index):
+            self.network.send(self.validators.public_keys[index], CONSENSUS_CHANNEL, payload)
+
+    def _is_validator_key(self, public_key: bytes) -> bool:
+        return public_key in self.validators.public_keys
+
+    def _pinned_peers(self) -> list[Peer]:
+        addresses = {peer.public_key: peer for peer in self.config.peers}
+        pinned = []
+        for member in self.genesis.validators + self.genesis.followers:
+            if member.public_key == self.key.public_key:
+                continue
+            if not member.certificate:
+                raise ConfigError(f"genesis: member {member.name!r} has no TLS certificate")
+            address = addresses.get(member.public_key)
+            pinned.append(
+                Peer(
+                    member.public_key,
+                    member.name,
+                    address.host if address else None,
+                    address.port if address else None,
+                    member.certificate.encode(),
+                )
+            )
+        return pinned
+
+    def _own_certificate(self) -> bytes:
+        for member in self.genesis.validators + self.genesis.followers:
+            if member.public_key == self.key.public_key and member.certificate:
+                return member.certificate.encode()
+        raise ConfigError("genesis: this node's own TLS certificate is missing")
+
+    def _member_name(self, public_key: bytes) -> str:
+        for member in self.genesis.validators + self.genesis.followers:
+            if member.public_key == public_key:
+                return member.name
+        return public_key.hex()[:16]
+
+    def _dropped(self) -> dict[str, int]:
+        return dict(self.replica.dropped) if self.replica is not None else {}
+
+    # --- follower sync ----------------------------------------------------------------
+
+    def _on_sync(self, message: Message) -> None:
+        try:
+            kind, body = sync.decode_sync(message.payload)
+        except DecodeError:
+            logger.warning(
+                "malformed sync message dropped", extra={"peer": self._member_name(message.peer)}
+            )
+            return
+        if kind == sync.REQUEST and isinstance(body, int):
+            self._serve_sync(message.peer, body)
+        elif kind == sync.REPLY and isinstance(body, tuple) and not self.config.is_validator:
+            self._apply_synced(body)
+
+    def _serve_sync(self, peer: bytes, from_height: int) -> None:
+        assert self.store is not None and self.network is not None
+        blocks = []
+        for height in range(from_height, from_height + limits.sync_blocks_max):
+            stored = self.store.block(height)
+            if stored is None:
+                break
+            blocks.append((stored.block, stored.certificate))
+        if blocks:
+            self.network.send(peer, SYNC_CHANNEL, sync.encode_reply(blocks))
+
+    def _apply_synced(self, blocks: tuple[tuple[bytes, bytes], ...]) -> None:
+        for block_bytes, certificate_bytes in blocks:
+            try:
+                block = decode_block(block_bytes, self.chain_id)
+                certificate = decode_commit_certificate(certificate_bytes)
+            except DecodeError:
+                return
+            height = self.height + 1
+            if block.height != height:
+                continue
+            if not verify_commit_certificate(self.validators, certificate, block):
+                logger.warning(
+                    "sync: block with an invalid certificate refused", extra={"height": height}
+                )
+                return
+            previous = self._history.get(height - 1)
+            timestamp = compute_execution_timestamp(block, previous.timestamp_ms if previous else 0)
+            self.application.execute_block(height, timestamp, block.txs)
+            result = self.application.last_result
+            assert result is not None
+            self._save_block(block, certificate, result)
+
+    async def _follow(self) -> None:
+        assert self.network is not None
+        rotation = 0
+        while True:
+            connected = [
+                key for key in self.validators.public_keys if key in self.network.connected_peers()
+            ]
+            if connected:
+                peer = connected[rotation % len(connected)]
+                rotation += 1
+                self.network.send(peer, SYNC_CHANNEL, sync.encode_request(self.height + 1))
+            await asyncio.sleep(limits.sync_interval_ms / 1000)
+
+    def _spawn(self, coroutine: Coroutine[None, None, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _trade_row(height: int, trade: Trade) -> TradeRow:
+    return TradeRow(
+        trade.market,
+        trade.trade_id,
+        height,
+        trade.timestamp_ms,
+        trade.price_ticks,
+        trade.quantity_lots,
+        int(trade.taker_side),
+        trade.maker,
+        trade.maker_nonce,
+        trade.taker,
+        trade.taker_nonce,
+        trade.maker_fee,
+        trade.taker_fee,
+    )
