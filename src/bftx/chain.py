@@ -54,10 +54,8 @@ class Genesis:
         return {
             "chain_id": self.chain_id,
             "genesis_time_ms": self.genesis_time_ms,
-            "validators": [
-                {"name": validator.name, "public_key": validator.public_key.hex()}
-                for validator in self.validators
-            ],
+            "validators": [_member_document(member) for member in self.validators],
+            "followers": [_member_document(member) for member in self.followers],
             "exchange": dict(self.exchange),
         }
 

@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import keys, sim
+from bftx.cli import keys, node, sim, testnet
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: list[Register] = [keys.register, sim.register]
+COMMANDS: list[Register] = [keys.register, node.register, testnet.register, sim.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

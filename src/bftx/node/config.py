@@ -1,5 +1,8 @@
 """A node's configuration file (TOML): who it is, where it listens, whom it dials.
 
+The node's TLS identity is its Ed25519 key (``key_file``) with the
+certificate that genesis pins for it; there is no separate TLS key.
+
 Paths in the file are relative to the node's home directory. `load_config`
 checks every field and raises `ConfigError` naming the one that is wrong;
 `render_config` writes the file `bftx testnet init` produces.
@@ -36,8 +39,6 @@ class NodeConfig:
     data_dir: Path
     p2p_host: str
     p2p_port: int
-    certificate_file: Path
-    tls_key_file: Path
     peers: tuple[PeerConfig, ...]
     api_host: str
     api_port: int
@@ -91,9 +92,6 @@ def parse_config(home: Path, document: dict[str, Any], where: str) -> NodeConfig
         data_dir=home / _text(document, "data_dir", where, default="data"),
         p2p_host=_text(p2p, "host", f"{where} [p2p]", default="127.0.0.1"),
         p2p_port=_port(p2p, "port", f"{where} [p2p]"),
-        certificate_file=home
-        / _text(p2p, "certificate_file", f"{where} [p2p]", default="tls/node.crt"),
-        tls_key_file=home / _text(p2p, "key_file", f"{where} [p2p]", default="tls/node.key"),
         peers=tuple(
             _peer(peer, f"{where} [[p2p.peers]] #{index + 1}") for index, peer in enumerate(peers)
         ),
@@ -124,8 +122,6 @@ def render_config(config: NodeConfig) -> str:
         "[p2p]",
         f'host = "{config.p2p_host}"',
         f"port = {config.p2p_port}",
-        f'certificate_file = "{relative(config.certificate_file)}"',
-        f'key_file = "{relative(config.tls_key_file)}"',
         "",
         "[api]",
         f'host = "{config.api_host}"',

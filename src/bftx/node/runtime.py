@@ -333,12 +333,19 @@ class Node:
         if previous is not None:
             previous.cancel()
         delay = max(0.0, (deadline_ms - self.clock()) / 1000)
-        self._timers[kind] = asyncio.get_running_loop().call_later(delay, self._fire_timer, kind)
+        self._timers[kind] = asyncio.get_running_loop().call_later(
+            delay, self._fire_timer, kind, deadline_ms
+        )
 
-    def _fire_timer(self, kind: TimerKind) -> None:
+    def _fire_timer(self, kind: TimerKind, deadline_ms: int) -> None:
         self._timers.pop(kind, None)
-        if self.replica is not None and not self.halted:
-            self._execute(self.replica.on_timer(kind, self.clock()))
+        if self.replica is None or self.halted:
+            return
+        now = self.clock()
+        if now < deadline_ms:  # the event loop's clock ran ahead of the wall clock: wait the rest
+            self._set_timer(kind, deadline_ms)
+            return
+        self._execute(self.replica.on_timer(kind, now))
 
     def _on_committed(self, committed: Committed) -> None:
         block = committed.block

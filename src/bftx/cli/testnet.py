@@ -1,0 +1,127 @@
+"""``bftx testnet``: create and run a local cluster on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bftx.errors import BftxError
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser("testnet", help="create and run a local testnet")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    init = actions.add_parser(
+        "init", help="write genesis, keys, certificates and node configs into a new directory"
+    )
+    init.add_argument("--validators", type=int, default=4, help="voting validators (default 4)")
+    init.add_argument("--followers", type=int, default=0, help="non-voting followers (default 0)")
+    init.add_argument(
+        "--traders", type=int, default=20, help="funded trading accounts besides alice and bob"
+    )
+    init.add_argument("--dir", type=Path, required=True, help="a new or empty directory")
+    init.set_defaults(handler=_init)
+
+    start = actions.add_parser("start", help="start every node of a testnet; Ctrl-C stops them all")
+    start.add_argument(
+        "--dir", type=Path, required=True, help="a directory made by `bftx testnet init`"
+    )
+    start.set_defaults(handler=_start)
+
+
+def _init(arguments: argparse.Namespace) -> int:
+    from bftx.node.testnet import create_testnet
+
+    if arguments.validators < 1 or arguments.followers < 0 or arguments.traders < 0:
+        print(
+            "error: --validators must be at least 1; --followers and --traders not negative",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        testnet = create_testnet(
+            arguments.dir, arguments.validators, arguments.followers, arguments.traders
+        )
+    except BftxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"testnet {testnet.genesis.chain_id} written to {arguments.dir}")
+    for config in testnet.nodes:
+        print(
+            f"  {config.name:<7} {config.mode:<9} p2p {config.p2p_host}:{config.p2p_port}  "
+            f"api {config.api_host}:{config.api_port}  metrics {config.metrics_host}:{config.metrics_port}"
+        )
+    print(f"start it with: bftx testnet start --dir {arguments.dir}")
+    return 0
+
+
+def node_homes(directory: Path) -> list[Path]:
+    return sorted(
+        (path for path in directory.glob("node*") if (path / "config.toml").exists()),
+        key=_node_number,
+    )
+
+
+def _node_number(path: Path) -> int:
+    digits = path.name.removeprefix("node")
+    return int(digits) if digits.isdigit() else 1_000_000
+
+
+def _start(arguments: argparse.Namespace) -> int:
+    homes = node_homes(arguments.dir)
+    if not homes:
+        print(
+            f"error: {arguments.dir}: no node directories; run `bftx testnet init --dir {arguments.dir}` first",
+            file=sys.stderr,
+        )
+        return 1
+    processes: list[tuple[Path, subprocess.Popen[bytes]]] = []
+    for home in homes:
+        log = open(home / "node.log", "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append((home, process))
+        print(f"started {home.name} (pid {process.pid}), log: {home / 'node.log'}")
+    print("the testnet is running; Ctrl-C stops every node")
+    stopping = False
+
+    def stop(_signal: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for home, process in processes:
+                if process.poll() is not None:
+                    print(
+                        f"{home.name} exited with status {process.returncode}; see {home / 'node.log'}"
+                    )
+                    processes.remove((home, process))
+                    break
+            if not processes:
+                return 1
+            time.sleep(0.2)
+    finally:
+        for _home, process in processes:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _home, process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        print("every node stopped")
+    return 0

@@ -1,0 +1,43 @@
+"""Running one node as a process: load its home, start, stop cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import uvloop
+
+from bftx.chain import Genesis
+from bftx.crypto import load_key
+from bftx.node.config import load_config
+from bftx.node.logs import configure_logging
+from bftx.node.runtime import Node
+
+logger = logging.getLogger("bftx.node")
+
+
+def load_node(home: Path) -> Node:
+    """A node from its home directory; `ConfigError` or `StoreError` say what is wrong."""
+    config = load_config(home)
+    configure_logging(config.name, config.log_level)
+    return Node(config, Genesis.load(config.genesis_file), load_key(config.key_file))
+
+
+async def serve(node: Node) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    await node.start()
+    try:
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        await node.stop()
+
+
+def run(home: Path) -> None:
+    node = load_node(home)
+    uvloop.run(serve(node))
