@@ -490,3 +490,31 @@ def test_a_busy_port_is_a_configuration_error() -> None:
         cluster.sockets[0].close()
 
     run(body)
+
+
+def test_a_peer_that_starts_late_is_reached_with_backoff() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        dialer = Network(
+            cluster.members[0], cluster.peers(), listen=cluster.sockets[0], settings=FAST
+        )
+        await dialer.start()
+        # node 1's port is bound but not accepting yet: connections are refused or time out
+        cluster.sockets[1].close()
+        await eventually(lambda: sum(dialer.metrics.dial_failures.values()) >= 2)
+        late = Network(
+            cluster.members[1],
+            cluster.peers(),
+            listen=listening_socket(cluster.port(1)),
+            settings=FAST,
+        )
+        await late.start()
+        try:
+            await dialer.wait_connected(timeout_ms=5_000)
+            assert set(dialer.peers) == {cluster.key(1)}
+            assert dialer.metrics.links_established == 1
+        finally:
+            await late.close()
+            await dialer.close()
+
+    run(body)

@@ -261,8 +261,7 @@ def server_context(identity: Identity, peers: list[Peer]) -> ssl.SSLContext:
 
 def client_context(identity: Identity, peers: list[Peer]) -> ssl.SSLContext:
     """The dialing side: TLS 1.3, the server's certificate must be a pinned peer's."""
-    context = _context(ssl.PROTOCOL_TLS_CLIENT, identity, peers)
-    return context
+    return _context(ssl.PROTOCOL_TLS_CLIENT, identity, peers)
 
 
 def _context(protocol: ssl._SSLMethod, identity: Identity, peers: list[Peer]) -> ssl.SSLContext:

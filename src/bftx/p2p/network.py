@@ -31,7 +31,8 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 
 from bftx import limits
@@ -457,6 +458,11 @@ class Network:
                 return
 
     # --- status ------------------------------------------------------------------
+
+    @property
+    def peers(self) -> Mapping[bytes, Peer]:
+        """The pinned peers by public key (this node excluded), read-only."""
+        return types.MappingProxyType(self._pinned)
 
     def connected_peers(self) -> frozenset[bytes]:
         return frozenset(self._links)
