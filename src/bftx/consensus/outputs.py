@@ -19,6 +19,7 @@ from bftx.consensus.messages import (
     CheckpointProof,
     Commit,
     CommitCertificate,
+    HistoryEntry,
     NewView,
     Prepare,
     PreparedCertificate,
@@ -149,19 +150,25 @@ class Persist:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """Block ``block.height`` is final and executed; save it with its certificate."""
+    """Block ``block.height`` is final and executed; save it with its certificate.
+
+    ``history`` is what a restart needs to resume from the store: pass the
+    last pipeline-depth entries to `Replica.start` as ``executed``.
+    """
 
     block: Block
     certificate: CommitCertificate
     state_root: bytes
+    history: HistoryEntry  # height, digest, state root and the timestamp the block executed with
 
 
 @dataclass(frozen=True, slots=True)
 class StateRestored:
-    """State transfer installed a verified snapshot at ``height``."""
+    """State transfer installed a verified snapshot at ``height``; save the new chain tail."""
 
     height: int
     state_root: bytes
+    history: tuple[HistoryEntry, ...]  # the last pipeline-depth entries up to ``height``
 
 
 @dataclass(frozen=True, slots=True)

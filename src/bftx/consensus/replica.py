@@ -219,7 +219,9 @@ class Replica:
         """
         assert history and self.last_executed == 0, "resume once, before start"
         last = history[-1]
-        assert self.application.state_root() == last.state_root, "the application is not at that block"
+        assert self.application.state_root() == last.state_root, (
+            "the application is not at that block"
+        )
         self.history = {entry.height: entry for entry in history}
         self.last_executed = last.height
         self.next_seq = last.height + 1
@@ -669,8 +671,8 @@ class Replica:
         seq = proof.checkpoint.seq
         if seq <= self.stable_seq:
             return
-        own = self.history.get(seq)
-        assert own is not None and own.state_root == proof.checkpoint.state_root, (
+        own = self.history.get(seq)  # None when resumed from the store above ``seq``
+        assert own is None or own.state_root == proof.checkpoint.state_root, (
             f"replica {self.replica_id}: state at {seq} diverges from the stable checkpoint"
         )
         self.stable_proof = proof

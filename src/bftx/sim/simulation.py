@@ -36,6 +36,7 @@ from bftx.consensus import (
     ValidatorSet,
     encode_message,
 )
+from bftx.consensus.messages import HistoryEntry
 from bftx.sim.app import CounterApplication
 from bftx.sim.byzantine import Behaviour, create_behaviour
 from bftx.sim.checkers import SafetyChecker, find_memory_violations
@@ -105,6 +106,7 @@ class Instance:
     disk: FakeDisk
     behaviour: Behaviour | None
     replica: Replica | None = None
+    application: CounterApplication | None = None
     alive: bool = True
     incarnation: int = 0
     last_commit_ms: int = -1
@@ -178,19 +180,21 @@ class Simulation:
             for copy in range(copies):
                 behaviour = None if kind is None else create_behaviour(kind)
                 skew = skews[node] if copy == 0 else -skews[node]
-                instance = Instance(node, copy, skew, FakeDisk(lose_on_crash=forget), behaviour)
+                disk = FakeDisk(self.config.pipeline_depth_blocks, lose_on_crash=forget)
+                instance = Instance(node, copy, skew, disk, behaviour)
                 self.instances[node].append(instance)
                 self.all_instances.append(instance)
             if kind in ("silence", "twins", "censorship"):
                 self.faults[kind] += 1
 
-    def _create_replica(self, instance: Instance) -> Replica:
+    def _create_replica(self, instance: Instance, application: CounterApplication) -> Replica:
         policy = self.policy if instance.is_honest else HONEST
+        instance.application = application
         return Replica(
             self.config,
             instance.node_id,
             self.keys[instance.node_id],
-            CounterApplication(),
+            application,
             policy=policy,
             signature_check=self.check,
         )
@@ -209,7 +213,7 @@ class Simulation:
             if instance.behaviour is not None and not instance.behaviour.needs_replica:
                 instance.replica = None
                 continue
-            instance.replica = self._create_replica(instance)
+            instance.replica = self._create_replica(instance, CounterApplication())
             self._call(instance, lambda r, now: r.start(now))
             if instance.behaviour is not None and instance.behaviour.tick_interval_ms:
                 self.push(instance.behaviour.tick_interval_ms, _TICK, instance)
@@ -255,9 +259,14 @@ class Simulation:
 
         self._call(instance, fire)
 
-    def _start_from(self, instance: Instance, journal: tuple[JournalRecord, ...]) -> None:
+    def _start_from(
+        self,
+        instance: Instance,
+        journal: tuple[JournalRecord, ...],
+        executed: tuple[HistoryEntry, ...],
+    ) -> None:
         def start(replica: Replica, now: int) -> list[Output]:
-            return replica.start(now, journal)
+            return replica.start(now, journal, executed)
 
         self._call(instance, start)
 
@@ -288,11 +297,17 @@ class Simulation:
                 at_ms = max(self.now, output.deadline_ms - instance.skew_ms)
                 self.push(at_ms, _TIMER, instance, output.kind, instance.incarnation)
             elif isinstance(output, Committed):
+                assert instance.application is not None
+                instance.disk.save_executed(
+                    (output.history,), instance.application.create_snapshot()
+                )
                 instance.last_commit_ms = self.now
                 instance.commits += 1
                 if instance.is_honest:
                     self.safety.on_committed(instance.node_id, output, self.now)
             elif isinstance(output, StateRestored):
+                assert instance.application is not None
+                instance.disk.save_executed(output.history, instance.application.create_snapshot())
                 instance.last_commit_ms = self.now
                 if instance.is_honest:
                     self.safety.on_restored(
@@ -388,9 +403,14 @@ class Simulation:
         for instance in self.instances[node]:
             self.faults["restart"] += 1
             instance.alive = True
-            instance.replica = self._create_replica(instance)
-            journal = instance.disk.load()
-            self._start_from(instance, journal)
+            disk = instance.disk
+            application = CounterApplication()
+            executed = tuple(disk.executed)
+            if executed:  # the store gives back the state after the last executed block
+                last = executed[-1]
+                assert application.restore_snapshot(last.height, disk.snapshot, last.state_root)
+            instance.replica = self._create_replica(instance, application)
+            self._start_from(instance, disk.load(), executed)
         for others in self.all_instances:
             if others.behaviour is not None and others.alive and others.replica is not None:
                 others.behaviour.on_restart(self, others, node)
