@@ -35,6 +35,14 @@ def test_lengths_outside_the_bounds_are_refused() -> None:
     assert decode_length(limits.frame_bytes_max.to_bytes(4, "big")) == limits.frame_bytes_max
 
 
+def test_the_largest_payload_fills_the_largest_frame() -> None:
+    # The network refuses payloads above frame_bytes_max - 8 before encoding them.
+    largest = encode_frame(limits.frame_channel_max, bytes(limits.frame_bytes_max - 8))
+    assert len(largest) == HEADER_BYTES + limits.frame_bytes_max
+    with pytest.raises(ValueError):
+        encode_frame(1, bytes(limits.frame_bytes_max - 7))
+
+
 def test_a_caller_cannot_build_a_bad_frame() -> None:
     with pytest.raises(ValueError):
         encode_frame(limits.frame_channel_max + 1, b"")

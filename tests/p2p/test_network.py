@@ -518,3 +518,19 @@ def test_a_peer_that_starts_late_is_reached_with_backoff() -> None:
             await dialer.close()
 
     run(body)
+
+
+def test_a_payload_too_large_for_one_frame_is_dropped_and_counted() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        networks = await cluster.start()
+        try:
+            too_large = b"\x00" * (limits.frame_bytes_max - 7)
+            assert not networks[0].send(cluster.key(1), CHANNEL, too_large)
+            assert networks[0].broadcast(CHANNEL, too_large) == 0
+            assert networks[0].metrics.drops["frame_too_large"] == 2
+            assert networks[0].connected_peers() == {cluster.key(1)}
+        finally:
+            await cluster.close()
+
+    run(body)

@@ -51,6 +51,8 @@ from bftx.p2p.identity import Identity, Peer, client_context, peer_public_key, s
 logger = logging.getLogger("bftx.p2p")
 
 _STREAM_LIMIT_BYTES = 65_536
+# The envelope adds at most 8 bytes (array, channel as uint8, bin32 header) to a payload.
+_PAYLOAD_BYTES_MAX = limits.frame_bytes_max - 8
 _ABORT_REASONS = frozenset(
     {"empty_frame", "oversized_frame", "malformed_frame", "idle_timeout", "write_stalled"}
 )
@@ -412,20 +414,36 @@ class Network:
         """Queue ``payload`` for ``peer``. False (and counted) when the peer has no link."""
         if peer not in self._pinned:
             raise ValueError(f"{peer.hex()} is not a pinned peer")
-        frame = _user_frame(channel, payload)
         link = self._links.get(peer)
         if link is None:
+            _check_channel(channel)
             self.metrics.drops["not_connected"] += 1
             return False
-        return self._enqueue(link, frame)
+        frame = self._user_frame(channel, payload)
+        return frame is not None and self._enqueue(link, frame)
 
     def broadcast(self, channel: int, payload: bytes) -> int:
         """Queue ``payload`` for every connected peer (encoded once); the number of peers."""
-        frame = _user_frame(channel, payload)
+        frame = self._user_frame(channel, payload)
+        if frame is None:
+            return 0
         queued = 0
         for link in self._links.values():
             queued += self._enqueue(link, frame)
         return queued
+
+    def _user_frame(self, channel: int, payload: bytes) -> bytes | None:
+        _check_channel(channel)
+        if len(payload) > _PAYLOAD_BYTES_MAX:
+            # Data-dependent (a reply of many large blocks): drop it, loudly, and carry on.
+            self.metrics.drops["frame_too_large"] += 1
+            logger.error(
+                "p2p payload of %d bytes on channel %d exceeds frame_bytes_max; dropped",
+                len(payload),
+                channel,
+            )
+            return None
+        return encode_frame(channel, payload)
 
     def _enqueue(self, link: _Link, frame: bytes) -> bool:
         size = len(frame)
@@ -864,10 +882,9 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         logger.error("p2p task %s failed", task.get_coro(), exc_info=error)
 
 
-def _user_frame(channel: int, payload: bytes) -> bytes:
-    if channel == CONTROL_CHANNEL:
-        raise ValueError("channel 0 belongs to the transport")
-    return encode_frame(channel, payload)
+def _check_channel(channel: int) -> None:
+    if not CONTROL_CHANNEL < channel <= limits.frame_channel_max:
+        raise ValueError(f"channel {channel} is outside [1, {limits.frame_channel_max}]")
 
 
 def _bind(listen: tuple[str, int] | socket.socket) -> socket.socket:
