@@ -40,7 +40,7 @@ def test_the_largest_payload_fills_the_largest_frame() -> None:
     largest = encode_frame(limits.frame_channel_max, bytes(limits.frame_bytes_max - 8))
     assert len(largest) == HEADER_BYTES + limits.frame_bytes_max
     with pytest.raises(ValueError):
-        encode_frame(1, bytes(limits.frame_bytes_max - 7))
+        encode_frame(limits.frame_channel_max, bytes(limits.frame_bytes_max - 7))
 
 
 def test_a_caller_cannot_build_a_bad_frame() -> None:
