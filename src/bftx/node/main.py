@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvloop
 
+from bftx.api.server import ApiServer
 from bftx.chain import Genesis
 from bftx.crypto import load_key
 from bftx.node.config import load_config
@@ -31,10 +32,17 @@ async def serve(node: Node) -> None:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
     await node.start()
+    api = ApiServer(node, node.config.api_host, node.config.api_port)
     try:
+        await api.start()
+        logger.info(
+            "api listening",
+            extra={"url": f"http://{node.config.api_host}:{node.config.api_port}/docs"},
+        )
         await stop.wait()
         logger.info("shutting down")
     finally:
+        await api.stop()
         await node.stop()
 
 

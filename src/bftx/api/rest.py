@@ -1,0 +1,533 @@
+"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+
+Every error is ``application/problem+json`` with a stable ``code``; bad input
+is always a 4xx that says what was wrong, never a 500. Market symbols appear
+in paths with a dash (``BTC-USD``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bftx import codec, crypto, limits
+from bftx.api.units import format_amount, format_price, format_size
+from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
+from bftx.exchange.machine import Exchange, OrderView
+from bftx.node.runtime import Node
+
+PROBLEM = "application/problem+json"
+_HEX_HASH = r"^(0x)?[0-9a-fA-F]{64}$"
+_HEX_ADDRESS = r"^(0x)?[0-9a-fA-F]{40}$"
+_SYMBOL = r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$"
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+class Problem(BaseModel):
+    type: str = Field(description="a URI naming the problem kind")
+    title: str
+    status: int
+    code: str = Field(description="stable machine-readable code, e.g. insufficient_funds")
+    detail: str
+
+
+class SubmitRequest(BaseModel):
+    tx: str = Field(
+        description="the signed, canonically encoded tx, base64 or hex (0x prefix)",
+        max_length=4 * limits.tx_bytes_max,
+    )
+
+
+class BatchRequest(BaseModel):
+    txs: list[str] = Field(
+        description="signed txs, base64 or hex", max_length=limits.txs_per_block_max
+    )
+
+
+class Admission(BaseModel):
+    tx_hash: str | None = Field(
+        description="hex SHA-256 of the tx bytes (null when they could not be decoded)"
+    )
+    accepted: bool
+    code: str = Field(description="ok, or the rejection code")
+    message: str
+
+
+class BatchAdmission(BaseModel):
+    results: list[Admission]
+    accepted: int
+
+
+class TxStatus(BaseModel):
+    tx_hash: str
+    status: Literal["pending", "committed", "unknown"]
+    height: int | None = None
+    position: int | None = None
+    code: str | None = Field(default=None, description="the execution result once committed")
+    message: str | None = None
+
+
+class Balance(BaseModel):
+    asset: str
+    available: str
+    locked: str
+    available_units: str = Field(description="integer, in the asset's smallest unit")
+    locked_units: str
+
+
+class AccountView(BaseModel):
+    address: str
+    registered: bool
+    nonce: int = Field(description="the nonce the account's next tx must carry")
+    balances: list[Balance]
+
+
+class OrderModel(BaseModel):
+    order_id: str = Field(
+        description="owner address and the nonce of the placing tx: <address>:<nonce>"
+    )
+    market: str
+    owner: str
+    nonce: int
+    side: Literal["buy", "sell"]
+    type: str
+    price: str
+    price_ticks: int
+    amount: str
+    remaining: str
+    quantity_lots: int
+    remaining_lots: int
+    expires_at_ms: int
+
+
+class Level(BaseModel):
+    price: str
+    amount: str
+    price_ticks: int
+    quantity_lots: int
+
+
+class Book(BaseModel):
+    market: str
+    sequence: int = Field(description="the block height this book is as of")
+    bids: list[Level]
+    asks: list[Level]
+
+
+class TradeModel(BaseModel):
+    trade_id: int
+    market: str
+    price: str
+    amount: str
+    taker_side: Literal["buy", "sell"]
+    maker: str
+    taker: str
+    maker_order_id: str
+    taker_order_id: str
+    timestamp_ms: int
+    height: int | None = None
+
+
+class MarketModel(BaseModel):
+    symbol: str
+    base: str
+    quote: str
+    tick: str = Field(description="price increment, quote per whole base")
+    lot: str = Field(description="size increment, in base")
+    min_size: str
+    maker_fee_bps: int
+    taker_fee_bps: int
+
+
+class Share(BaseModel):
+    validator: int
+    name: str
+    signature: str
+
+
+class BlockModel(BaseModel):
+    height: int
+    hash: str
+    view: int
+    proposer: int
+    timestamp_ms: int
+    txs: list[str] = Field(description="tx hashes in the order proposed")
+    certificate_view: int
+    signatures: list[Share] = Field(
+        description="the commit certificate: 2f+1 validators' COMMIT signatures"
+    )
+    state_root: str
+
+
+class StatusModel(BaseModel):
+    node: str
+    mode: str
+    chain_id: str
+    height: int
+    state_root: str
+    view: int | None
+    primary: int | None
+    validator_index: int | None
+    validators: list[str]
+    peers_connected: list[str]
+    mempool_txs: int
+    halted: str | None
+
+
+def create_app(node: Node) -> FastAPI:
+    app = FastAPI(
+        title="bftx",
+        version="1",
+        description="A Byzantine-fault-tolerant exchange. Every value shown is committed (final) state.",
+        responses={400: {"model": Problem}, 404: {"model": Problem}},
+    )
+
+    def exchange() -> Exchange:  # read it each time: state transfer may replace it
+        return node.application.exchange
+
+    @app.exception_handler(ApiProblem)
+    async def on_problem(_request: Request, error: ApiProblem) -> JSONResponse:
+        return problem(error.status, error.code, error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return problem(400, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            error.status_code,
+            "not_found" if error.status_code == 404 else "http_error",
+            str(error.detail),
+        )
+
+    @app.get("/v1/health", summary="Liveness: 200 while the node runs and is not halted")
+    async def health() -> dict[str, str]:
+        if node.halted:
+            raise ApiProblem(503, "halted", node.halted)
+        return {"status": "ok"}
+
+    @app.get(
+        "/v1/status", response_model=StatusModel, summary="Height, view, primary, peers, validators"
+    )
+    async def status() -> dict[str, Any]:
+        return node.status()
+
+    @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
+    async def submit(request: SubmitRequest) -> Admission:
+        return _admit(node, _decode_tx_text(request.tx))
+
+    @app.post(
+        "/v1/txs/batch",
+        response_model=BatchAdmission,
+        summary="Submit many signed txs (JSON, or application/octet-stream: the canonical encoding of a list of tx bytes)",
+    )
+    async def submit_batch(request: Request) -> BatchAdmission:
+        txs = await _read_batch(request)
+        results = [_admit(node, data) for data in txs]
+        return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
+
+    @app.get(
+        "/v1/txs/{tx_hash}",
+        response_model=TxStatus,
+        summary="Pending, committed (with its result) or unknown",
+    )
+    async def tx_status(tx_hash: Annotated[str, Path(pattern=_HEX_HASH)]) -> TxStatus:
+        digest = bytes.fromhex(tx_hash.removeprefix("0x"))
+        row = node.store.tx(digest) if node.store else None
+        if row is not None:
+            code = Code(row.code)
+            return TxStatus(
+                tx_hash=digest.hex(),
+                status="committed",
+                height=row.height,
+                position=row.position,
+                code=code.slug,
+                message=CODE_DESCRIPTIONS[code],
+            )
+        if node.mempool is not None and digest in node.mempool:
+            return TxStatus(tx_hash=digest.hex(), status="pending")
+        return TxStatus(tx_hash=digest.hex(), status="unknown")
+
+    @app.get(
+        "/v1/markets",
+        response_model=list[MarketModel],
+        summary="Markets and their increments and fees",
+    )
+    async def markets() -> list[MarketModel]:
+        state = exchange().state
+        result = []
+        for market in state.markets.values():
+            base, quote = state.assets[market.base], state.assets[market.quote]
+            result.append(
+                MarketModel(
+                    symbol=market.symbol,
+                    base=market.base,
+                    quote=market.quote,
+                    tick=format_price(1, market, base, quote),
+                    lot=format_size(1, market, base),
+                    min_size=format_size(market.min_lots, market, base),
+                    maker_fee_bps=market.maker_fee_bps,
+                    taker_fee_bps=market.taker_fee_bps,
+                )
+            )
+        return result
+
+    @app.get(
+        "/v1/markets/{symbol}/book", response_model=Book, summary="Aggregated order book levels"
+    )
+    async def book(
+        symbol: Annotated[str, Path(pattern=_SYMBOL, description="e.g. BTC-USD")],
+        depth: Annotated[int, Query(ge=1, le=limits.book_depth_levels_max)] = 50,
+    ) -> Book:
+        current = exchange()
+        market, base, quote = _market(current, symbol)
+        levels = current.depth(market.symbol, depth)
+        assert levels is not None
+
+        def convert(entries: tuple[tuple[int, int], ...]) -> list[Level]:
+            return [
+                Level(
+                    price=format_price(p, market, base, quote),
+                    amount=format_size(q, market, base),
+                    price_ticks=p,
+                    quantity_lots=q,
+                )
+                for p, q in entries
+            ]
+
+        return Book(
+            market=market.symbol,
+            sequence=levels.height,
+            bids=convert(levels.bids),
+            asks=convert(levels.asks),
+        )
+
+    @app.get(
+        "/v1/markets/{symbol}/trades",
+        response_model=list[TradeModel],
+        summary="Recent trades, newest first",
+    )
+    async def trades(
+        symbol: Annotated[str, Path(pattern=_SYMBOL)],
+        limit: Annotated[int, Query(ge=1, le=limits.recent_trades_max)] = 100,
+    ) -> list[TradeModel]:
+        current = exchange()
+        market, base, quote = _market(current, symbol)
+        rows = node.store.trades(market.symbol, limit) if node.store else []
+        return [
+            TradeModel(
+                trade_id=row.trade_id,
+                market=row.market,
+                price=format_price(row.price_ticks, market, base, quote),
+                amount=format_size(row.quantity_lots, market, base),
+                taker_side="buy" if row.taker_side == 0 else "sell",
+                maker=row.maker.hex(),
+                taker=row.taker.hex(),
+                maker_order_id=f"{row.maker.hex()}:{row.maker_nonce}",
+                taker_order_id=f"{row.taker.hex()}:{row.taker_nonce}",
+                timestamp_ms=row.timestamp_ms,
+                height=row.height,
+            )
+            for row in rows
+        ]
+
+    @app.get(
+        "/v1/accounts/{address}",
+        response_model=AccountView,
+        summary="Balances (available and locked) and nonce",
+    )
+    async def account(address: Annotated[str, Path(pattern=_HEX_ADDRESS)]) -> AccountView:
+        current = exchange()
+        owner = bytes.fromhex(address.removeprefix("0x"))
+        balances = []
+        for symbol, balance in current.balances(owner).items():
+            decimals = current.state.assets[symbol].decimals
+            balances.append(
+                Balance(
+                    asset=symbol,
+                    available=format_amount(balance.available, decimals),
+                    locked=format_amount(balance.locked, decimals),
+                    available_units=str(balance.available),
+                    locked_units=str(balance.locked),
+                )
+            )
+        return AccountView(
+            address=owner.hex(),
+            registered=current.is_registered(owner),
+            nonce=current.nonce(owner),
+            balances=balances,
+        )
+
+    @app.get(
+        "/v1/accounts/{address}/orders",
+        response_model=list[OrderModel],
+        summary="Open orders of an account",
+    )
+    async def open_orders(address: Annotated[str, Path(pattern=_HEX_ADDRESS)]) -> list[OrderModel]:
+        current = exchange()
+        owner = bytes.fromhex(address.removeprefix("0x"))
+        return [_order_model(current, order) for order in current.open_orders(owner)]
+
+    @app.get(
+        "/v1/accounts/{address}/orders/{nonce}", response_model=OrderModel, summary="One open order"
+    )
+    async def order(
+        address: Annotated[str, Path(pattern=_HEX_ADDRESS)],
+        nonce: Annotated[int, Path(ge=0, le=limits.nonce_max)],
+    ) -> OrderModel:
+        current = exchange()
+        found = current.order(bytes.fromhex(address.removeprefix("0x")), nonce)
+        if found is None:
+            raise ApiProblem(
+                404,
+                "unknown_order",
+                f"no open order {address}:{nonce} (it may be filled or cancelled)",
+            )
+        return _order_model(current, found)
+
+    @app.get(
+        "/v1/blocks/latest",
+        response_model=BlockModel,
+        summary="The latest committed block with its certificate",
+    )
+    async def latest_block() -> BlockModel:
+        return _block_model(node, node.height)
+
+    @app.get(
+        "/v1/blocks/{height}",
+        response_model=BlockModel,
+        summary="A committed block with its commit certificate",
+    )
+    async def block(height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockModel:
+        return _block_model(node, height)
+
+    return app
+
+
+def problem(status: int, code: str, detail: str) -> JSONResponse:
+    title = code.replace("_", " ")
+    body = {
+        "type": f"https://bftx.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _admit(node: Node, data: bytes) -> Admission:
+    admitted = node.submit(data)
+    return Admission(
+        tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
+        accepted=admitted.code is Code.OK,
+        code=admitted.code.slug,
+        message=CODE_DESCRIPTIONS[admitted.code],
+    )
+
+
+def _decode_tx_text(text: str) -> bytes:
+    try:
+        if text.startswith("0x"):
+            data = bytes.fromhex(text[2:])
+        else:
+            data = base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error) as error:
+        raise ApiProblem(
+            400, "invalid_encoding", "tx must be base64, or hex with a 0x prefix"
+        ) from error
+    if not data or len(data) > limits.tx_bytes_max:
+        raise ApiProblem(400, "malformed", f"a tx is 1 to {limits.tx_bytes_max} bytes")
+    return data
+
+
+async def _read_batch(request: Request) -> list[bytes]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    body = await request.body()
+    if kind == "application/octet-stream":
+        try:
+            value = codec.decode(body, limits.block_bytes_max, max_items=limits.txs_per_block_max)
+            items = codec.expect_list(value, limits.txs_per_block_max, "batch")
+            return [
+                codec.expect_bytes(item, "batch tx", max_size=limits.tx_bytes_max) for item in items
+            ]
+        except DecodeError as error:
+            raise ApiProblem(400, "malformed", f"binary batch: {error}") from error
+    if kind not in ("application/json", ""):
+        raise ApiProblem(
+            415, "unsupported_media_type", "send application/json or application/octet-stream"
+        )
+    try:
+        batch = BatchRequest.model_validate_json(body)
+    except ValueError as error:
+        raise ApiProblem(
+            400, "invalid_request", f'expected {{"txs": [...]}}: {str(error)[:200]}'
+        ) from error
+    return [_decode_tx_text(text) for text in batch.txs]
+
+
+def _market(exchange: Exchange, symbol: str) -> tuple[Any, Any, Any]:
+    market = exchange.state.markets.get(symbol.replace("-", "/").upper())
+    if market is None:
+        raise ApiProblem(404, "unknown_market", f"no market {symbol}; see GET /v1/markets")
+    return market, exchange.state.assets[market.base], exchange.state.assets[market.quote]
+
+
+def _order_model(exchange: Exchange, order: OrderView) -> OrderModel:
+    market = exchange.state.markets[order.market]
+    base, quote = exchange.state.assets[market.base], exchange.state.assets[market.quote]
+    return OrderModel(
+        order_id=f"{order.owner.hex()}:{order.nonce}",
+        market=order.market,
+        owner=order.owner.hex(),
+        nonce=order.nonce,
+        side="buy" if order.side == 0 else "sell",
+        type=order.order_type.name.lower(),
+        price=format_price(order.price_ticks, market, base, quote),
+        price_ticks=order.price_ticks,
+        amount=format_size(order.quantity_lots, market, base),
+        remaining=format_size(order.remaining_lots, market, base),
+        quantity_lots=order.quantity_lots,
+        remaining_lots=order.remaining_lots,
+        expires_at_ms=order.expires_at_ms,
+    )
+
+
+def _block_model(node: Node, height: int) -> BlockModel:
+    found = node.stored_block(height) if height > 0 else None
+    if found is None:
+        raise ApiProblem(
+            404, "unknown_block", f"no committed block {height} here (latest is {node.height})"
+        )
+    block, certificate, _result = found
+    stored = node.store.block(height) if node.store else None
+    names = [v.name for v in node.genesis.validators]
+    return BlockModel(
+        height=block.height,
+        hash=block.digest.hex(),
+        view=block.header.view,
+        proposer=block.header.proposer,
+        timestamp_ms=block.header.timestamp_ms,
+        txs=[crypto.sha256(tx).hex() for tx in block.txs],
+        certificate_view=certificate.view,
+        signatures=[
+            Share(validator=s.signer, name=names[s.signer], signature=s.signature.hex())
+            for s in certificate.shares
+        ],
+        state_root=stored.state_root.hex() if stored else "",
+    )

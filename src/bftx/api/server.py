@@ -1,0 +1,45 @@
+"""Serving the API inside the node's event loop (uvicorn, without its own signal handling)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+
+import uvicorn
+
+from bftx.api.rest import create_app
+from bftx.node.runtime import Node
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:  # the node process owns the signals
+        yield
+
+
+class ApiServer:
+    def __init__(self, node: Node, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            create_app(node),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises why it could not start (a busy port, say)
+                raise RuntimeError("the API server stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
