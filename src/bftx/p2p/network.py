@@ -340,6 +340,7 @@ class Network:
         self._link_tasks: set[asyncio.Task[None]] = set()
         self._handshake_tasks: set[asyncio.Task[None]] = set()
         self._pending_handshakes = 0
+        self._unreachable: set[bytes] = set()  # dialed peers in a streak of failed dials
         self._changed = asyncio.Event()
         self._closed = asyncio.Event()
         self._state = "new"
@@ -680,9 +681,9 @@ class Network:
     def _dial_failed(self, peer: Peer, where: str, reason: str, detail: str = "") -> None:
         self.metrics.dial_failures[reason] += 1
         # A peer that is down is normal during rolling restarts: one line per streak.
-        level = logging.DEBUG if self.metrics.dial_failures[reason] > 1 else logging.INFO
+        level = logging.DEBUG if peer.public_key in self._unreachable else logging.INFO
+        self._unreachable.add(peer.public_key)
         logger.log(level, "p2p dial failed peer=%s reason=%s %s", where, reason, detail)
-        del peer
 
     # --- links -------------------------------------------------------------------
 
@@ -696,6 +697,7 @@ class Network:
         old = self._links.get(peer.public_key)
         if old is not None:
             self._close_link(old, "replaced")
+        self._unreachable.discard(peer.public_key)
         transport = writer.transport
         transport.set_write_buffer_limits(high=self.settings.write_buffer_bytes_max)
         link = _Link(peer, dialer, reader, writer, asyncio.get_running_loop().time())
