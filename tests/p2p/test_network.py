@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
 
@@ -532,5 +533,79 @@ def test_a_payload_too_large_for_one_frame_is_dropped_and_counted() -> None:
             assert networks[0].connected_peers() == {cluster.key(1)}
         finally:
             await cluster.close()
+
+    run(body)
+
+
+class Partition:
+    """A TCP relay in front of a node that can silently swallow traffic, like a blackhole route."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.blackhole = False
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, HOST, 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(HOST, self.target_port)
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self.tasks.add(task)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await source.read(65_536):
+                if not self.blackhole:
+                    sink.write(data)
+        sink.close()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def test_a_partitioned_link_is_noticed_and_restored_after_healing() -> None:
+    settings = Settings(
+        keepalive_interval_ms=100,
+        idle_timeout_ms=500,
+        reconnect_delay_ms_min=20,
+        reconnect_delay_ms_max=100,
+        handshake_timeout_ms=300,
+    )
+
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        partition = Partition(cluster.port(1))
+        relay_port = await partition.start()
+        # Node 0 reaches node 1 only through the relay.
+        peers = cluster.peers()
+        peers[1] = peer_of(cluster.members[1], relay_port)
+        networks = [
+            Network(member, peers, listen=cluster.sockets[index], settings=settings)
+            for index, member in enumerate(cluster.members)
+        ]
+        for network in networks:
+            await network.start()
+        try:
+            await networks[0].wait_connected()
+            partition.blackhole = True
+            await eventually(lambda: networks[0].connected_peers() == frozenset(), timeout_s=3)
+            assert networks[0].metrics.disconnects["idle_timeout"] >= 1
+            await eventually(lambda: networks[1].connected_peers() == frozenset(), timeout_s=3)
+            partition.blackhole = False
+            await networks[0].wait_connected(timeout_ms=5_000)
+            networks[0].send(cluster.key(1), CHANNEL, b"healed")
+            assert await receive(networks[1]) == Message(cluster.key(0), CHANNEL, b"healed")
+        finally:
+            for network in networks:
+                await network.close()
+            await partition.close()
 
     run(body)
