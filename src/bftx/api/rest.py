@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import fields
+from enum import IntEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
@@ -20,8 +22,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bftx import codec, crypto, limits
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
+from bftx.exchange.events import (
+    Deposited,
+    Event,
+    OrderClosed,
+    OrderPlaced,
+    Registered,
+    Trade,
+    Transferred,
+    Withdrawn,
+    decode_block_result,
+)
+from bftx.exchange.genesis import Asset, Market
 from bftx.exchange.machine import Exchange, OrderView
 from bftx.node.runtime import Node
+from bftx.store import TradeRow
 
 PROBLEM = "application/problem+json"
 _HEX_HASH = r"^(0x)?[0-9a-fA-F]{64}$"
@@ -77,6 +92,10 @@ class TxStatus(BaseModel):
     position: int | None = None
     code: str | None = Field(default=None, description="the execution result once committed")
     message: str | None = None
+    events: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="what the tx did: order_placed, trade, order_closed, deposited, ... (integers in smallest units)",
+    )
 
 
 class Balance(BaseModel):
@@ -258,6 +277,7 @@ def create_app(node: Node) -> FastAPI:
                 position=row.position,
                 code=code.slug,
                 message=CODE_DESCRIPTIONS[code],
+                events=_receipt_events(node, row.height, row.position),
             )
         if node.mempool is not None and digest in node.mempool:
             return TxStatus(tx_hash=digest.hex(), status="pending")
@@ -329,22 +349,7 @@ def create_app(node: Node) -> FastAPI:
         current = exchange()
         market, base, quote = _market(current, symbol)
         rows = node.store.trades(market.symbol, limit) if node.store else []
-        return [
-            TradeModel(
-                trade_id=row.trade_id,
-                market=row.market,
-                price=format_price(row.price_ticks, market, base, quote),
-                amount=format_size(row.quantity_lots, market, base),
-                taker_side="buy" if row.taker_side == 0 else "sell",
-                maker=row.maker.hex(),
-                taker=row.taker.hex(),
-                maker_order_id=f"{row.maker.hex()}:{row.maker_nonce}",
-                taker_order_id=f"{row.taker.hex()}:{row.taker_nonce}",
-                timestamp_ms=row.timestamp_ms,
-                height=row.height,
-            )
-            for row in rows
-        ]
+        return [_trade_model(row, market, base, quote) for row in rows]
 
     @app.get(
         "/v1/accounts/{address}",
@@ -372,6 +377,21 @@ def create_app(node: Node) -> FastAPI:
             nonce=current.nonce(owner),
             balances=balances,
         )
+
+    @app.get(
+        "/v1/accounts/{address}/trades",
+        response_model=list[TradeModel],
+        summary="An account's trades in a market, newest first",
+    )
+    async def account_trades(
+        address: Annotated[str, Path(pattern=_HEX_ADDRESS)],
+        market: Annotated[str, Query(pattern=_SYMBOL, description="e.g. BTC-USD")],
+        limit: Annotated[int, Query(ge=1, le=limits.recent_trades_max)] = 100,
+    ) -> list[TradeModel]:
+        found, base, quote = _market(exchange(), market)
+        owner = bytes.fromhex(address.removeprefix("0x"))
+        rows = node.store.trades(found.symbol, limit, account=owner) if node.store else []
+        return [_trade_model(row, found, base, quote) for row in rows]
 
     @app.get(
         "/v1/accounts/{address}/orders",
@@ -431,6 +451,40 @@ def problem(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def event_to_json(event: Event) -> dict[str, Any]:
+    """An exchange event as JSON: snake_case kind, bytes in hex, enums by name, integers as they are."""
+    document: dict[str, Any] = {"kind": _EVENT_KINDS[type(event)]}
+    for name, value in ((f.name, getattr(event, f.name)) for f in fields(event)):
+        if isinstance(value, bytes):
+            document[name] = value.hex()
+        elif isinstance(value, IntEnum):
+            document[name] = value.name.lower()
+        else:
+            document[name] = value
+    return document
+
+
+_EVENT_KINDS = {
+    Registered: "registered",
+    Deposited: "deposited",
+    Withdrawn: "withdrawn",
+    Transferred: "transferred",
+    OrderPlaced: "order_placed",
+    Trade: "trade",
+    OrderClosed: "order_closed",
+}
+
+
+def _receipt_events(node: Node, height: int, position: int) -> list[dict[str, Any]]:
+    stored = node.store.block(height) if node.store else None
+    if stored is None:
+        return []
+    receipts = decode_block_result(stored.result).receipts
+    if position >= len(receipts):
+        return []
+    return [event_to_json(event) for event in receipts[position].events]
+
+
 def _admit(node: Node, data: bytes) -> Admission:
     admitted = node.submit(data)
     return Admission(
@@ -481,11 +535,27 @@ async def _read_batch(request: Request) -> list[bytes]:
     return [_decode_tx_text(text) for text in batch.txs]
 
 
-def _market(exchange: Exchange, symbol: str) -> tuple[Any, Any, Any]:
+def _market(exchange: Exchange, symbol: str) -> tuple[Market, Asset, Asset]:
     market = exchange.state.markets.get(symbol.replace("-", "/").upper())
     if market is None:
         raise ApiProblem(404, "unknown_market", f"no market {symbol}; see GET /v1/markets")
     return market, exchange.state.assets[market.base], exchange.state.assets[market.quote]
+
+
+def _trade_model(row: TradeRow, market: Market, base: Asset, quote: Asset) -> TradeModel:
+    return TradeModel(
+        trade_id=row.trade_id,
+        market=row.market,
+        price=format_price(row.price_ticks, market, base, quote),
+        amount=format_size(row.quantity_lots, market, base),
+        taker_side="buy" if row.taker_side == 0 else "sell",
+        maker=row.maker.hex(),
+        taker=row.taker.hex(),
+        maker_order_id=f"{row.maker.hex()}:{row.maker_nonce}",
+        taker_order_id=f"{row.taker.hex()}:{row.taker_nonce}",
+        timestamp_ms=row.timestamp_ms,
+        height=row.height,
+    )
 
 
 def _order_model(exchange: Exchange, order: OrderView) -> OrderModel:
