@@ -748,7 +748,8 @@ class Replica:
             return
         target = self.view_change_target
         if len(self.view_changes.get(target, {})) >= self.quorum:
-            self.failed_view_changes += 1
+            self.failed_view_changes += 1  # a quorum wanted ``target`` and it never came
+            self.stats["view_changes_escalated"] += 1
             self._start_view_change(target + 1, now)
         else:
             self.view_started_ms = (

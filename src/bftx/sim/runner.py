@@ -31,7 +31,7 @@ class RunSettings:
 
     @property
     def durations_ms(self) -> tuple[int, int]:
-        default_duration, default_heal = compute_default_durations_ms(self.nodes)
+        default_duration, default_heal = compute_default_durations_ms(self.nodes, self.byzantine)
         duration = self.duration_ms or default_duration
         heal = self.heal_ms if self.heal_ms is not None else min(default_heal, duration // 2)
         return duration, heal

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from bftx import limits
+
 FAULT_KINDS = (
     "loss",
     "duplication",
@@ -78,13 +80,24 @@ class Scenario:
         return [node for node in range(self.nodes) if node not in self.behaviours]
 
 
-def compute_default_durations_ms(nodes: int) -> tuple[int, int]:
-    """(duration, heal) sized so a seed is cheap but liveness has room after healing."""
-    if nodes <= 10:
-        return 11_000, 5_000
-    if nodes <= 31:
-        return 14_000, 6_000
-    return 9_000, 1_000
+def compute_liveness_bound_ms(byzantine: int) -> int:
+    """How long after healing commits may take to resume, from the protocol's timeouts.
+
+    Stall detection, then up to byzantine+1 consecutive view changes whose
+    timeouts double (a byzantine primary can waste each), then catching up.
+    """
+    bound = limits.view_timeout_ms + 2_000
+    for failed in range(byzantine + 1):
+        bound += min(limits.view_timeout_ms << failed, limits.view_timeout_ms_max)
+    return bound
+
+
+def compute_default_durations_ms(nodes: int, byzantine: int) -> tuple[int, int]:
+    """(duration, heal): faults for a while, then the liveness bound to recover."""
+    if nodes > 16:  # large runs: short, only light network faults (see generate_scenario)
+        return 9_000, 1_000
+    heal = 5_000
+    return heal + compute_liveness_bound_ms(byzantine), heal
 
 
 def generate_scenario(

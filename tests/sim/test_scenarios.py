@@ -1,0 +1,112 @@
+"""Named situations, each run through the simulator with the real replicas."""
+
+from __future__ import annotations
+
+from bftx.sim.scenario import Crash, Partition
+from tests.sim.support import assert_healthy, halves, honest_views, isolated, run
+
+
+def test_primary_crash_leads_to_a_view_change_and_commits_resume() -> None:
+    simulation, result = run(crashes=(Crash(node=0, at_ms=1_000, restart_ms=3_000),))
+    assert_healthy(result)
+    assert min(honest_views(simulation)) >= 1
+    assert result.faults["crash"] == 1 and result.faults["restart"] == 1
+
+
+def test_primary_equivocation_does_not_split_honest_replicas() -> None:
+    for seed in range(3):
+        simulation, result = run(behaviours={0: "equivocation"}, seed=seed)
+        assert_healthy(result)
+        assert result.faults["equivocation"] > 0
+        heights = [
+            i.replica.last_executed for i in simulation.all_instances if i.is_honest and i.replica
+        ]
+        assert min(heights) > 20
+
+
+def test_partition_without_a_quorum_heals_and_commits_resume() -> None:
+    partition = Partition("partition_halves", 500, 3_500, halves(4, {0, 1}))
+    _simulation, result = run(partitions=(partition,))
+    assert_healthy(result)
+    assert result.faults["partition_halves"] == 1
+
+
+def test_restart_from_journal_resumes_without_equivocating() -> None:
+    simulation, result = run(
+        behaviours={0: "equivocation"},
+        crashes=(Crash(node=2, at_ms=1_500, restart_ms=2_500),),
+        loss_per_mille=20,
+    )
+    assert_healthy(result)
+    restarted = simulation.instances[2][0]
+    assert restarted.disk.writes > 0 and restarted.disk.records
+    assert restarted.replica is not None and restarted.replica.last_executed > 20
+
+
+def test_lagging_replica_catches_up_through_state_transfer() -> None:
+    # Isolated for longer than the watermark window holds blocks: only a snapshot helps.
+    partition = Partition("partition_isolated", 300, 5_000, isolated(4, 3))
+    simulation, result = run(partitions=(partition,), duration_ms=9_000, heal_ms=5_000)
+    assert_healthy(result)
+    lagging = simulation.instances[3][0].replica
+    leader = simulation.instances[0][0].replica
+    assert lagging is not None and leader is not None
+    assert lagging.stats["state_transfers"] >= 1
+    assert lagging.last_executed >= leader.last_executed - 8
+
+
+def test_view_change_during_a_view_change() -> None:
+    # Primary 0 crashes; the next two primaries are silent, so the view change to
+    # view 1 times out, and so does the one to view 2, before view 3 takes over.
+    simulation, result = run(
+        nodes=7,
+        behaviours={1: "silence", 2: "silence"},
+        crashes=(Crash(node=0, at_ms=1_000, restart_ms=1_200),),
+        duration_ms=12_000,
+        heal_ms=1_200,
+    )
+    assert_healthy(result)
+    assert min(honest_views(simulation)) >= 3
+    escalations = [
+        i.replica.stats["view_changes_escalated"]
+        for i in simulation.all_instances
+        if i.is_honest and i.replica is not None
+    ]
+    assert max(escalations) >= 2  # 1 -> 2 and 2 -> 3, each after a timed-out view change
+
+
+def test_censoring_primary_is_replaced() -> None:
+    simulation, result = run(behaviours={0: "censorship"})
+    assert_healthy(result)
+    assert min(honest_views(simulation)) >= 1
+    app = simulation.instances[1][0].application
+    assert app is not None and app.tx_count > 0
+
+
+def test_invalid_messages_are_dropped_and_counted() -> None:
+    expected = {
+        "junk_flood": "malformed",
+        "invalid_signature": "bad_signature",
+        "far_future": "view_too_far",
+        "double_vote": "double_vote",
+    }
+    for behaviour, reason in expected.items():
+        _simulation, result = run(behaviours={3: behaviour}, duration_ms=4_000, heal_ms=1_000)
+        assert_healthy(result)
+        assert result.dropped[reason] > 0, (behaviour, dict(result.dropped))
+
+
+def test_twins_sharing_one_key_cannot_break_safety() -> None:
+    for seed in range(3):
+        _simulation, result = run(behaviours={0: "twins"}, seed=seed, loss_per_mille=10)
+        assert_healthy(result)
+
+
+def test_memory_stays_bounded_in_a_long_run() -> None:
+    simulation, result = run(duration_ms=40_000, heal_ms=2_000, loss_per_mille=10)
+    assert_healthy(result)  # includes the memory checker
+    replica = simulation.instances[1][0].replica
+    assert replica is not None and replica.last_executed > 300
+    footprint = replica.compute_memory_footprint()
+    assert footprint["slots"] <= simulation.config.watermark_window_blocks
+    assert footprint["committed_blocks"] <= simulation.config.watermark_window_blocks
