@@ -1,0 +1,299 @@
+"""What the sync and async clients share: markets, order construction, response shapes.
+
+Everything here is pure (no I/O), so the two clients differ only in how they
+send requests.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from bftx.client.errors import InvalidOrder
+from bftx.crypto import KeyPair, load_key
+from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
+from bftx.exchange.transactions import Body
+
+Number = str | Decimal | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    symbol: str
+    base: str
+    quote: str
+    tick: Decimal  # price increment (quote per whole base)
+    lot: Decimal  # size increment (base)
+    min_size: Decimal
+
+    def to_ticks(self, price: Number) -> int:
+        ticks = _decimal(price, "price") / self.tick
+        if ticks != ticks.to_integral_value() or ticks <= 0:
+            raise InvalidOrder(
+                f"price {price} is not a positive multiple of the tick {self.tick} of {self.symbol}"
+            )
+        return int(ticks)
+
+    def to_lots(self, amount: Number) -> int:
+        lots = _decimal(amount, "amount") / self.lot
+        if lots != lots.to_integral_value() or lots <= 0:
+            raise InvalidOrder(
+                f"amount {amount} is not a positive multiple of the lot {self.lot} of {self.symbol}"
+            )
+        if _decimal(amount, "amount") < self.min_size:
+            raise InvalidOrder(
+                f"amount {amount} is below the minimum size {self.min_size} of {self.symbol}"
+            )
+        return int(lots)
+
+    def price_of(self, ticks: int) -> str:
+        return _plain(self.tick * ticks)
+
+    def amount_of(self, lots: int) -> str:
+        return _plain(self.lot * lots)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A tx's fate once final: the block that holds it and its result code."""
+
+    tx_hash: str
+    height: int
+    code: str
+    latency_s: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "ok"
+
+
+def load_signing_key(key: KeyPair | str | Path | None) -> KeyPair | None:
+    if key is None or isinstance(key, KeyPair):
+        return key
+    return load_key(Path(key))
+
+
+def market_from_json(document: dict[str, Any]) -> MarketInfo:
+    return MarketInfo(
+        symbol=document["symbol"],
+        base=document["base"],
+        quote=document["quote"],
+        tick=Decimal(document["tick"]),
+        lot=Decimal(document["lot"]),
+        min_size=Decimal(document["min_size"]),
+    )
+
+
+def normalise_symbol(symbol: str) -> str:
+    return symbol.replace("-", "/").upper()
+
+
+def path_symbol(symbol: str) -> str:
+    return normalise_symbol(symbol).replace("/", "-")
+
+
+def order_body(
+    market: MarketInfo,
+    order_type: str,
+    side: str,
+    amount: Number,
+    price: Number | None,
+    params: dict[str, Any],
+) -> PlaceOrder:
+    """A PlaceOrder from CCXT-style arguments.
+
+    ``type`` is "limit" or "market"; ``params`` may hold ``timeInForce``
+    ("GTC", "IOC", "FOK", "PO"), ``postOnly`` (bool) and ``expiresAtMs``. A
+    market order needs ``price``: the worst price you accept (bftx has no
+    unbounded market orders).
+    """
+    side_value = {"buy": Side.BUY, "sell": Side.SELL}.get(side.lower())
+    if side_value is None:
+        raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
+    kind = order_type.lower()
+    time_in_force = str(params.get("timeInForce", "GTC")).upper()
+    if kind == "market":
+        if price is None:
+            raise InvalidOrder(
+                "a market order needs price=<the worst price you accept>: bftx never sweeps unbounded"
+            )
+        resolved = OrderType.MARKET
+    elif kind == "limit":
+        if price is None:
+            raise InvalidOrder("a limit order needs a price")
+        if params.get("postOnly") or time_in_force == "PO":
+            resolved = OrderType.POST_ONLY
+        else:
+            resolved = {"GTC": OrderType.LIMIT, "IOC": OrderType.IOC, "FOK": OrderType.FOK}.get(
+                time_in_force
+            )  # type: ignore[assignment]
+            if resolved is None:
+                raise InvalidOrder(
+                    f"timeInForce must be GTC, IOC, FOK or PO, got {time_in_force!r}"
+                )
+    else:
+        raise InvalidOrder(f"type must be 'limit' or 'market', got {order_type!r}")
+    expires_at_ms = int(params.get("expiresAtMs", 0))
+    return PlaceOrder(
+        market.symbol,
+        side_value,
+        resolved,
+        market.to_ticks(price),
+        market.to_lots(amount),
+        expires_at_ms,
+    )
+
+
+def sign(key: KeyPair, chain_id: str, nonce: int, body: Body) -> bytes:
+    return sign_tx(key, chain_id, nonce, body)
+
+
+def encode_for_json(tx: bytes) -> str:
+    return base64.b64encode(tx).decode()
+
+
+def parse_order_id(order_id: str) -> tuple[str, int]:
+    """``"<address>:<nonce>"`` -> (address hex, nonce)."""
+    address, _, nonce = order_id.partition(":")
+    if len(address.removeprefix("0x")) != 40 or not nonce.isdigit():
+        raise InvalidOrder(f"order id {order_id!r} is not <address>:<nonce>")
+    return address.removeprefix("0x").lower(), int(nonce)
+
+
+def cancel_body(order_id: str, own_address: str) -> CancelOrder:
+    address, nonce = parse_order_id(order_id)
+    if address != own_address:
+        raise InvalidOrder(f"order {order_id} belongs to another account")
+    return CancelOrder(nonce)
+
+
+def order_from_open(document: dict[str, Any]) -> dict[str, Any]:
+    """A CCXT-shaped order from the API's open-order record."""
+    amount, remaining = Decimal(document["amount"]), Decimal(document["remaining"])
+    return {
+        "id": document["order_id"],
+        "symbol": document["market"],
+        "type": "market" if document["type"] == "market" else "limit",
+        "timeInForce": {"limit": "GTC", "ioc": "IOC", "fok": "FOK", "post_only": "PO"}.get(
+            document["type"], "GTC"
+        ),
+        "side": document["side"],
+        "price": document["price"],
+        "amount": document["amount"],
+        "filled": _plain(amount - remaining),
+        "remaining": document["remaining"],
+        "status": "open",
+        "info": document,
+    }
+
+
+def order_from_receipt(
+    market: MarketInfo,
+    order_id: str,
+    body: PlaceOrder,
+    receipt: Receipt,
+    still_open: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A CCXT-shaped order right after its tx committed."""
+    _address, nonce = parse_order_id(order_id)
+    filled_lots = sum(
+        event["quantity_lots"]
+        for event in receipt.events
+        if event["kind"] == "trade" and event["taker_nonce"] == nonce
+    )
+    closed = [
+        event
+        for event in receipt.events
+        if event["kind"] == "order_closed" and event["nonce"] == nonce
+    ]
+    if still_open is not None:
+        status = "open"
+    elif closed and closed[-1]["reason"] == "filled":
+        status = "closed"
+    else:
+        status = "canceled"
+    remaining_lots = body.quantity_lots - filled_lots if status == "open" else 0
+    if still_open is not None:
+        remaining_lots = int(still_open["remaining_lots"])
+    return {
+        "id": order_id,
+        "symbol": market.symbol,
+        "type": "market" if body.order_type is OrderType.MARKET else "limit",
+        "side": body.side.name.lower(),
+        "price": market.price_of(body.price_ticks),
+        "amount": market.amount_of(body.quantity_lots),
+        "filled": market.amount_of(filled_lots),
+        "remaining": market.amount_of(remaining_lots),
+        "status": status,
+        "info": {
+            "tx_hash": receipt.tx_hash,
+            "height": receipt.height,
+            "code": receipt.code,
+            "latency_s": receipt.latency_s,
+            "events": receipt.events,
+        },
+    }
+
+
+def balance_from_account(document: dict[str, Any]) -> dict[str, Any]:
+    """CCXT's balance shape: per asset {free, used, total}, plus free/used/total maps."""
+    result: dict[str, Any] = {"free": {}, "used": {}, "total": {}, "info": document}
+    for entry in document["balances"]:
+        free, used = Decimal(entry["available"]), Decimal(entry["locked"])
+        asset = entry["asset"]
+        result[asset] = {
+            "free": entry["available"],
+            "used": entry["locked"],
+            "total": _plain(free + used),
+        }
+        result["free"][asset] = entry["available"]
+        result["used"][asset] = entry["locked"]
+        result["total"][asset] = _plain(free + used)
+    return result
+
+
+def book_from_json(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "symbol": document["market"],
+        "bids": [[level["price"], level["amount"]] for level in document["bids"]],
+        "asks": [[level["price"], level["amount"]] for level in document["asks"]],
+        "nonce": document["sequence"],
+        "info": document,
+    }
+
+
+def trade_from_json(document: dict[str, Any], own: str | None = None) -> dict[str, Any]:
+    trade: dict[str, Any] = {
+        "id": str(document["trade_id"]),
+        "symbol": document["market"],
+        "price": document["price"],
+        "amount": document["amount"],
+        "side": document["taker_side"],
+        "timestamp": document["timestamp_ms"],
+        "takerOrMaker": None,
+        "info": document,
+    }
+    if own is not None:
+        trade["takerOrMaker"] = "taker" if document["taker"] == own else "maker"
+        trade["order"] = (
+            document["taker_order_id"] if document["taker"] == own else document["maker_order_id"]
+        )
+    return trade
+
+
+def _decimal(value: Number, what: str) -> Decimal:
+    try:
+        result = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError) as error:
+        raise InvalidOrder(f"{what} {value!r} is not a number") from error
+    if not result.is_finite():
+        raise InvalidOrder(f"{what} {value!r} is not finite")
+    return result
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
