@@ -19,8 +19,9 @@ than the byte bound (a state-transfer reply) is queued alone. A frame for a
 peer without a link is dropped at once. Every drop is counted by reason.
 
 Must never: block the caller of `send` or `broadcast`, hold more than the
-configured bound of bytes for one peer, let one peer's bad bytes affect any
-other link, log once per frame, or accept a key outside the pinned set.
+configured bound of bytes for one peer (or one larger frame alone), let one
+peer's bad bytes affect any other link, log once per frame, or accept a key
+outside the pinned set.
 """
 
 from __future__ import annotations
