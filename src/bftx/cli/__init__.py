@@ -7,11 +7,18 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import keys, node, sim, testnet
+from bftx.cli import bench, keys, node, sim, testnet, trade
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: list[Register] = [keys.register, node.register, testnet.register, sim.register]
+COMMANDS: list[Register] = [
+    keys.register,
+    node.register,
+    testnet.register,
+    trade.register,
+    sim.register,
+    bench.register,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,626 @@
+"""The cluster benchmark behind ``bftx bench``: open-loop load on a live testnet, end to end.
+
+Owns: starting (and always stopping) a local testnet of node processes, or
+finding the nodes of one that already runs; pre-signing every tx before the
+clock starts; submitting them at a fixed target rate (open loop: the schedule
+never waits for the cluster) through the binary bulk path, spread over every
+validator; following the committed chain one block request at a time; and
+turning what it saw into one result (throughput, submit-to-finality latency
+percentiles, losses, and the signature-verification ceiling measured in the
+same run).
+
+The load generator shares the machine with the cluster, so it is built to
+cost little: txs are signed up front, each validator gets one batch request
+per tick, and commits are read per block, never per tx.
+
+Must never: leave node processes behind, or count a tx as committed before a
+block holding its hash was read from a node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bftx import codec, crypto
+from bftx.crypto import KeyPair, load_key
+from bftx.errors import ConfigError
+from bftx.exchange.transactions import OrderType, PlaceOrder, Side, sign_tx
+
+MARKET = "BTC/USD"
+MID_PRICE_TICKS = 4_500_000  # $45,000.00
+PRICE_SPREAD_TICKS = 20  # buys and sells land within this of the mid, so they cross
+LOTS_MAX = 10
+VERIFY_SAMPLES = 3_000
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+POLL_INTERVAL_S = 0.01  # how often the chain follower asks for the next block
+BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
+REQUESTS_IN_FLIGHT_MAX = 256
+NONCES_PER_ACCOUNT_MAX = 200  # under the exchange's nonce_ahead_max (256)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSettings:
+    validators: int = 4
+    duration_s: float = 30.0
+    rate_tps: float = 2_500.0
+    accounts: int = 1_000
+    tick_ms: int = 50  # each validator receives one batch per tick
+    drain_s: float = 20.0  # after the load: wait this long at most for the last commits
+    seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The nodes to load: API base URLs (validators first) and the accounts' keys."""
+
+    urls: tuple[str, ...]
+    chain_id: str
+    accounts: tuple[KeyPair, ...]
+    nonces: tuple[int, ...]  # each account's next nonce
+
+
+@dataclass(slots=True)
+class Load:
+    """Pre-signed txs in submission order; tx ``j`` goes to validator ``validator_of[j]``."""
+
+    txs: list[bytes]
+    hashes: list[bytes]
+    validator_of: list[int]
+
+
+@dataclass(slots=True)
+class Observation:
+    """What the load generator saw, all times in seconds since the load began."""
+
+    submit_s: list[float]  # per tx; -1 when never sent
+    accepted: list[bool]
+    commit_s: list[float]  # per tx; -1 when not seen committed
+    rejections: dict[str, int] = field(default_factory=dict)
+    blocks: list[tuple[int, float, int]] = field(default_factory=list)  # height, seen at, txs
+    request_errors: int = 0
+    load_s: float = 0.0  # how long the submission schedule actually took
+
+
+# --- the signature-verification ceiling --------------------------------------------
+
+
+def measure_verify_s(samples: int = VERIFY_SAMPLES) -> float:
+    """Seconds per `bftx.crypto.verify` of a tx-sized message (median of 3 rounds)."""
+    key = KeyPair.generate()
+    messages = [os.urandom(120) for _ in range(samples)]
+    signatures = [key.sign(message) for message in messages]
+    rounds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for message, signature in zip(messages, signatures, strict=True):
+            crypto.verify(key.public_key, message, signature)
+        rounds.append((time.perf_counter() - started) / samples)
+    return sorted(rounds)[1]
+
+
+def compute_verify_limit_tps(cores: int, validators: int, verify_s: float) -> float:
+    """Every validator verifies every tx once: c cores shared by n validators."""
+    return cores / (validators * verify_s)
+
+
+# --- pre-signing ---------------------------------------------------------------------
+
+
+def sign_load(target: Target, count: int, seed: int) -> Load:
+    """``count`` crossing limit orders, round-robin over the accounts, each pinned to a validator.
+
+    Pinning keeps an account's nonces arriving in order at one node; the
+    round-robin keeps every account far below the exchange's nonce window.
+    """
+    generator = random.Random(seed)
+    accounts = len(target.accounts)
+    validators = len(target.urls)
+    txs: list[bytes] = []
+    hashes: list[bytes] = []
+    validator_of: list[int] = []
+    for index in range(count):
+        account = index % accounts
+        nonce = target.nonces[account] + index // accounts
+        side = Side.BUY if generator.random() < 0.5 else Side.SELL
+        offset = generator.randint(0, PRICE_SPREAD_TICKS)
+        price = MID_PRICE_TICKS + offset if side is Side.BUY else MID_PRICE_TICKS - offset
+        body = PlaceOrder(MARKET, side, OrderType.LIMIT, price, generator.randint(1, LOTS_MAX), 0)
+        data = sign_tx(target.accounts[account], target.chain_id, nonce, body)
+        txs.append(data)
+        hashes.append(crypto.sha256(data))
+        validator_of.append(account % validators)
+    return Load(txs, hashes, validator_of)
+
+
+def accounts_needed(settings: BenchSettings) -> int:
+    """Enough accounts that none needs more nonces than the exchange admits ahead."""
+    total = int(settings.rate_tps * settings.duration_s) + 1
+    return max(settings.accounts, -(-total // NONCES_PER_ACCOUNT_MAX))
+
+
+# --- a local cluster ----------------------------------------------------------------
+
+
+class LocalCluster:
+    """A fresh testnet in a temporary directory, one process per node; `stop` always runs."""
+
+    def __init__(self, validators: int, traders: int, keep: bool = False) -> None:
+        self.validators = validators
+        self.traders = traders
+        self.keep = keep
+        self.directory = Path(tempfile.mkdtemp(prefix="bftx-bench-"))
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def create(self) -> None:
+        from bftx.node.testnet import create_testnet
+
+        create_testnet(self.directory / "testnet", self.validators, traders=self.traders)
+
+    @property
+    def testnet(self) -> Path:
+        return self.directory / "testnet"
+
+    def start(self) -> None:
+        from bftx.cli.testnet import node_homes
+
+        for home in node_homes(self.testnet):
+            log = open(home / "node.log", "ab")  # noqa: SIM115 - the child owns it
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            log.close()
+
+    def check_running(self) -> None:
+        for index, process in enumerate(self.processes):
+            if process.poll() is not None:
+                log = self.testnet / f"node{index}" / "node.log"
+                raise ConfigError(
+                    f"node{index} exited with status {process.returncode}; see {log}:\n"
+                    + _tail(log)
+                )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes = []
+        if not self.keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def local_cluster(validators: int, traders: int, keep: bool = False) -> Iterator[LocalCluster]:
+    """Start a cluster and stop it however the block ends (errors, Ctrl-C, SIGTERM)."""
+    cluster = LocalCluster(validators, traders, keep)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_terminate(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        cluster.create()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def read_target(testnet: Path, urls: tuple[str, ...] = (), validators_only: bool = True) -> Target:
+    """The API URLs and trading accounts of a testnet directory made by `create_testnet`."""
+    from bftx.cli.testnet import node_homes
+
+    homes = node_homes(testnet)
+    if not homes:
+        raise ConfigError(f"{testnet}: no node directories (make one with `bftx testnet init`)")
+    found = []
+    chain_id = ""
+    for home in homes:
+        document = tomllib.loads((home / "config.toml").read_text())
+        if validators_only and document.get("mode", "validator") != "validator":
+            continue
+        found.append(f"http://{document['api']['host']}:{document['api']['port']}")
+        chain_id = json.loads((home / "genesis.json").read_text())["chain_id"]
+    names = json.loads((testnet / "accounts.json").read_text())
+    traders = sorted(name for name in names if name.startswith("trader"))
+    if not traders:
+        raise ConfigError(f"{testnet}: no trader accounts (testnet init --traders N)")
+    accounts = tuple(load_key(testnet / "accounts" / f"{name}.json") for name in traders)
+    return Target(urls or tuple(found), chain_id, accounts, tuple(0 for _ in accounts))
+
+
+async def wait_ready(urls: tuple[str, ...], timeout_s: float, check: Callable[[], None]) -> None:
+    """Until every node answers and sees every other validator."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            check()
+            ready = 0
+            for url in urls:
+                try:
+                    status = (await client.get(f"{url}/v1/status")).json()
+                except (httpx.HTTPError, ValueError):
+                    continue
+                if len(status.get("peers_connected", [])) >= len(urls) - 1:
+                    ready += 1
+            if ready == len(urls):
+                return
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the cluster was not ready within {timeout_s:.0f} s")
+            await asyncio.sleep(0.2)
+
+
+async def fetch_nonces(urls: tuple[str, ...], accounts: tuple[KeyPair, ...]) -> tuple[int, ...]:
+    """Each account's next nonce on a running cluster (for a testnet used before)."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        nonces = []
+        for key in accounts:
+            response = await client.get(f"{urls[0]}/v1/accounts/{key.address.hex()}")
+            response.raise_for_status()
+            nonces.append(int(response.json()["nonce"]))
+    return tuple(nonces)
+
+
+async def fetch_height(url: str) -> int:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        return int((await client.get(f"{url}/v1/status")).json()["height"])
+
+
+# --- driving the load and following the chain ------------------------------------------
+
+
+class Driver:
+    """Submits the load on schedule and follows the chain until everything accepted commits."""
+
+    def __init__(
+        self,
+        target: Target,
+        load: Load,
+        settings: BenchSettings,
+        start_height: int,
+        on_tick: Callable[[Observation, float], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.load = load
+        self.settings = settings
+        self.next_height = start_height + 1
+        self.on_tick = on_tick
+        count = len(load.txs)
+        self.observation = Observation([-1.0] * count, [False] * count, [-1.0] * count)
+        self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
+        self.started = 0.0
+        self.submitting = True
+        self.in_flight = 0
+        self.committed = 0
+        self.accepted = 0
+
+    def now(self) -> float:
+        return time.perf_counter() - self.started
+
+    async def run(self) -> Observation:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+            self.started = time.perf_counter()
+            follower = asyncio.create_task(self._follow(client))
+            try:
+                await self._submit(client)
+                await self._drain(follower)
+            finally:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+        return self.observation
+
+    async def _submit(self, client: httpx.AsyncClient) -> None:
+        tick_s = self.settings.tick_ms / 1000
+        total = len(self.load.txs)
+        sent = 0
+        requests: set[asyncio.Task[None]] = set()
+        while sent < total:
+            due = min(total, int(self.now() * self.settings.rate_tps) + 1)
+            if due > sent and self.in_flight < REQUESTS_IN_FLIGHT_MAX:
+                for validator, indexes in self._group(sent, due).items():
+                    for first in range(0, len(indexes), BATCH_TXS_MAX):
+                        chunk = indexes[first : first + BATCH_TXS_MAX]
+                        task = asyncio.create_task(self._send(client, validator, chunk))
+                        requests.add(task)
+                        task.add_done_callback(requests.discard)
+                sent = due
+            if self.on_tick is not None:
+                self.on_tick(self.observation, self.now())
+            await asyncio.sleep(tick_s)
+        self.observation.load_s = self.now()
+        self.submitting = False
+        if requests:
+            await asyncio.gather(*requests)
+
+    def _group(self, first: int, end: int) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        validator_of = self.load.validator_of
+        for index in range(first, end):
+            groups.setdefault(validator_of[index], []).append(index)
+        return groups
+
+    async def _send(self, client: httpx.AsyncClient, validator: int, indexes: list[int]) -> None:
+        body = codec.encode(tuple(self.load.txs[index] for index in indexes))
+        sent_at = self.now()
+        observation = self.observation
+        for index in indexes:
+            observation.submit_s[index] = sent_at
+        self.in_flight += 1
+        try:
+            response = await client.post(
+                f"{self.target.urls[validator]}/v1/txs/batch",
+                content=body,
+                headers={"content-type": "application/octet-stream"},
+            )
+            results = response.json()["results"] if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError):
+            results = None
+        finally:
+            self.in_flight -= 1
+        if results is None or len(results) != len(indexes):
+            observation.request_errors += 1
+            return
+        for index, result in zip(indexes, results, strict=True):
+            if result["accepted"]:
+                observation.accepted[index] = True
+                self.accepted += 1
+            else:
+                code = str(result["code"])
+                observation.rejections[code] = observation.rejections.get(code, 0) + 1
+
+    async def _follow(self, client: httpx.AsyncClient) -> None:
+        """Read each new block once from the first node; a tx commits when its block is seen."""
+        url = self.target.urls[0]
+        observation = self.observation
+        while True:
+            try:
+                response = await client.get(f"{url}/v1/blocks/{self.next_height}")
+            except httpx.HTTPError:
+                await asyncio.sleep(POLL_INTERVAL_S)
+                continue
+            if response.status_code != 200:
+                await asyncio.sleep(POLL_INTERVAL_S)
+                continue
+            seen_at = self.now()
+            hashes = response.json()["txs"]
+            for text in hashes:
+                index = self.index_of.get(bytes.fromhex(text))
+                if index is not None and observation.commit_s[index] < 0:
+                    observation.commit_s[index] = seen_at
+                    self.committed += 1
+            observation.blocks.append((self.next_height, seen_at, len(hashes)))
+            self.next_height += 1
+
+    async def _drain(self, follower: asyncio.Task[None]) -> None:
+        deadline = self.now() + self.settings.drain_s
+        while self.committed < self.accepted and self.now() < deadline:
+            if follower.done():
+                follower.result()
+            if self.on_tick is not None:
+                self.on_tick(self.observation, self.now())
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the block being read when the last commit arrived
+
+
+# --- the result ---------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 for an empty one)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, -(-int(fraction * 1_000_000) * len(sorted_values) // 1_000_000))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def summarize(
+    settings: BenchSettings,
+    observation: Observation,
+    verify_s: float,
+    cores: int,
+) -> dict[str, Any]:
+    submitted = sum(1 for at in observation.submit_s if at >= 0)
+    accepted = sum(observation.accepted)
+    committed_indexes = [i for i, at in enumerate(observation.commit_s) if at >= 0]
+    lost = sum(1 for i, ok in enumerate(observation.accepted) if ok and observation.commit_s[i] < 0)
+    latencies = sorted(
+        (observation.commit_s[i] - observation.submit_s[i]) * 1000 for i in committed_indexes
+    )
+    first_submit = min((at for at in observation.submit_s if at >= 0), default=0.0)
+    last_commit = max((observation.commit_s[i] for i in committed_indexes), default=0.0)
+    span_s = max(last_commit - first_submit, 1e-9)
+    return {
+        "validators": settings.validators,
+        "duration_s": settings.duration_s,
+        "rate_tps": settings.rate_tps,
+        "accounts": settings.accounts,
+        "submitted": submitted,
+        "accepted": accepted,
+        "rejected": submitted - accepted,
+        "rejections": dict(sorted(observation.rejections.items())),
+        "request_errors": observation.request_errors,
+        "committed": len(committed_indexes),
+        "lost": lost,
+        "tps_offered": round(submitted / max(observation.load_s, 1e-9), 1),
+        "tps_committed": round(len(committed_indexes) / span_s, 1) if committed_indexes else 0.0,
+        "latency_ms_p50": round(percentile(latencies, 0.50), 1),
+        "latency_ms_p90": round(percentile(latencies, 0.90), 1),
+        "latency_ms_p99": round(percentile(latencies, 0.99), 1),
+        "latency_ms_max": round(latencies[-1], 1) if latencies else 0.0,
+        "blocks": len(observation.blocks),
+        "txs_per_block_mean": round(
+            sum(count for _h, _at, count in observation.blocks) / max(len(observation.blocks), 1),
+            1,
+        ),
+        "cores": cores,
+        "verify_us": round(verify_s * 1e6, 2),
+        "verify_limit_tps": round(compute_verify_limit_tps(cores, settings.validators, verify_s)),
+    }
+
+
+def compute_timeline(observation: Observation, bucket_s: float = 1.0) -> list[dict[str, float]]:
+    """Per bucket of commit time: committed tx/s and the latency percentiles of those txs."""
+    buckets: dict[int, list[float]] = {}
+    for index, commit_at in enumerate(observation.commit_s):
+        if commit_at >= 0:
+            latency_ms = (commit_at - observation.submit_s[index]) * 1000
+            buckets.setdefault(int(commit_at / bucket_s), []).append(latency_ms)
+    timeline = []
+    for bucket in range(max(buckets, default=-1) + 1):
+        latencies = sorted(buckets.get(bucket, []))
+        timeline.append(
+            {
+                "t_s": bucket * bucket_s,
+                "tps_committed": len(latencies) / bucket_s,
+                "latency_ms_p50": percentile(latencies, 0.5),
+                "latency_ms_p99": percentile(latencies, 0.99),
+            }
+        )
+    return timeline
+
+
+def write_outputs(directory: Path, result: dict[str, Any], observation: Observation) -> Path:
+    """``bench.json`` (the result and its timeline) and ``bench.png``; returns the plot's path."""
+    from bftx.bench.plot import plot_timeline
+
+    directory.mkdir(parents=True, exist_ok=True)
+    timeline = compute_timeline(observation)
+    document = dict(result, timeline=timeline)
+    (directory / "bench.json").write_text(json.dumps(document, indent=2) + "\n")
+    plot = directory / "bench.png"
+    plot_timeline(timeline, result, plot)
+    return plot
+
+
+# --- one whole run -----------------------------------------------------------------------
+
+
+ProgressCallback = Callable[
+    [str, float, float, int, int], None
+]  # phase, done, total, sent, committed
+
+
+def run_bench(
+    settings: BenchSettings,
+    testnet: Path | None = None,
+    urls: tuple[str, ...] = (),
+    progress: ProgressCallback | None = None,
+    keep: bool = False,
+) -> tuple[dict[str, Any], Observation]:
+    """Measure the verify ceiling, sign, start (or find) the cluster, drive the load, summarize."""
+
+    def report(phase: str, done: float = 0.0, total: float = 1.0) -> None:
+        if progress is not None:
+            progress(phase, done, total, 0, 0)
+
+    report("measuring signature verification")
+    verify_s = measure_verify_s()
+    cores = os.cpu_count() or 1
+    if testnet is not None:
+        target = read_target(testnet, urls)
+        target = Target(
+            target.urls,
+            target.chain_id,
+            target.accounts,
+            asyncio.run(fetch_nonces(target.urls, target.accounts)),
+        )
+        observation = _drive(settings, target, progress)
+        return summarize(settings, observation, verify_s, cores), observation
+    traders = accounts_needed(settings)
+    with local_cluster(settings.validators, traders, keep) as cluster:
+        report("starting the cluster")
+        target = read_target(cluster.testnet, urls)
+        settings = _with_accounts(settings, len(target.accounts))
+        asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
+        observation = _drive(settings, target, progress, cluster.check_running)
+    return summarize(settings, observation, verify_s, cores), observation
+
+
+def _with_accounts(settings: BenchSettings, accounts: int) -> BenchSettings:
+    return BenchSettings(
+        settings.validators,
+        settings.duration_s,
+        settings.rate_tps,
+        accounts,
+        settings.tick_ms,
+        settings.drain_s,
+        settings.seed,
+    )
+
+
+def _drive(
+    settings: BenchSettings,
+    target: Target,
+    progress: ProgressCallback | None,
+    check: Callable[[], None] = lambda: None,
+) -> Observation:
+    count = int(settings.rate_tps * settings.duration_s)
+    if progress is not None:
+        progress("signing", 0, 1, 0, 0)
+    load = sign_load(target, count, settings.seed)
+    start_height = asyncio.run(fetch_height(target.urls[0]))
+    last_check = [0.0]
+
+    def on_tick(_observation: Observation, now: float) -> None:
+        if now - last_check[0] >= 1.0:
+            last_check[0] = now
+            check()
+        if progress is None:
+            return
+        if driver.submitting:
+            sent = min(count, int(now * settings.rate_tps))
+            progress(
+                "load", min(now, settings.duration_s), settings.duration_s, sent, driver.committed
+            )
+        else:
+            progress(
+                "waiting for the last commits",
+                driver.committed,
+                driver.accepted,
+                count,
+                driver.committed,
+            )
+
+    driver = Driver(target, load, settings, start_height, on_tick)
+    return asyncio.run(driver.run())

@@ -1,0 +1,150 @@
+"""``bftx bench``: committed throughput and submit-to-finality latency of a local cluster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bftx.errors import BftxError
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "bench",
+        help="drive an open-loop load through a local cluster; measure tx/s and latency",
+        description=(
+            "Starts a local testnet (or targets a running one), pre-signs crossing limit "
+            "orders from many accounts, submits them at --rate through the binary bulk API "
+            "spread over every validator, follows the chain block by block and reports "
+            "committed tx/s and each tx's submit-to-finality latency. The cluster it starts "
+            "is always stopped."
+        ),
+    )
+    parser.add_argument("--validators", type=int, default=4, help="validators to start (default 4)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument(
+        "--rate", type=float, default=2_500.0, help="target tx/s, open loop (default 2500)"
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1_000,
+        help="trading accounts to sign from (default 1000; raised when rate x duration needs more)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument(
+        "--out", type=Path, help="write bench.json (with a per-second timeline) and bench.png here"
+    )
+    parser.add_argument(
+        "--testnet",
+        type=Path,
+        help="target the running testnet of this directory (bftx testnet init/start) instead",
+    )
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        help="with --testnet: API base URL of a validator (repeat; default: from the configs)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the started testnet's directory (logs)"
+    )
+    parser.set_defaults(handler=_bench)
+
+
+def _bench(arguments: argparse.Namespace) -> int:
+    from bftx.bench.cluster import BenchSettings, run_bench, write_outputs
+
+    if arguments.validators < 1 or arguments.duration <= 0 or arguments.rate <= 0:
+        print("error: --validators, --duration and --rate must be positive", file=sys.stderr)
+        return 2
+    if arguments.url and arguments.testnet is None:
+        print("error: --url needs --testnet (the accounts' keys)", file=sys.stderr)
+        return 2
+    settings = BenchSettings(
+        validators=arguments.validators,
+        duration_s=arguments.duration,
+        rate_tps=arguments.rate,
+        accounts=arguments.accounts,
+    )
+    with _Progress(enabled=sys.stderr.isatty()) as progress:
+        try:
+            result, observation = run_bench(
+                settings,
+                testnet=arguments.testnet,
+                urls=tuple(arguments.url),
+                progress=progress.update,
+                keep=arguments.keep,
+            )
+        except BftxError as error:
+            progress.close()
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            progress.close()
+            print("interrupted; the cluster was stopped", file=sys.stderr)
+            return 130
+    if arguments.out is not None:
+        plot = write_outputs(arguments.out, result, observation)
+        if not arguments.json:
+            print(f"wrote {arguments.out / 'bench.json'} and {plot}")
+    if arguments.json:
+        print(json.dumps(result))
+    else:
+        _print_table(result)
+    return 0
+
+
+class _Progress:
+    """A rich progress bar on stderr (only on a terminal): the phase, then the load's seconds."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description:<34}"),
+                BarColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("starting", total=1.0, detail="")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def update(self, phase: str, done: float, total: float, sent: int, committed: int) -> None:
+        if self._progress is None:
+            return
+        detail = f"sent {sent:,}  committed {committed:,}" if sent or committed else ""
+        self._progress.update(
+            self._task, description=phase, completed=done, total=total, detail=detail
+        )
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="bftx bench", show_header=False)
+    for key, value in result.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    Console().print(table)
