@@ -612,3 +612,31 @@ def test_a_partitioned_link_is_noticed_and_restored_after_healing() -> None:
             await partition.close()
 
     run(body)
+
+
+def test_unauthenticated_connections_cannot_hold_more_than_their_handshake_slots() -> None:
+    settings = Settings(inbound_handshakes_max=4, **{**FAST_TIMERS, "handshake_timeout_ms": 500})
+
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        listener = Network(
+            cluster.members[1], cluster.peers(), listen=cluster.sockets[1], settings=settings
+        )
+        await listener.start()
+        silent = [await asyncio.open_connection(HOST, cluster.port(1)) for _ in range(10)]
+        await eventually(lambda: listener.metrics.handshakes_rejected["too_many_handshakes"] >= 6)
+        dialer = Network(
+            cluster.members[0], cluster.peers(), listen=cluster.sockets[0], settings=settings
+        )
+        await dialer.start()
+        try:
+            # once the silent ones time out, the pinned peer gets in
+            await dialer.wait_connected(timeout_ms=5_000)
+            assert listener.metrics.handshakes_rejected["handshake_timeout"] >= 4
+        finally:
+            for _reader, writer in silent:
+                writer.close()
+            await dialer.close()
+            await listener.close()
+
+    run(body)
