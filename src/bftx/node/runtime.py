@@ -52,6 +52,7 @@ from bftx.consensus.storage import (
 )
 from bftx.crypto import KeyPair
 from bftx.errors import Code, ConfigError, DecodeError
+from bftx.exchange.application import ExchangeApplication
 from bftx.exchange.events import BlockResult, Trade, encode_block_result
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
@@ -73,6 +74,52 @@ SYNC_CHANNEL = 3
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class ExecutedBlocks:
+    """The exchange as the replica drives it, keeping what each executed block left behind.
+
+    The replica may execute several blocks (and restore a snapshot) within one
+    input before the node sees the first `Committed`: results, and the state
+    at snapshot heights, are captured here at execution time, by height, until
+    the node saves them.
+    """
+
+    def __init__(self, application: ExchangeApplication) -> None:
+        self.application = application
+        self.results: dict[int, tuple[BlockResult, bytes | None]] = {}
+        self.restored: dict[int, bytes] = {}  # snapshots installed by state transfer, by height
+
+    def check_tx(self, tx: bytes) -> int:
+        return self.application.check_tx(tx)
+
+    def validate_block(self, txs: tuple[bytes, ...]) -> bool:
+        return self.application.validate_block(txs)
+
+    def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
+        state_root = self.application.execute_block(height, timestamp_ms, txs)
+        result = self.application.last_result
+        assert result is not None and result.height == height
+        snapshot = (
+            self.application.create_snapshot()
+            if height % limits.snapshot_interval_blocks == 0
+            else None
+        )
+        self.results[height] = (result, snapshot)
+        return state_root
+
+    def state_root(self) -> bytes:
+        return self.application.state_root()
+
+    def create_snapshot(self) -> bytes:
+        return self.application.create_snapshot()
+
+    def restore_snapshot(self, height: int, snapshot: bytes, state_root: bytes) -> bool:
+        if not self.application.restore_snapshot(height, snapshot, state_root):
+            return False
+        self.results.clear()
+        self.restored[height] = snapshot
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +191,7 @@ class Node:
             self.consensus_config.pipeline_depth_blocks,
         )
         self.application = recovered.application
+        self.executed = ExecutedBlocks(self.application)
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
         logger.info(
@@ -175,7 +223,7 @@ class Node:
         if self.config.is_validator:
             assert self.validator_index is not None
             self.replica = Replica(
-                self.consensus_config, self.validator_index, self.key, self.application
+                self.consensus_config, self.validator_index, self.key, self.executed
             )
             if recovered.history[-1].height > 0:
                 self.replica.resume(recovered.history)
@@ -349,14 +397,15 @@ class Node:
 
     def _on_committed(self, committed: Committed) -> None:
         block = committed.block
-        result = self.application.last_result
-        assert result is not None and result.height == block.height, (
-            "executed block and result disagree"
-        )
-        self._save_block(block, committed.certificate, result)
+        result, snapshot = self.executed.results.pop(block.height)
+        self._save_block(block, committed.certificate, result, snapshot)
 
     def _save_block(
-        self, block: Block, certificate: CommitCertificate, result: BlockResult
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        result: BlockResult,
+        snapshot: bytes | None,
     ) -> None:
         assert self.store is not None and self.mempool is not None
         height = block.height
@@ -396,8 +445,8 @@ class Node:
         touched.update(e.maker for r in result.receipts for e in r.events if isinstance(e, Trade))
         self.mempool.remove_committed([receipt.tx_hash for receipt in result.receipts], touched)
         self._release_ready(self.clock())
-        if height % limits.snapshot_interval_blocks == 0:
-            self.store.save_snapshot(height, result.state_root, self.application.create_snapshot())
+        if snapshot is not None:
+            self.store.save_snapshot(height, result.state_root, snapshot)
         self._observe_commit(block, result)
         item = CommittedBlock(
             height, block.digest, result.timestamp_ms, block.txs, certificate, result
@@ -426,7 +475,7 @@ class Node:
         """State transfer replaced the state: save it as a snapshot so a restart resumes from it."""
         assert self.store is not None
         self.store.save_snapshot(
-            restored.height, restored.state_root, self.application.create_snapshot()
+            restored.height, restored.state_root, self.executed.restored.pop(restored.height)
         )
         self.metrics.height.set(restored.height)
         logger.info("state restored by state transfer", extra={"height": restored.height})
@@ -557,10 +606,9 @@ class Node:
                 return
             previous = self._history.get(height - 1)
             timestamp = compute_execution_timestamp(block, previous.timestamp_ms if previous else 0)
-            self.application.execute_block(height, timestamp, block.txs)
-            result = self.application.last_result
-            assert result is not None
-            self._save_block(block, certificate, result)
+            self.executed.execute_block(height, timestamp, block.txs)
+            result, snapshot = self.executed.results.pop(height)
+            self._save_block(block, certificate, result, snapshot)
 
     async def _follow(self) -> None:
         assert self.network is not None
