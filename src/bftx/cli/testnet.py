@@ -26,6 +26,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--traders", type=int, default=20, help="funded trading accounts besides alice and bob"
     )
     init.add_argument("--dir", type=Path, required=True, help="a new or empty directory")
+    init.add_argument(
+        "--random-ports",
+        action="store_true",
+        help="pick free ports instead of the fixed ones (p2p 26600+i, API 8700+i, metrics 9700+i)",
+    )
     init.set_defaults(handler=_init)
 
     start = actions.add_parser("start", help="start every node of a testnet; Ctrl-C stops them all")

@@ -28,6 +28,7 @@ from bftx.p2p.identity import create_certificate
 CHAIN_ID = "bftx-testnet"
 BTC_LOT_SATS = 10_000  # 0.0001 BTC
 USD_TICK_MICROS = 1  # per lot per tick: $0.01 per BTC
+P2P_PORT, API_PORT, METRICS_PORT = 26600, 8700, 9700
 TRADER_BTC = 100 * 10**8
 TRADER_USD = 10_000_000 * 10**6
 
@@ -66,8 +67,13 @@ def create_testnet(
     hosts: list[str] | None = None,
     chain_id: str = CHAIN_ID,
     genesis_time_ms: int = 0,
+    fixed_ports: bool = False,
 ) -> Testnet:
-    """Write a testnet of ``validators`` + ``followers`` nodes; ``hosts`` gives each node its own IP."""
+    """Write a testnet of ``validators`` + ``followers`` nodes; ``hosts`` gives each node its own IP.
+
+    Node ``i`` gets free ports by default; with ``fixed_ports`` it gets the
+    well-known ones: p2p ``26600 + i``, API ``8700 + i``, metrics ``9700 + i``.
+    """
     if validators < 1:
         raise ConfigError("a testnet needs at least one validator")
     if directory.exists() and any(directory.iterdir()):
@@ -96,7 +102,14 @@ def create_testnet(
         followers=tuple(members[validators:]),
     )
     genesis.save(directory / "genesis.json")
-    ports = free_ports(3 * count, "127.0.0.1")
+    if fixed_ports:
+        ports = [
+            port
+            for index in range(count)
+            for port in (P2P_PORT + index, API_PORT + index, METRICS_PORT + index)
+        ]
+    else:
+        ports = free_ports(3 * count, "127.0.0.1")
     configs = []
     for index, (name, key) in enumerate(zip(names, keys, strict=True)):
         home = directory / name
