@@ -580,12 +580,14 @@ class Node:
 
     def _serve_sync(self, peer: bytes, from_height: int) -> None:
         assert self.store is not None and self.network is not None
-        blocks = []
+        blocks: list[tuple[bytes, bytes]] = []
+        size = 0
         for height in range(from_height, from_height + limits.sync_blocks_max):
             stored = self.store.block(height)
-            if stored is None:
+            if stored is None or (blocks and size + len(stored.block) > limits.sync_reply_bytes_budget):
                 break
             blocks.append((stored.block, stored.certificate))
+            size += len(stored.block) + len(stored.certificate)
         if blocks:
             self.network.send(peer, SYNC_CHANNEL, sync.encode_reply(blocks))
 
