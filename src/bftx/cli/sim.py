@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from bftx.sim import BEHAVIOURS, FAULT_KINDS, MUTANTS, RunSettings, Summary, run_seeds
+from bftx.sim import APPS, BEHAVIOURS, FAULT_KINDS, MUTANTS, RunSettings, Summary, run_seeds
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +43,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--heal-ms", type=int, default=None, help="when network faults and crashes end"
     )
+    parser.add_argument(
+        "--app",
+        choices=APPS,
+        default="counter",
+        help="replicated application: a hash-chained counter (default) or the real exchange",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_run)
 
@@ -67,6 +73,7 @@ def _run(arguments: argparse.Namespace) -> int:
         mutant=arguments.mutant,
         duration_ms=arguments.duration_ms,
         heal_ms=arguments.heal_ms,
+        app=arguments.app,
     )
     started = time.monotonic()
     summary = run_seeds(settings)
@@ -84,6 +91,7 @@ def format_table(summary: Summary) -> str:
     rows = [
         ("nodes / byzantine", f"{settings.nodes} / {settings.byzantine}"),
         ("mutant", settings.mutant or "none"),
+        ("application", settings.app),
         ("seeds", f"{summary.seeds} (from {settings.seed_start})"),
         ("simulated seconds", f"{summary.simulated_ms / 1000:.1f}"),
         ("blocks committed", str(summary.blocks_committed)),

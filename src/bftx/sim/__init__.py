@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from bftx.sim.runner import RunSettings, Summary, run_seed, run_seeds
 from bftx.sim.scenario import BEHAVIOURS, FAULT_KINDS, Scenario, generate_scenario
-from bftx.sim.simulation import MUTANTS, SeedResult, Simulation
+from bftx.sim.simulation import APPS, MUTANTS, SeedResult, Simulation
 
 __all__ = [
+    "APPS",
     "BEHAVIOURS",
     "FAULT_KINDS",
     "MUTANTS",

@@ -28,6 +28,7 @@ class RunSettings:
     mutant: str | None = None
     duration_ms: int | None = None
     heal_ms: int | None = None
+    app: str = "counter"
 
     @property
     def durations_ms(self) -> tuple[int, int]:
@@ -50,6 +51,8 @@ class RunSettings:
             parts.append(f"--duration-ms {self.duration_ms}")
         if self.heal_ms is not None:
             parts.append(f"--heal-ms {self.heal_ms}")
+        if self.app != "counter":
+            parts.append(f"--app {self.app}")
         return " ".join(parts)
 
 
@@ -104,6 +107,7 @@ class Summary:
             "nodes": self.settings.nodes,
             "byzantine": self.settings.byzantine,
             "mutant": self.settings.mutant,
+            "app": self.settings.app,
             "seed_start": self.settings.seed_start,
             "seeds": self.seeds,
             "simulated_seconds": self.simulated_ms / 1000,
@@ -123,7 +127,7 @@ class Summary:
 def run_seed(settings: RunSettings, seed: int) -> SeedResult:
     duration, heal = settings.durations_ms
     scenario = generate_scenario(seed, settings.nodes, settings.byzantine, duration, heal)
-    return Simulation(scenario, seed, settings.mutant).run()
+    return Simulation(scenario, seed, settings.mutant, app=settings.app).run()
 
 
 def run_seeds(settings: RunSettings) -> Summary:

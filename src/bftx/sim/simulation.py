@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from bftx import crypto
 from bftx.consensus import (
     HONEST,
+    Application,
     Broadcast,
     Committed,
     ConsensusConfig,
@@ -41,10 +42,12 @@ from bftx.sim.app import CounterApplication
 from bftx.sim.byzantine import Behaviour, create_behaviour
 from bftx.sim.checkers import SafetyChecker, find_memory_violations
 from bftx.sim.disk import FakeDisk
+from bftx.sim.exchange_app import ExchangeLoad
 from bftx.sim.scenario import Scenario
 
 CHAIN_ID = "bftx-sim"
 MUTANTS = ("weak-quorum", "skip-signature-check", "forget-votes")
+APPS = ("counter", "exchange")
 WIRE_BYTES_NODES_MAX = 16  # up to this many nodes every message crosses the codec
 
 _DELIVER = 0
@@ -106,7 +109,7 @@ class Instance:
     disk: FakeDisk
     behaviour: Behaviour | None
     replica: Replica | None = None
-    application: CounterApplication | None = None
+    application: Application | None = None
     alive: bool = True
     incarnation: int = 0
     last_commit_ms: int = -1
@@ -142,12 +145,16 @@ class Simulation:
         seed: int,
         mutant: str | None = None,
         config_overrides: dict[str, int] | None = None,
+        app: str = "counter",
     ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.mutant = mutant
         self.rng = random.Random(f"bftx-network/{seed}")
         self.adversary_rng = random.Random(f"bftx-adversary/{seed}")
+        assert app in APPS, f"unknown app {app!r}"
+        self.exchange_load = ExchangeLoad(CHAIN_ID) if app == "exchange" else None
+        self.load_rng = random.Random(f"bftx-load/{seed}")
         self.keys = create_keys(scenario.nodes)
         validators = ValidatorSet(CHAIN_ID, tuple(key.public_key for key in self.keys))
         self.config = ConsensusConfig(validators, **(config_overrides or {}))
@@ -187,7 +194,12 @@ class Simulation:
             if kind in ("silence", "twins", "censorship"):
                 self.faults[kind] += 1
 
-    def _create_replica(self, instance: Instance, application: CounterApplication) -> Replica:
+    def _create_application(self) -> Application:
+        if self.exchange_load is not None:
+            return self.exchange_load.create_application()
+        return CounterApplication()
+
+    def _create_replica(self, instance: Instance, application: Application) -> Replica:
         policy = self.policy if instance.is_honest else HONEST
         instance.application = application
         return Replica(
@@ -213,7 +225,7 @@ class Simulation:
             if instance.behaviour is not None and not instance.behaviour.needs_replica:
                 instance.replica = None
                 continue
-            instance.replica = self._create_replica(instance, CounterApplication())
+            instance.replica = self._create_replica(instance, self._create_application())
             self._call(instance, lambda r, now: r.start(now))
             if instance.behaviour is not None and instance.behaviour.tick_interval_ms:
                 self.push(instance.behaviour.tick_interval_ms, _TICK, instance)
@@ -277,10 +289,11 @@ class Simulation:
         local_now = self.now + instance.skew_ms
         try:
             outputs = action(replica, local_now)
-        except AssertionError as error:
+        except Exception as error:  # an honest replica must never raise: a violation
             instance.alive = False
             if instance.is_honest:
-                self.safety.on_assertion(instance.node_id, str(error), self.now)
+                reason = str(error) if isinstance(error, AssertionError) else repr(error)
+                self.safety.on_assertion(instance.node_id, reason, self.now)
             return
         self._execute(instance, outputs)
 
@@ -369,7 +382,10 @@ class Simulation:
 
     def _submit_tx(self) -> None:
         self.tx_counter += 1
-        tx = b"tx:%d:%d" % (self.seed, self.tx_counter)
+        if self.exchange_load is not None:
+            tx = self.exchange_load.next_tx(self.load_rng)
+        else:
+            tx = b"tx:%d:%d" % (self.seed, self.tx_counter)
         scenario = self.scenario
         for node in range(scenario.nodes):
             delay = self.rng.randint(scenario.latency_ms_min, scenario.latency_ms_max)
@@ -404,7 +420,7 @@ class Simulation:
             self.faults["restart"] += 1
             instance.alive = True
             disk = instance.disk
-            application = CounterApplication()
+            application = self._create_application()
             executed = tuple(disk.executed)
             if executed:  # the store gives back the state after the last executed block
                 last = executed[-1]
