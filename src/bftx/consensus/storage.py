@@ -76,5 +76,5 @@ def decode_journal_record(data: bytes, chain_id: str) -> JournalRecord:
     return PruneRecord(
         codec.expect_int(seq, "prune seq"),
         codec.expect_int(view, "prune view"),
-        messages._checkpoint_proof(proof),
+        None if proof is None else messages._checkpoint_proof(proof),
     )
