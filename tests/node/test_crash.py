@@ -1,0 +1,75 @@
+"""Crashes (SIGKILL) of one validator under load: the others go on, the node comes back and agrees."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.node.cluster import Cluster, Load
+
+
+def _others(cluster: Cluster, index: int) -> list[int]:
+    return [other for other in range(cluster.size) if other != index]
+
+
+@pytest.mark.timeout(120)
+def test_killed_validator_catches_up_after_restart_and_agrees(cluster: Cluster) -> None:
+    primary = int(cluster.status(0)["primary"])
+    victim = (primary + 1) % cluster.size
+    survivors = _others(cluster, victim)
+    load = Load(cluster, targets=survivors).start()
+    cluster.wait_for(lambda: len(load.accepted) >= 20, 30, "the load to get going")
+    cluster.wait_committed(load.accepted[:20], range(cluster.size), timeout_s=30)
+
+    cluster.kill(victim)
+    height_at_kill = max(cluster.height(index) for index in survivors)
+    cluster.wait_height(survivors, height_at_kill + 20, timeout_s=30)
+    cluster.wait_committed(list(load.accepted), survivors, timeout_s=30)
+
+    cluster.restart(victim)
+    target = max(cluster.height(index) for index in survivors)
+    cluster.wait_height([victim], target, timeout_s=60)
+
+    submitted = load.stop()
+    cluster.wait_committed(submitted, range(cluster.size), timeout_s=60)
+    common_height = cluster.check_agreement()
+    assert common_height >= target
+    assert all(not cluster.nodes[index].missing_heights for index in survivors)
+    # State transfer installs a snapshot: the victim never receives the blocks it skipped
+    # (known gap, see the report of issue 4); every block it does have agrees, and so do
+    # the txs in them.
+    skipped = cluster.nodes[victim].missing_heights
+    assert common_height not in skipped
+    held = [tx for tx in submitted if cluster.checker.tx_heights[tx] not in skipped]
+    cluster.check_txs([victim], held)
+
+
+@pytest.mark.timeout(120)
+def test_killed_primary_is_replaced_by_a_view_change_and_commits_resume(
+    cluster: Cluster,
+) -> None:
+    status = cluster.status(0)
+    primary, view = int(status["primary"]), int(status["view"])
+    survivors = _others(cluster, primary)
+    load = Load(cluster, targets=survivors).start()
+    cluster.wait_for(lambda: len(load.accepted) >= 10, 30, "the load to get going")
+
+    cluster.kill(primary)
+    cluster.wait_for(
+        lambda: all(int(cluster.status(index)["view"]) > view for index in survivors),
+        60,
+        f"a view change away from primary node{primary}",
+    )
+    new_primaries = {int(cluster.status(index)["primary"]) for index in survivors}
+    assert primary not in new_primaries
+    after_view_change = len(load.accepted)
+    cluster.wait_for(
+        lambda: len(load.accepted) >= after_view_change + 10,
+        30,
+        "txs admitted after the view change",
+    )
+    cluster.wait_committed(list(load.accepted), survivors, timeout_s=60)
+
+    cluster.restart(primary)
+    submitted = load.stop()
+    cluster.wait_committed(submitted, range(cluster.size), timeout_s=60)
+    cluster.check_agreement()
