@@ -25,7 +25,6 @@ from bftx.consensus.application import CHECK_TX_OK, Application
 from bftx.consensus.certificates import (
     SignatureCheck,
     ValidatorSet,
-    is_quorum_of_shares,
     verify_checkpoint_proof,
     verify_commit_certificate,
     verify_prepared_certificate,
@@ -172,7 +171,6 @@ class Replica:
         self.next_seq = 1
         self.view_started_ms = 0
         self.last_progress_ms = 0
-        self.last_retransmit_ms = 0
         self.last_fetch_ms = -(10**12)
         self.fetch_rotation = 0
         self.failed_view_changes = 0
@@ -202,7 +200,6 @@ class Replica:
         self._outputs = []
         self.view_started_ms = now
         self.last_progress_ms = now
-        self.last_retransmit_ms = now
         if executed:
             self._resume_executed(executed)
         if journal:
@@ -923,6 +920,8 @@ class Replica:
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
         self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
+        # Nothing is ever signed again for an earlier view: those records only cost memory.
+        self.signed = {key: m for key, m in self.signed.items() if key[1] >= body.view}
         self.valid_view_changes = {
             key: change
             for key, change in self.valid_view_changes.items()
@@ -1089,7 +1088,7 @@ class Replica:
                 highest_view = max(highest_view, record.view)
             elif isinstance(record, PreparedRecord):
                 certificate = record.certificate
-                self.prepared_from_journal(certificate)
+                self._reload_prepared(certificate)
             else:
                 message = record.message
                 body = message.body
@@ -1118,7 +1117,7 @@ class Replica:
             self._broadcast_own_view_change()
         self._request_fetch(now, list(range(self.validators.size)), force=True)
 
-    def prepared_from_journal(self, certificate: PreparedCertificate) -> None:
+    def _reload_prepared(self, certificate: PreparedCertificate) -> None:
         """Reload a prepared certificate persisted before a crash (it goes into view changes)."""
         if not self._is_in_window(certificate.seq):
             return
@@ -1169,4 +1168,4 @@ def _accept_any_signature(_public_key: bytes, _payload: bytes, _signature: bytes
     return True
 
 
-__all__ = ["Replica", "Slot", "Status", "compute_reproposals", "is_quorum_of_shares"]
+__all__ = ["Replica", "Slot", "Status", "compute_reproposals"]
