@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bftx.sim import RunSettings, run_seed
 from bftx.sim.scenario import Crash, Partition
 from tests.sim.support import assert_healthy, halves, honest_views, isolated, run
 
@@ -113,8 +114,6 @@ def test_memory_stays_bounded_in_a_long_run() -> None:
 
 
 def test_exchange_backed_replicas_agree_on_every_state_root() -> None:
-    from bftx.sim import RunSettings, run_seed
-
     settings = RunSettings(4, 1, 1, duration_ms=6_000, heal_ms=2_000, app="exchange")
     for seed in (3, 4):
         result = run_seed(settings, seed)
