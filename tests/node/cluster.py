@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bftx.crypto import KeyPair
+from bftx.crypto import KeyPair, load_key
 from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.testnet import CHAIN_ID, Testnet, create_testnet
 
@@ -202,6 +202,7 @@ class Cluster:
             )
             for index, config in enumerate(testnet.nodes)
         ]
+        self.extra: list[NodeProcess] = []  # processes outside the testnet (intruders)
         self._command_prefix = command_prefix or (lambda _index: [])
         self._http_namespace = http_namespace
         self._local = threading.local()
@@ -228,13 +229,22 @@ class Cluster:
     def account(self, name: str) -> KeyPair:
         return self.testnet.accounts[name]
 
+    def node_key(self, index: int) -> KeyPair:
+        """The node's own key (its validator identity)."""
+        return load_key(self.testnet.nodes[index].key_file)
+
     # --- processes ---------------------------------------------------------------------
 
     def start(self, index: int) -> None:
-        node = self.nodes[index]
+        self.launch(self.nodes[index])
+
+    def launch(self, node: NodeProcess) -> None:
+        """Run ``node``'s home as a process; one not in `nodes` is remembered for `close`."""
         assert not node.running, f"{node.name} is already running"
+        if node not in self.nodes and node not in self.extra:
+            self.extra.append(node)
         command = [
-            *self._command_prefix(index),
+            *self._command_prefix(node.index),
             sys.executable,
             "-m",
             "bftx.cli",
@@ -262,7 +272,9 @@ class Cluster:
 
     def stop(self, index: int, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM, then wait for a graceful exit; the exit status."""
-        node = self.nodes[index]
+        return self.terminate(self.nodes[index], timeout_s)
+
+    def terminate(self, node: NodeProcess, timeout_s: float = STOP_TIMEOUT_S) -> int:
         assert node.process is not None
         node.process.send_signal(signal.SIGTERM)
         try:
@@ -287,10 +299,10 @@ class Cluster:
 
     def close(self) -> None:
         """Kill every process this cluster started; safe to call twice."""
-        for node in self.nodes:
+        for node in self.nodes + self.extra:
             if node.process is not None and node.process.poll() is None:
                 node.process.kill()
-        for node in self.nodes:
+        for node in self.nodes + self.extra:
             if node.process is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     node.process.wait(10)
@@ -302,7 +314,7 @@ class Cluster:
 
     def log_tails(self, lines: int = 30) -> str:
         parts = []
-        for node in self.nodes:
+        for node in self.nodes + self.extra:
             tail = node.log().splitlines()[-lines:]
             parts.append(f"=== {node.name} ({node.log_path}) ===\n" + "\n".join(tail))
         return "\n".join(parts)
@@ -366,6 +378,21 @@ class Cluster:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+    def metrics(self, index: int) -> dict[str, float]:
+        """The node's Prometheus samples, keyed by their text (``bftx_p2p_total{counter="x"}``)."""
+        config = self.testnet.nodes[index]
+        url = f"http://{config.metrics_host}:{config.metrics_port}/metrics"
+        try:
+            response = self.call(lambda: self._client().get(url))
+        except httpx.TransportError as error:
+            raise NodeUnavailable(f"{self.nodes[index].name}: metrics: {error!r}") from error
+        samples = {}
+        for line in response.text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
 
     def tx_status(self, index: int, tx_hash: str) -> dict[str, Any]:
         result: dict[str, Any] = self.get(index, f"/v1/txs/{tx_hash}")
