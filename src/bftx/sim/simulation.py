@@ -58,6 +58,7 @@ _RESTART = 4
 _TICK = 5
 _PARTITION = 6
 _CLIENT_LOAD = 7
+_HEAL = 8
 
 
 class SignatureMemo:
@@ -169,6 +170,7 @@ class Simulation:
         self.messages = 0
         self.tx_counter = 0
         self.active_partitions: list[frozenset[tuple[int, int]]] = []
+        self.memory_violations: list[str] = []
         self.instances: dict[int, list[Instance]] = {}
         self.all_instances: list[Instance] = []
         self._create_instances()
@@ -236,6 +238,7 @@ class Simulation:
             self.push(crash.at_ms, _CRASH, crash.node)
             self.push(crash.restart_ms, _RESTART, crash.node)
         self.push(scenario.tx_interval_ms, _CLIENT_LOAD, None)
+        self.push(scenario.heal_ms, _HEAL, None)
         self._loop(scenario.duration_ms)
         return self._result()
 
@@ -261,6 +264,8 @@ class Simulation:
                 self._crash(first)  # type: ignore[arg-type]
             elif kind == _RESTART:
                 self._restart(first)  # type: ignore[arg-type]
+            elif kind == _HEAL:
+                self._check_memory()
             else:
                 self._partition(first, second, third)  # type: ignore[arg-type]
         self.now = until_ms
@@ -433,6 +438,19 @@ class Simulation:
 
     # --- verdict --------------------------------------------------------------------
 
+    def _check_memory(self) -> None:
+        """Memory bounds of every honest replica now (at the heal: the end of the worst)."""
+        for instance in self.all_instances:
+            if instance.is_honest and instance.alive and instance.replica is not None:
+                self.memory_violations.extend(
+                    find_memory_violations(
+                        instance.node_id,
+                        instance.replica,
+                        len(instance.disk.records),
+                        self.config,
+                    )
+                )
+
     def _result(self) -> SeedResult:
         scenario = self.scenario
         honest = [i for i in self.all_instances if i.is_honest]
@@ -445,6 +463,8 @@ class Simulation:
             faults=self.faults,
             safety_violations=list(self.safety.violations),
         )
+        self._check_memory()
+        result.memory_violations = self.memory_violations[:20]
         for instance in honest:
             replica = instance.replica
             if replica is None or not instance.alive:
@@ -457,9 +477,4 @@ class Simulation:
                     f"(height {replica.last_executed}, view {replica.view}, "
                     f"{replica.status.value})"
                 )
-            result.memory_violations.extend(
-                find_memory_violations(
-                    instance.node_id, replica, len(instance.disk.records), self.config
-                )
-            )
         return result
