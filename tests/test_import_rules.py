@@ -32,6 +32,11 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # The simulator drives the real cores with fake time, network and disk; its
     # randomness is a seeded random.Random, so `random` is allowed there.
     "sim": ({"bftx.consensus", "bftx.exchange"}, IMPURE_STDLIB - {"random"}),
+    # The API reads through the node's query surface; it never reaches into
+    # consensus or the transport.
+    "api": ({"bftx.api", "bftx.node", "bftx.exchange", "bftx.store", "bftx.mempool"}, set()),
+    # The SDK is what users import: the tx format and nothing of a node.
+    "client": ({"bftx.exchange"}, set()),
 }
 
 
@@ -110,3 +115,8 @@ def test_checker_catches_a_forbidden_import() -> None:
     assert violations("sim", "import socket\n") == ["socket"]
     assert violations("sim", "import random\nfrom bftx.consensus import Replica\n") == []
     assert violations("exchange", "from bftx import codec\nfrom bftx.crypto import sha256\n") == []
+    assert violations("api", "from bftx.consensus import Replica\n") == [
+        "bftx.consensus",
+        "bftx.consensus.Replica",
+    ]
+    assert violations("client", "import bftx.node.runtime\n") == ["bftx.node.runtime"]
