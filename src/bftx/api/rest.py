@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bftx import codec, crypto, limits
 from bftx.api.units import format_amount, format_price, format_size
+from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
 from bftx.exchange.events import (
     Deposited,
@@ -436,6 +437,7 @@ def create_app(node: Node) -> FastAPI:
     async def block(height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockModel:
         return _block_model(node, height)
 
+    register_websocket(app, node)
     return app
 
 

@@ -46,6 +46,7 @@ class NodeConfig:
     metrics_port: int
     log_level: str = "info"
     batch_delay_ms: int = 5
+    grpc_port: int | None = None  # [api] grpc_port: serve gRPC there too (off when absent)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +102,7 @@ def parse_config(home: Path, document: dict[str, Any], where: str) -> NodeConfig
         metrics_port=_port(metrics, "port", f"{where} [metrics]"),
         log_level=log_level,
         batch_delay_ms=_integer(document, "batch_delay_ms", where, 0, 1_000, default=5),
+        grpc_port=_port(api, "grpc_port", f"{where} [api]") if "grpc_port" in api else None,
     )
 
 
@@ -126,6 +128,7 @@ def render_config(config: NodeConfig) -> str:
         "[api]",
         f'host = "{config.api_host}"',
         f"port = {config.api_port}",
+        *([f"grpc_port = {config.grpc_port}"] if config.grpc_port is not None else []),
         "",
         "[metrics]",
         f'host = "{config.metrics_host}"',

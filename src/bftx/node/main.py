@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvloop
 
+from bftx.api.grpc.server import GrpcServer
 from bftx.api.server import ApiServer
 from bftx.chain import Genesis
 from bftx.crypto import load_key
@@ -33,15 +34,22 @@ async def serve(node: Node) -> None:
         loop.add_signal_handler(signal_number, stop.set)
     await node.start()
     api = ApiServer(node, node.config.api_host, node.config.api_port)
+    grpc_port = node.config.grpc_port
+    grpc_api = None if grpc_port is None else GrpcServer(node, node.config.api_host, grpc_port)
     try:
         await api.start()
         logger.info(
             "api listening",
             extra={"url": f"http://{node.config.api_host}:{node.config.api_port}/docs"},
         )
+        if grpc_api is not None:
+            await grpc_api.start()
+            logger.info("grpc listening", extra={"port": grpc_port})
         await stop.wait()
         logger.info("shutting down")
     finally:
+        if grpc_api is not None:
+            await grpc_api.stop()
         await api.stop()
         await node.stop()
 

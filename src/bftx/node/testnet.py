@@ -29,6 +29,7 @@ CHAIN_ID = "bftx-testnet"
 BTC_LOT_SATS = 10_000  # 0.0001 BTC
 USD_TICK_MICROS = 1  # per lot per tick: $0.01 per BTC
 P2P_PORT, API_PORT, METRICS_PORT = 26600, 8700, 9700
+GRPC_PORT = 50600
 TRADER_BTC = 100 * 10**8
 TRADER_USD = 10_000_000 * 10**6
 
@@ -72,7 +73,8 @@ def create_testnet(
     """Write a testnet of ``validators`` + ``followers`` nodes; ``hosts`` gives each node its own IP.
 
     Node ``i`` gets free ports by default; with ``fixed_ports`` it gets the
-    well-known ones: p2p ``26600 + i``, API ``8700 + i``, metrics ``9700 + i``.
+    well-known ones: p2p ``26600 + i``, API ``8700 + i``, metrics ``9700 + i``,
+    gRPC ``50600 + i``.
     """
     if validators < 1:
         raise ConfigError("a testnet needs at least one validator")
@@ -107,9 +109,9 @@ def create_testnet(
             port
             for index in range(count)
             for port in (P2P_PORT + index, API_PORT + index, METRICS_PORT + index)
-        ]
+        ] + [GRPC_PORT + index for index in range(count)]
     else:
-        ports = free_ports(3 * count, "127.0.0.1")
+        ports = free_ports(4 * count, "127.0.0.1")  # the last `count` are gRPC ports
     configs = []
     for index, (name, key) in enumerate(zip(names, keys, strict=True)):
         home = directory / name
@@ -136,6 +138,7 @@ def create_testnet(
             api_port=ports[3 * index + 1],
             metrics_host=node_hosts[index],
             metrics_port=ports[3 * index + 2],
+            grpc_port=ports[3 * count + index],
         )
         (home / "config.toml").write_text(render_config(config))
         configs.append(config)

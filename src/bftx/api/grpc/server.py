@@ -1,0 +1,356 @@
+"""The gRPC service ``bftx.v1.Bftx`` (grpc.aio) over a node's query and submission surface.
+
+Owns the translation between protobuf messages and the node's surface, the
+bulk submission stream, and the server streams (blocks, trades, book diffs),
+which read the node's one `Feed` like the WebSocket does. Each stream has a
+bounded queue; a client too slow to drain it gets RESOURCE_EXHAUSTED.
+Errors carry the stable REST code: ``"<code>: <message>"``.
+
+Must never: show uncommitted state, or do per-tx awaits on the bulk path
+(a client sends batches; each batch is admitted in one go).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+import grpc
+
+from bftx import limits
+from bftx.api.feed import (
+    BOOK_LEVELS,
+    Feed,
+    Payload,
+    Topic,
+    Update,
+    balances_payload,
+    feed_for,
+    find_market,
+    market_label,
+)
+from bftx.api.grpc import bftx_pb2 as pb
+from bftx.api.grpc import bftx_pb2_grpc
+from bftx.api.units import format_price, format_size
+from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
+from bftx.exchange.events import decode_block_result
+from bftx.node.runtime import Node
+
+STREAM_QUEUE_MESSAGES_MAX = 1_024  # per server stream; a client this far behind is ended
+REJECTIONS_REPORTED_MAX = 1_000  # rejections listed one by one in a bulk submission summary
+GRPC_MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # one TxBatch of txs_per_block_max txs fits
+
+assert limits.txs_per_block_max * (limits.tx_bytes_max + 4) < GRPC_MESSAGE_BYTES_MAX
+
+
+class _StreamEnded(Exception):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+class _Stream:
+    """One server stream's subscription: a bounded queue the feed fills and the handler drains."""
+
+    def __init__(self, feed: Feed, topic: Topic) -> None:
+        self._feed = feed
+        self._topic = topic
+        self._queue: asyncio.Queue[Update | None] = asyncio.Queue(STREAM_QUEUE_MESSAGES_MAX)
+        self._ended: _StreamEnded | None = None
+
+    def start(self) -> Update | None:
+        return self._feed.subscribe(self._topic, self)
+
+    def deliver(self, update: Update) -> None:
+        if self._ended is not None:
+            return
+        try:
+            self._queue.put_nowait(update)
+        except asyncio.QueueFull:
+            self._finish(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"slow_consumer: {STREAM_QUEUE_MESSAGES_MAX} messages unsent; resubscribe",
+            )
+
+    def end(self, reason: str) -> None:
+        self._finish(grpc.StatusCode.UNAVAILABLE, f"stream_ended: {reason}")
+
+    def _finish(self, code: grpc.StatusCode, details: str) -> None:
+        self._ended = _StreamEnded(code, details)
+        self._feed.remove(self)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def updates(self) -> AsyncIterator[Update]:
+        try:
+            while (update := await self._queue.get()) is not None:
+                yield update
+            assert self._ended is not None
+            raise self._ended
+        finally:
+            self._feed.remove(self)
+
+
+class BftxService:
+    """The servicer; `bftx_pb2_grpc.add_BftxServicer_to_server` finds its methods by name."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    # --- unary queries -----------------------------------------------------------------
+
+    async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.Status:
+        status: dict[str, Any] = dict(self._node.status())
+        status["halted"] = status["halted"] or ""
+        return pb.Status(**{k: v for k, v in status.items() if v is not None})
+
+    async def GetTx(self, request: pb.GetTxRequest, context: Any) -> pb.TxStatus:
+        digest = request.tx_hash
+        if len(digest) != 32:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "tx_hash is 32 bytes"
+            )
+        node = self._node
+        row = node.store.tx(digest) if node.store else None
+        if row is not None:
+            code = Code(row.code)
+            return pb.TxStatus(
+                tx_hash=digest,
+                state=pb.TxStatus.COMMITTED,
+                height=row.height,
+                position=row.position,
+                code=code.slug,
+                message=CODE_DESCRIPTIONS[code],
+            )
+        pending = node.mempool is not None and digest in node.mempool
+        return pb.TxStatus(
+            tx_hash=digest, state=pb.TxStatus.PENDING if pending else pb.TxStatus.UNKNOWN
+        )
+
+    async def GetBook(self, request: pb.GetBookRequest, context: Any) -> pb.Book:
+        exchange = self._node.application.exchange
+        symbol = await self._market(request.market, context)
+        if request.depth > limits.book_depth_levels_max:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "invalid_request",
+                f"depth is at most {limits.book_depth_levels_max}",
+            )
+        depth = exchange.depth(symbol, request.depth or BOOK_LEVELS)
+        assert depth is not None
+        market = exchange.state.markets[symbol]
+        base, quote = exchange.state.assets[market.base], exchange.state.assets[market.quote]
+
+        def levels(entries: tuple[tuple[int, int], ...]) -> list[pb.Level]:
+            return [
+                pb.Level(
+                    price=format_price(p, market, base, quote), amount=format_size(q, market, base)
+                )
+                for p, q in entries
+            ]
+
+        return pb.Book(
+            market=market_label(symbol),
+            sequence=depth.height,
+            bids=levels(depth.bids),
+            asks=levels(depth.asks),
+        )
+
+    async def GetAccount(self, request: pb.GetAccountRequest, context: Any) -> pb.Account:
+        if len(request.address) != 20:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "address is 20 bytes"
+            )
+        exchange = self._node.application.exchange
+        owner = request.address
+        return pb.Account(
+            address=owner,
+            registered=exchange.is_registered(owner),
+            nonce=exchange.nonce(owner),
+            balances=[pb.Balance(**entry) for entry in balances_payload(exchange, owner)],
+            height=exchange.height,
+        )
+
+    async def GetBlock(self, request: pb.GetBlockRequest, context: Any) -> pb.Block:
+        node = self._node
+        height = request.height or node.height
+        found = node.stored_block(height) if height > 0 else None
+        if found is None:
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                "unknown_block",
+                f"no committed block {height} here (latest is {node.height})",
+            )
+        assert found is not None
+        block, certificate, encoded_result = found
+        result = decode_block_result(encoded_result)
+        names = [v.name for v in node.genesis.validators]
+        return pb.Block(
+            height=block.height,
+            hash=block.digest,
+            timestamp_ms=result.timestamp_ms,
+            tx_count=len(block.txs),
+            accepted_count=sum(1 for receipt in result.receipts if receipt.code is Code.OK),
+            state_root=result.state_root,
+            certificate_view=certificate.view,
+            signers=[names[share.signer] for share in certificate.shares],
+            tx_hashes=[receipt.tx_hash for receipt in result.receipts],
+        )
+
+    # --- bulk submission ---------------------------------------------------------------
+
+    async def SubmitTxs(
+        self, requests: AsyncIterator[pb.TxBatch], context: Any
+    ) -> pb.SubmitSummary:
+        received = accepted = 0
+        codes: Counter[str] = Counter()
+        rejections: list[pb.Rejection] = []
+        async for batch in requests:
+            if len(batch.txs) > limits.txs_per_block_max:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "invalid_request",
+                    f"a batch holds at most {limits.txs_per_block_max} txs",
+                )
+            for data in batch.txs:
+                admitted = self._node.submit(data)
+                codes[admitted.code.slug] += 1
+                if admitted.code is Code.OK:
+                    accepted += 1
+                elif len(rejections) < REJECTIONS_REPORTED_MAX:
+                    rejections.append(
+                        pb.Rejection(
+                            index=received,
+                            tx_hash=admitted.tx_hash or b"",
+                            code=admitted.code.slug,
+                        )
+                    )
+                received += 1
+        return pb.SubmitSummary(
+            received=received,
+            accepted=accepted,
+            codes=dict(codes),
+            rejections=rejections,
+            rejections_truncated=received - accepted > len(rejections),
+        )
+
+    # --- server streams ----------------------------------------------------------------
+
+    async def StreamBlocks(
+        self, request: pb.StreamBlocksRequest, context: Any
+    ) -> AsyncIterator[pb.Block]:
+        async for message in self._stream(("blocks", ""), _block_message, context):
+            yield message
+
+    async def StreamTrades(
+        self, request: pb.StreamTradesRequest, context: Any
+    ) -> AsyncIterator[pb.TradeBatch]:
+        symbol = await self._market(request.market, context)
+        async for message in self._stream(("trades", symbol), _trades_message, context):
+            yield message
+
+    async def StreamBook(
+        self, request: pb.StreamBookRequest, context: Any
+    ) -> AsyncIterator[pb.BookUpdate]:
+        symbol = await self._market(request.market, context)
+        async for message in self._stream(("book", symbol), _book_message, context):
+            yield message
+
+    async def _stream(self, topic: Topic, encode: Any, context: Any) -> AsyncIterator[Any]:
+        stream = _Stream(feed_for(self._node), topic)
+        first = stream.start()
+        if first is not None:
+            yield encode(first.payload)
+        try:
+            async for update in stream.updates():
+                yield update.encoded("protobuf", encode)
+        except _StreamEnded as ended:
+            await context.abort(ended.code, ended.details)
+
+    async def _market(self, text: str, context: Any) -> str:
+        symbol = find_market(self._node.application.exchange, text)
+        if symbol is None:
+            await _abort(
+                context, grpc.StatusCode.NOT_FOUND, "unknown_market", f"no market {text[:32]!r}"
+            )
+        assert symbol is not None
+        return symbol
+
+
+async def _abort(context: Any, status: grpc.StatusCode, code: str, message: str) -> NoReturn:
+    await context.abort(status, f"{code}: {message}")
+    raise AssertionError("unreachable: abort raises")
+
+
+def _levels(entries: list[list[str]]) -> list[pb.Level]:
+    return [pb.Level(price=price, amount=amount) for price, amount in entries]
+
+
+def _book_message(payload: Payload) -> pb.BookUpdate:
+    snapshot = payload["type"] == "book_snapshot"
+    return pb.BookUpdate(
+        kind=pb.BookUpdate.SNAPSHOT if snapshot else pb.BookUpdate.DIFF,
+        market=payload["market"],
+        sequence=payload["sequence"],
+        previous_sequence=payload.get("previous_sequence", 0),
+        bids=_levels(payload["bids"]),
+        asks=_levels(payload["asks"]),
+    )
+
+
+def _trades_message(payload: Payload) -> pb.TradeBatch:
+    return pb.TradeBatch(
+        market=payload["market"],
+        height=payload["height"],
+        trades=[pb.TradeInfo(**trade) for trade in payload["trades"]],
+    )
+
+
+def _block_message(payload: Payload) -> pb.Block:
+    certificate = payload["certificate"]
+    return pb.Block(
+        height=payload["height"],
+        hash=bytes.fromhex(payload["hash"]),
+        timestamp_ms=payload["timestamp_ms"],
+        tx_count=payload["tx_count"],
+        accepted_count=payload["accepted_count"],
+        state_root=bytes.fromhex(payload["state_root"]),
+        certificate_view=certificate["view"] if certificate else 0,
+        signers=certificate["signers"] if certificate else [],
+        tx_hashes=[bytes.fromhex(h) for h in payload["tx_hashes"]],
+    )
+
+
+class GrpcServer:
+    """The gRPC API beside REST, in the node's event loop."""
+
+    def __init__(self, node: Node, host: str, port: int) -> None:
+        self._node = node
+        self._address = f"{host}:{port}"
+        self._server: Any = None
+        self.port = port
+
+    async def start(self) -> None:
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        register: Any = bftx_pb2_grpc.add_BftxServicer_to_server
+        register(BftxService(self._node), self._server)
+        try:
+            self.port = self._server.add_insecure_port(self._address)
+        except RuntimeError as error:  # grpc's way of saying the port is busy
+            raise ConfigError(f"gRPC: cannot listen on {self._address} (in use?)") from error
+        await self._server.start()
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        if self._server is not None:
+            await self._server.stop(grace_s)
