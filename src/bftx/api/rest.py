@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import re
+from collections.abc import Mapping
 from dataclasses import fields
 from enum import IntEnum
 from typing import Annotated, Any, Literal
@@ -44,6 +47,22 @@ _HEX_HASH = r"^(0x)?[0-9a-fA-F]{64}$"
 _HEX_ADDRESS = r"^(0x)?[0-9a-fA-F]{40}$"
 _SYMBOL = r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$"
 
+# A tx in JSON: 0x + hex, or padded base64, of 1 to tx_bytes_max bytes. The schema
+# publishes this exact pattern and `_decode_tx_text` enforces it, so what the
+# schema calls valid is what the server accepts (schemathesis checks both ways).
+_B64 = "[A-Za-z0-9+/]"
+_TX_TEXT = (
+    rf"^(?:0x(?:[0-9a-fA-F]{{2}}){{1,{limits.tx_bytes_max}}}"
+    rf"|(?:{_B64}{{4}}){{1,{limits.tx_bytes_max // 3}}}"  # whole groups of 3 bytes
+    rf"|(?:{_B64}{{4}}){{0,{(limits.tx_bytes_max - 1) // 3}}}{_B64}{{2}}=="  # 3k + 1 bytes
+    rf"|(?:{_B64}{{4}}){{0,{(limits.tx_bytes_max - 2) // 3}}}{_B64}{{3}}=)$"  # 3k + 2 bytes
+)
+_TX_TEXT_CHARS_MAX = 2 + 2 * limits.tx_bytes_max
+_TX_TEXT_PATTERN = re.compile(_TX_TEXT)
+_HEX_DIGITS = re.compile("[0-9a-fA-F]*")
+
+log = logging.getLogger(__name__)
+
 
 class ApiProblem(Exception):
     def __init__(self, status: int, code: str, detail: str) -> None:
@@ -59,15 +78,25 @@ class Problem(BaseModel):
     detail: str
 
 
+TxText = Annotated[
+    str,
+    Field(
+        description=f"a signed, canonically encoded tx of 1 to {limits.tx_bytes_max} bytes: "
+        "padded base64, or hex with a 0x prefix",
+        min_length=1,
+        max_length=_TX_TEXT_CHARS_MAX,
+        # published, and enforced by _decode_tx_text with a clearer message than the regex
+        json_schema_extra={"pattern": _TX_TEXT},
+    ),
+]
+
+
 class SubmitRequest(BaseModel):
-    tx: str = Field(
-        description="the signed, canonically encoded tx, base64 or hex (0x prefix)",
-        max_length=4 * limits.tx_bytes_max,
-    )
+    tx: TxText
 
 
 class BatchRequest(BaseModel):
-    txs: list[str] = Field(
+    txs: list[TxText] = Field(
         description="signed txs, base64 or hex", max_length=limits.txs_per_block_max
     )
 
@@ -206,12 +235,39 @@ class StatusModel(BaseModel):
     halted: str | None
 
 
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}}
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": BatchRequest.model_json_schema()},
+            "application/octet-stream": {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "the canonical encoding (bftx.codec) of a list of tx bytes",
+                }
+            },
+        },
+    }
+}
+
+
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(
         title="bftx",
         version="1",
         description="A Byzantine-fault-tolerant exchange. Every value shown is committed (final) state.",
-        responses={400: {"model": Problem}, 404: {"model": Problem}},
+        responses={
+            400: _problem_response("Bad input: the detail says what was wrong"),
+            404: _problem_response("No such resource (market, order, block, path)"),
+        },
     )
 
     def exchange() -> Exchange:  # read it each time: state transfer may replace it
@@ -229,13 +285,24 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
         return problem(
             error.status_code,
-            "not_found" if error.status_code == 404 else "http_error",
+            codes.get(error.status_code, "http_error"),
             str(error.detail),
+            error.headers,  # 405 carries the Allow header
         )
 
-    @app.get("/v1/health", summary="Liveness: 200 while the node runs and is not halted")
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, error: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return problem(500, "internal_error", f"the node failed to answer: {type(error).__name__}")
+
+    @app.get(
+        "/v1/health",
+        summary="Liveness: 200 while the node runs and is not halted",
+        responses={503: _problem_response("The node halted; the detail says why")},
+    )
     async def health() -> dict[str, str]:
         if node.halted:
             raise ApiProblem(503, "halted", node.halted)
@@ -255,11 +322,17 @@ def create_app(node: Node) -> FastAPI:
         "/v1/txs/batch",
         response_model=BatchAdmission,
         summary="Submit many signed txs (JSON, or application/octet-stream: the canonical encoding of a list of tx bytes)",
+        responses={415: _problem_response("Neither JSON nor application/octet-stream")},
+        openapi_extra=_BATCH_BODY,
     )
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
         results = [_admit(node, data) for data in txs]
         return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
+
+    @app.get("/v1/txs/batch", include_in_schema=False)
+    async def batch_is_post_only() -> None:  # else GET would match /v1/txs/{tx_hash}
+        raise StarletteHTTPException(405, "Method Not Allowed", {"Allow": "POST"})
 
     @app.get(
         "/v1/txs/{tx_hash}",
@@ -312,7 +385,9 @@ def create_app(node: Node) -> FastAPI:
         "/v1/markets/{symbol}/book", response_model=Book, summary="Aggregated order book levels"
     )
     async def book(
-        symbol: Annotated[str, Path(pattern=_SYMBOL, description="e.g. BTC-USD")],
+        symbol: Annotated[
+            str, Path(pattern=_SYMBOL, description="e.g. BTC-USD", examples=["BTC-USD"])
+        ],
         depth: Annotated[int, Query(ge=1, le=limits.book_depth_levels_max)] = 50,
     ) -> Book:
         current = exchange()
@@ -344,7 +419,9 @@ def create_app(node: Node) -> FastAPI:
         summary="Recent trades, newest first",
     )
     async def trades(
-        symbol: Annotated[str, Path(pattern=_SYMBOL)],
+        symbol: Annotated[
+            str, Path(pattern=_SYMBOL, description="e.g. BTC-USD", examples=["BTC-USD"])
+        ],
         limit: Annotated[int, Query(ge=1, le=limits.recent_trades_max)] = 100,
     ) -> list[TradeModel]:
         current = exchange()
@@ -386,7 +463,9 @@ def create_app(node: Node) -> FastAPI:
     )
     async def account_trades(
         address: Annotated[str, Path(pattern=_HEX_ADDRESS)],
-        market: Annotated[str, Query(pattern=_SYMBOL, description="e.g. BTC-USD")],
+        market: Annotated[
+            str, Query(pattern=_SYMBOL, description="e.g. BTC-USD", examples=["BTC-USD"])
+        ],
         limit: Annotated[int, Query(ge=1, le=limits.recent_trades_max)] = 100,
     ) -> list[TradeModel]:
         found, base, quote = _market(exchange(), market)
@@ -441,7 +520,9 @@ def create_app(node: Node) -> FastAPI:
     return app
 
 
-def problem(status: int, code: str, detail: str) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     title = code.replace("_", " ")
     body = {
         "type": f"https://bftx.dev/problems/{code}",
@@ -450,7 +531,7 @@ def problem(status: int, code: str, detail: str) -> JSONResponse:
         "code": code,
         "detail": detail,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -498,17 +579,31 @@ def _admit(node: Node, data: bytes) -> Admission:
 
 
 def _decode_tx_text(text: str) -> bytes:
-    try:
-        if text.startswith("0x"):
-            data = bytes.fromhex(text[2:])
-        else:
+    """A tx from its JSON text; exactly what the ``_TX_TEXT`` pattern admits."""
+    if text.startswith("0x"):
+        digits = text[2:]
+        if not _HEX_DIGITS.fullmatch(digits) or len(digits) % 2:
+            raise ApiProblem(
+                400, "invalid_encoding", "a hex tx is 0x followed by an even number of hex digits"
+            )
+        data = bytes.fromhex(digits)
+    else:
+        try:
             data = base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as error:
-        raise ApiProblem(
-            400, "invalid_encoding", "tx must be base64, or hex with a 0x prefix"
-        ) from error
+        except (ValueError, binascii.Error) as error:
+            raise ApiProblem(
+                400,
+                "invalid_encoding",
+                f"tx must be padded base64, or hex with a 0x prefix ({error})",
+            ) from error
     if not data or len(data) > limits.tx_bytes_max:
-        raise ApiProblem(400, "malformed", f"a tx is 1 to {limits.tx_bytes_max} bytes")
+        raise ApiProblem(
+            400, "malformed", f"a tx is 1 to {limits.tx_bytes_max} bytes, this one {len(data)}"
+        )
+    if not _TX_TEXT_PATTERN.fullmatch(text):  # what b64decode tolerates beyond the pattern
+        raise ApiProblem(
+            400, "invalid_encoding", "tx must be padded base64 (groups of 4 characters)"
+        )
     return data
 
 
