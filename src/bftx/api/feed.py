@@ -239,9 +239,12 @@ class Feed:
         market = state.markets[symbol]
         base, quote = state.assets[market.base], state.assets[market.quote]
 
+        def amount(lots: int) -> str:
+            return format_size(lots, market, base) if lots else "0"  # "0": the level is gone
+
         def levels(entries: dict[int, int], descending: bool) -> list[list[str]]:
             return [
-                [format_price(p, market, base, quote), format_size(entries[p], market, base)]
+                [format_price(p, market, base, quote), amount(entries[p])]
                 for p in sorted(entries, reverse=descending)
             ]
 
