@@ -253,7 +253,7 @@ def test_batch_submits_json_and_compact_binary(cluster: LiveCluster) -> None:
         post(
             cluster,
             "/v1/txs/batch",
-            content=codec.encode(binary_txs),
+            content=codec.encode(tuple(binary_txs)),
             headers={"content-type": "application/octet-stream"},
         )
     )
@@ -351,8 +351,8 @@ def test_a_batch_with_another_content_type_is_a_415(cluster: LiveCluster) -> Non
         b"",
         b"\xff\xff\xff",
         codec.encode(5),  # not a list
-        codec.encode([5]),  # not bytes
-        codec.encode([b"\x00" * (limits.tx_bytes_max + 1)]),  # oversized tx
+        codec.encode((5,)),  # not bytes
+        codec.encode((b"\x00" * (limits.tx_bytes_max + 1),)),  # oversized tx
     ],
 )
 def test_a_malformed_binary_batch_is_a_400(cluster: LiveCluster, body: bytes) -> None:
