@@ -37,6 +37,7 @@ from bftx.exchange.events import (
     Event,
     OrderClosed,
     OrderPlaced,
+    Registered,
     Trade,
     Transferred,
     Withdrawn,
@@ -394,6 +395,8 @@ class Feed:
                     },
                 )
             ]
+        if isinstance(event, Registered):
+            return [(event.address, {"event": "registered"})]
         if isinstance(event, Deposited):
             return [(event.recipient, self._movement("deposited", event.asset, event.amount))]
         if isinstance(event, Withdrawn):
