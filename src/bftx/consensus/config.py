@@ -20,6 +20,9 @@ class ConsensusConfig:
     checkpoint_interval_blocks: int = limits.checkpoint_interval_blocks
     watermark_window_blocks: int = limits.watermark_window_blocks
     block_interval_ms: int = limits.block_interval_ms
+    # With no tx to propose, an empty block only this long after the last commit (a liveness
+    # heartbeat, under the view timeout); 0 proposes one every block interval regardless.
+    idle_block_interval_ms: int = 0
     view_timeout_ms: int = limits.view_timeout_ms
     view_timeout_ms_max: int = limits.view_timeout_ms_max
     tx_proposal_timeout_ms: int = limits.tx_proposal_timeout_ms
@@ -35,6 +38,7 @@ class ConsensusConfig:
         assert self.watermark_window_blocks >= 2 * self.checkpoint_interval_blocks
         assert self.watermark_window_blocks <= limits.watermark_window_blocks
         assert self.view_timeout_ms <= self.view_timeout_ms_max
+        assert 0 <= self.idle_block_interval_ms < self.view_timeout_ms
         assert 1 <= self.txs_per_block_max <= limits.txs_per_block_max
 
     @property

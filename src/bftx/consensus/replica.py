@@ -696,6 +696,8 @@ class Replica:
         existing = self.signed.get((_PRE_PREPARE, self.view, seq))
         if existing is None:
             block = self._build_block(seq, now)
+            if not block.txs and not self._is_heartbeat_due(now):
+                return  # an idle chain only proposes empty blocks as liveness heartbeats
             existing = self._sign_once(
                 (_PRE_PREPARE, self.view, seq), PrePrepare(self.view, seq, block)
             )
@@ -705,6 +707,12 @@ class Replica:
         slot = self._slot(seq)
         slot.proposals.setdefault(self.view, existing.body.block)
         self._try_accept_proposal(slot, now)
+
+    def _is_heartbeat_due(self, now: int) -> bool:
+        """No commit for the idle interval: an empty block keeps backups from suspecting us."""
+        interval = self.config.idle_block_interval_ms
+        quiet_since = max(self.last_progress_ms, self.view_started_ms)
+        return interval == 0 or now - quiet_since >= interval
 
     def _build_block(self, seq: int, now: int) -> Block:
         anchor = self.history[max(seq - self.config.pipeline_depth_blocks, 0)]

@@ -5,8 +5,10 @@ adapter satisfies it without importing consensus (DESIGN.md section 2). It
 adds what a validator needs around `Exchange`: decoding txs from bytes, a
 bounded cache of tx hashes whose signature this node has verified (each
 signature is checked once per node: at admission, or when a proposal brings a
-tx the node has not seen), and the results of the last executed block for the
-node to store and publish.
+tx the node has not seen), a bounded cache of decoded txs by their bytes (a tx
+is decoded once per node, not again for the proposal pool, the proposal check
+and execution), and the results of the last executed block for the node to
+store and publish.
 """
 
 from __future__ import annotations
@@ -40,18 +42,58 @@ class VerifiedTxCache:
             self._hashes.popitem(last=False)
 
 
+DECODED_TXS_MAX = 65_536  # decoded txs kept by their bytes: seconds of traffic at full load
+
+
+class DecodedTxCache:
+    """Decoded txs by their exact bytes: two generations, the older one forgotten as a whole.
+
+    Holds at most ``capacity`` txs and remembers at least the last
+    ``capacity // 2`` added. Decoding is deterministic, so a hit is exactly
+    what `decode_tx` would return for the same bytes.
+    """
+
+    def __init__(self, capacity: int = DECODED_TXS_MAX) -> None:
+        self._generation_max = max(1, capacity // 2)
+        self._current: dict[bytes, Tx] = {}
+        self._previous: dict[bytes, Tx] = {}
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)
+
+    def get(self, data: bytes) -> Tx | None:
+        tx = self._current.get(data)
+        return tx if tx is not None else self._previous.get(data)
+
+    def decode(self, data: bytes) -> Tx:
+        """`decode_tx`, once per distinct bytes; raises `DecodeError` like it."""
+        tx = self.get(data)
+        if tx is None:
+            tx = decode_tx(data)
+            self.add(data, tx)
+        return tx
+
+    def add(self, data: bytes, tx: Tx) -> None:
+        """Remember ``tx``, which `decode_tx` returned for ``data``."""
+        if len(self._current) >= self._generation_max:
+            self._previous = self._current
+            self._current = {}
+        self._current[data] = tx
+
+
 class ExchangeApplication:
     def __init__(self, genesis: ExchangeGenesis, exchange: Exchange | None = None) -> None:
         self.genesis = genesis
         self.exchange = exchange if exchange is not None else Exchange(genesis)
         self.verified = VerifiedTxCache()
+        self.decoded = DecodedTxCache()
         self.last_result: BlockResult | None = None
         self.last_rejection: BlockRejection | None = None
 
     def admit(self, data: bytes) -> tuple[Code, Tx | None]:
         """Decode and check a submitted tx against the latest state; verify its signature once."""
         try:
-            tx = decode_tx(data)
+            tx = self.decoded.decode(data)
         except DecodeError:
             return Code.MALFORMED, None
         already_verified = tx.hash in self.verified
@@ -74,18 +116,33 @@ class ExchangeApplication:
         return int(code)
 
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
+        if self._are_known_valid(txs):
+            return True
         decoded = self.exchange.decode_block(txs, self.verified)
         if isinstance(decoded, BlockRejection):
             self.last_rejection = decoded
             return False
-        for tx in decoded:
+        for data, tx in zip(txs, decoded, strict=True):
             self.verified.add(tx.hash)
+            self.decoded.add(data, tx)
+        return True
+
+    def _are_known_valid(self, txs: tuple[bytes, ...]) -> bool:
+        """Every tx decoded and verified here before (at admission, usually): nothing to redo."""
+        if len(txs) > limits.txs_per_block_max:
+            return False
+        chain_id = self.exchange.state.chain_id
+        for data in txs:
+            tx = self.decoded.get(data)
+            if tx is None or tx.hash not in self.verified or tx.chain_id != chain_id:
+                return False
         return True
 
     def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
         """Execute a committed block. Its txs were validated by a quorum, so only decoding remains;
         bytes that do not decode in a certified block mean the quorum assumption broke: stop."""
-        decoded = [decode_tx(data) for data in txs]
+        decode = self.decoded.decode
+        decoded = [decode(data) for data in txs]
         self.last_result = self.exchange.execute_block(height, timestamp_ms, decoded)
         return self.last_result.state_root
 

@@ -59,7 +59,7 @@ from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
 from bftx.node.config import NodeConfig
 from bftx.node.metrics import NodeMetrics, serve_metrics
-from bftx.node.recovery import recover
+from bftx.node.recovery import encode_history, recover
 from bftx.p2p.gossip import GossipBatcher, decode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
@@ -70,6 +70,9 @@ logger = logging.getLogger("bftx.node")
 CONSENSUS_CHANNEL = 1
 TX_GOSSIP_CHANNEL = 2
 SYNC_CHANNEL = 3
+# An idle chain commits an empty block this often (not every block interval): enough for the
+# backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
+IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
 
 
 def wall_clock_ms() -> int:
@@ -151,7 +154,9 @@ class Node:
         self.validators = ValidatorSet(
             self.chain_id, tuple(v.public_key for v in genesis.validators)
         )
-        self.consensus_config = ConsensusConfig(self.validators)
+        self.consensus_config = ConsensusConfig(
+            self.validators, idle_block_interval_ms=IDLE_BLOCK_INTERVAL_MS
+        )
         self.validator_index = genesis.validator_index(key.public_key)
         if config.is_validator and self.validator_index is None:
             raise ConfigError(
@@ -175,6 +180,7 @@ class Node:
         self._history: dict[int, HistoryEntry] = {}
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._release_scheduled = False
         self._stopped = asyncio.Event()
         self.halted: str | None = None
 
@@ -288,8 +294,7 @@ class Node:
         if origin is None:
             self._remember_submission(admitted.tx_hash, now)
             self.gossip.add(data, None, admitted.tx_hash)
-        self._release_ready(now)
-        self.metrics.mempool_txs.set(len(self.mempool))
+        self._schedule_release()
         return admitted
 
     async def subscribe(self) -> AsyncIterator[CommittedBlock]:
@@ -475,10 +480,32 @@ class Node:
         """State transfer replaced the state: save it as a snapshot so a restart resumes from it."""
         assert self.store is not None
         self.store.save_snapshot(
-            restored.height, restored.state_root, self.executed.restored.pop(restored.height)
+            restored.height,
+            restored.state_root,
+            self.executed.restored.pop(restored.height),
+            transfer_history=encode_history(restored.history),
         )
         self.metrics.height.set(restored.height)
         logger.info("state restored by state transfer", extra={"height": restored.height})
+
+    def _schedule_release(self) -> None:
+        """Release once per loop iteration, so a batch of submissions reaches the replica together."""
+        if self._release_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the loop (tests): release at once
+            self._release_ready(self.clock())
+            return
+        self._release_scheduled = True
+        loop.call_soon(self._release_scheduled_txs)
+
+    def _release_scheduled_txs(self) -> None:
+        self._release_scheduled = False
+        if self.mempool is None or self.halted:
+            return
+        self._release_ready(self.clock())
+        self.metrics.mempool_txs.set(len(self.mempool))
 
     def _release_ready(self, now: int) -> None:
         """Hand txs that became ready (gap-free nonces) to the replica's proposal pool."""
@@ -584,7 +611,9 @@ class Node:
         size = 0
         for height in range(from_height, from_height + limits.sync_blocks_max):
             stored = self.store.block(height)
-            if stored is None or (blocks and size + len(stored.block) > limits.sync_reply_bytes_budget):
+            if stored is None or (
+                blocks and size + len(stored.block) > limits.sync_reply_bytes_budget
+            ):
                 break
             blocks.append((stored.block, stored.certificate))
             size += len(stored.block) + len(stored.certificate)
