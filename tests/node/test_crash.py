@@ -42,6 +42,14 @@ def test_killed_validator_catches_up_after_restart_and_agrees(cluster: Cluster) 
     held = [tx for tx in submitted if cluster.checker.tx_heights[tx] not in skipped]
     cluster.check_txs([victim], held)
 
+    # Restarted once more, it recovers from what it saved (the transferred snapshot, if
+    # any, and the blocks after it) and carries on with the others.
+    assert cluster.stop(victim) == 0
+    cluster.restart(victim)
+    assert cluster.height(victim) >= common_height
+    cluster.wait_height(range(cluster.size), common_height + 10, timeout_s=60)
+    cluster.check_agreement()
+
 
 @pytest.mark.timeout(120)
 def test_killed_primary_is_replaced_by_a_view_change_and_commits_resume(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bftx import codec
 from bftx.consensus import ValidatorSet, verify_commit_certificate
 from bftx.consensus.messages import HistoryEntry, compute_genesis_hash
 from bftx.consensus.storage import (
@@ -42,16 +43,12 @@ def recover(
     snapshot = store.latest_snapshot()
     if snapshot is not None:
         height, state_root, data = snapshot
-        stored = store.block(height)
-        if stored is None or stored.state_root != state_root:
-            raise StoreError(
-                f"{store.path}: the snapshot at height {height} has no matching stored block"
-            )
+        tail = _snapshot_tail(store, height, state_root)
         if not application.restore_snapshot(height, data, state_root):
             raise StoreError(
                 f"{store.path}: the snapshot at height {height} does not match its state root"
             )
-        history = {height: HistoryEntry(height, stored.block_hash, state_root, stored.timestamp_ms)}
+        history = {entry.height: entry for entry in tail}
     replayed = 0
     for stored in store.blocks_after(application.exchange.height):
         height = application.exchange.height + 1
@@ -93,3 +90,42 @@ def recover(
             del history[old]
         replayed += 1
     return Recovered(application, tuple(history[h] for h in sorted(history)), replayed)
+
+
+def encode_history(history: tuple[HistoryEntry, ...]) -> bytes:
+    return codec.encode(tuple(entry.to_value() for entry in history))
+
+
+def decode_history(data: bytes) -> tuple[HistoryEntry, ...]:
+    entries = codec.expect_list(codec.decode(data, 65_536), 1_024, "history")
+    history = []
+    for entry in entries:
+        height, digest, state_root, timestamp_ms = codec.expect_tuple(entry, 4, "history entry")
+        history.append(
+            HistoryEntry(
+                codec.expect_int(height, "history height", 0, 2**62),
+                codec.expect_bytes(digest, "history digest", max_size=32),
+                codec.expect_bytes(state_root, "history state root", max_size=32),
+                codec.expect_int(timestamp_ms, "history timestamp", 0, 2**62),
+            )
+        )
+    return tuple(history)
+
+
+def _snapshot_tail(store: Store, height: int, state_root: bytes) -> tuple[HistoryEntry, ...]:
+    """The executed-chain tail ending at the snapshot: its stored block, or, for a snapshot
+    installed by state transfer (no block of that height here), the tail that came with it.
+    The certified blocks replayed after it anchor on these entries (checked below)."""
+    stored = store.block(height)
+    if stored is not None and stored.state_root == state_root:
+        return (HistoryEntry(height, stored.block_hash, state_root, stored.timestamp_ms),)
+    saved = store.transfer_history()
+    try:
+        tail = decode_history(saved) if stored is None and saved is not None else ()
+    except DecodeError as error:
+        raise StoreError(f"{store.path}: the state-transfer history is damaged: {error}") from error
+    if not tail or tail[-1].height != height or tail[-1].state_root != state_root:
+        raise StoreError(
+            f"{store.path}: the snapshot at height {height} has no matching stored block"
+        )
+    return tail

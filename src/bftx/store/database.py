@@ -251,8 +251,20 @@ class Store:
 
     # --- snapshots --------------------------------------------------------------------
 
-    def save_snapshot(self, height: int, state_root: bytes, data: bytes, keep: int = 2) -> None:
-        """Save the state as of ``height`` and keep only the newest ``keep`` snapshots."""
+    def save_snapshot(
+        self,
+        height: int,
+        state_root: bytes,
+        data: bytes,
+        keep: int = 2,
+        transfer_history: bytes | None = None,
+    ) -> None:
+        """Save the state as of ``height`` and keep only the newest ``keep`` snapshots.
+
+        A snapshot installed by state transfer has no stored block at its height:
+        ``transfer_history`` (the encoded chain tail that came with it) is saved
+        in the same transaction, for a restart to resume from.
+        """
         with self._transaction():
             self._connection.execute(
                 "INSERT OR REPLACE INTO snapshots (height, state_root, data) VALUES (?, ?, ?)",
@@ -262,6 +274,18 @@ class Store:
                 "DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
                 (keep,),
             )
+            if transfer_history is not None:
+                self._connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('transfer_history', ?)",
+                    (transfer_history,),
+                )
+
+    def transfer_history(self) -> bytes | None:
+        """What the latest `save_snapshot` with a ``transfer_history`` saved, if any."""
+        row = self._connection.execute(
+            "SELECT value FROM meta WHERE key = 'transfer_history'"
+        ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def latest_snapshot(self) -> tuple[int, bytes, bytes] | None:
         row = self._connection.execute(
