@@ -1,0 +1,286 @@
+"""The blocking SDK (`bftx.client.Client`) against a live one-validator cluster.
+
+Every test trades with its own fresh accounts at its own prices. BTC/USD has a
+lot of 0.0001 BTC and a tick of $0.01; the maker pays 2 bps of the USD it
+receives, the taker 5 bps of the BTC it receives, rounded up.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bftx.client import Client, ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.crypto import KeyPair
+from tests.api.support import LiveCluster, wait_for
+
+SYMBOL = "BTC/USD"
+
+
+@pytest.fixture(autouse=True)
+def empty_book(cluster: LiveCluster) -> None:
+    """Cancel every resting order first, so no test's order crosses another test's."""
+    cancel_all_orders(cluster)
+
+
+def cancel_all_orders(cluster: LiveCluster) -> None:
+    for key in cluster.accounts.values():
+        url = f"{cluster.api_url()}/v1/accounts/{key.address.hex()}/orders"
+        if cluster.http.get(url).json():
+            with client(cluster, key, wait=False) as owner:
+                for order in owner.fetch_open_orders():
+                    owner.cancel_order(order["id"])
+    with client(cluster) as public:
+        wait_for(lambda: is_empty(public.fetch_order_book(SYMBOL, 1000)), 10.0, "an empty book")
+
+
+def is_empty(book: dict[str, Any]) -> bool:
+    return not book["bids"] and not book["asks"]
+
+
+def client(cluster: LiveCluster, key: KeyPair | None = None, **options: object) -> Client:
+    return Client(cluster.api_url(), key=key, **options)  # type: ignore[arg-type]
+
+
+def totals(trader: Client) -> dict[str, Decimal]:
+    balance = trader.fetch_balance()
+    return {asset: Decimal(amount) for asset, amount in balance["total"].items()}
+
+
+def test_a_limit_order_rests_and_reports_its_receipt(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        order = trader.create_order(SYMBOL, "limit", "buy", "0.0025", "10000")
+        assert order["id"] == f"{trader.address}:0"
+        assert (order["symbol"], order["type"], order["side"]) == (SYMBOL, "limit", "buy")
+        assert (order["price"], order["amount"]) == ("10000", "0.0025")
+        assert (order["status"], order["filled"], order["remaining"]) == ("open", "0", "0.0025")
+        info = order["info"]
+        assert info["code"] == "ok" and info["height"] >= 1 and info["latency_s"] > 0
+        assert len(info["tx_hash"]) == 64
+        assert any(event["kind"] == "order_placed" for event in info["events"])
+
+        (listed,) = trader.fetch_open_orders(SYMBOL)
+        assert listed["id"] == order["id"] and listed["status"] == "open"
+        assert listed["remaining"] == "0.00250000" and Decimal(listed["filled"]) == 0
+        assert trader.fetch_open_orders("ETH/USD") == []
+        fetched = trader.fetch_order(order["id"], SYMBOL)
+        assert fetched["status"] == "open" and fetched["price"] == "10000"
+
+        balance = trader.fetch_balance()
+        assert Decimal(balance["USD"]["used"]) == Decimal("25")  # 0.0025 BTC at 10,000
+        assert balance["used"]["USD"] == balance["USD"]["used"]
+        assert Decimal(balance["USD"]["total"]) == Decimal(balance["USD"]["free"]) + 25
+
+
+def test_a_crossing_order_fills_and_balances_move_by_the_trade_and_fees(
+    cluster: LiveCluster,
+) -> None:
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        before = {"maker": totals(maker), "taker": totals(taker)}
+        resting = maker.create_order(SYMBOL, "limit", "sell", "0.005", "50000")
+        assert resting["status"] == "open"
+
+        taken = taker.create_order(SYMBOL, "limit", "buy", "0.003", "50000.00")
+        assert (taken["status"], taken["filled"], taken["remaining"]) == ("closed", "0.003", "0")
+
+        partly = maker.fetch_order(resting["id"])
+        assert (partly["status"], partly["filled"], partly["remaining"]) == (
+            "open",
+            "0.003",
+            "0.00200000",
+        )
+        after = {"maker": totals(maker), "taker": totals(taker)}
+
+    quote = Decimal("0.003") * 50_000  # 150 USD
+    maker_fee = Decimal("0.03")  # ceil(150 USD * 2 bps) in micro-USD
+    taker_fee = Decimal("0.0000015")  # ceil(0.003 BTC * 5 bps) in satoshis
+    assert after["maker"]["BTC"] == before["maker"]["BTC"] - Decimal("0.003")
+    assert after["maker"]["USD"] == before["maker"]["USD"] + quote - maker_fee
+    assert after["taker"]["BTC"] == before["taker"]["BTC"] + Decimal("0.003") - taker_fee
+    assert after["taker"]["USD"] == before["taker"]["USD"] - quote
+
+
+def test_a_larger_order_fills_what_rests_and_rests_the_remainder(cluster: LiveCluster) -> None:
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        maker.create_order(SYMBOL, "limit", "sell", "0.002", "51000")
+        order = taker.create_order(SYMBOL, "limit", "buy", "0.005", "51000")
+        assert (order["status"], order["filled"], order["remaining"]) == ("open", "0.002", "0.003")
+        assert maker.fetch_open_orders() == []
+
+        (mine,) = taker.fetch_my_trades(SYMBOL)
+        assert mine["takerOrMaker"] == "taker" and mine["order"] == order["id"]
+        assert (mine["price"], mine["side"]) == ("51000", "buy")
+        assert Decimal(mine["amount"]) == Decimal("0.002")
+        (theirs,) = maker.fetch_my_trades("BTC-USD")
+        assert theirs["takerOrMaker"] == "maker" and theirs["id"] == mine["id"]
+
+
+def test_an_order_is_cancelled(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        order = trader.create_order(SYMBOL, "limit", "sell", "0.001", "200000")
+        cancelled = trader.cancel_order(order["id"], SYMBOL)
+        assert cancelled["status"] == "canceled" and cancelled["info"].code == "ok"
+        assert trader.fetch_open_orders() == []
+        assert trader.fetch_order(order["id"])["status"] == "closed"
+        assert Decimal(trader.fetch_balance()["BTC"]["used"]) == 0
+        with pytest.raises(OrderRejected) as rejected:  # it is gone
+            trader.cancel_order(order["id"])
+        assert rejected.value.code != "ok"
+
+
+def test_public_data_has_ccxt_shapes(cluster: LiveCluster) -> None:
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        maker.create_order(SYMBOL, "limit", "buy", "0.0007", "9000")
+        maker.create_order(SYMBOL, "limit", "buy", "0.0003", "9000")
+        maker.create_order(SYMBOL, "limit", "sell", "0.0004", "300000")
+        taker.create_order(SYMBOL, "limit", "sell", "0.0001", "9000")
+
+    with client(cluster) as public:
+        book = public.fetch_order_book("BTC-USD", limit=1000)
+        assert book["symbol"] == SYMBOL and book["nonce"] >= 1
+        assert ["9000", "0.00090000"] in book["bids"]
+        assert ["300000", "0.00040000"] in book["asks"]
+        bids = [Decimal(price) for price, _ in book["bids"]]
+        asks = [Decimal(price) for price, _ in book["asks"]]
+        assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
+        assert len(public.fetch_order_book(SYMBOL, limit=1)["bids"]) == 1
+
+        trades = public.fetch_trades(SYMBOL, limit=1000)
+        trade = next(t for t in trades if t["price"] == "9000")
+        assert set(trade) >= {"id", "symbol", "price", "amount", "side", "timestamp", "info"}
+        assert trade["symbol"] == SYMBOL and trade["side"] == "sell"
+        assert public.fetch_trades(SYMBOL, since=trade["timestamp"] + 10**9) == []
+
+        (market,) = public.fetch_markets()
+        assert market["symbol"] == SYMBOL
+        status = public.fetch_status()
+        assert status["chain_id"] == "bftx-testnet"
+        assert public.fetch_tx("00" * 32)["status"] == "unknown"
+
+
+def test_nonces_are_automatic_across_many_orders(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    count = 30
+    with client(cluster, key) as trader:
+        pending = [
+            trader.create_order(SYMBOL, "limit", "buy", "0.0001", str(1000 + i), {"wait": False})
+            for i in range(count)
+        ]
+        assert [order["id"] for order in pending] == [f"{trader.address}:{i}" for i in range(count)]
+        assert all(order["status"] == "pending" for order in pending)
+        last = trader.create_order(SYMBOL, "limit", "buy", "0.0001", "999")
+        assert last["id"] == f"{trader.address}:{count}" and last["status"] == "open"
+        assert len(trader.fetch_open_orders()) == count + 1
+    assert cluster.nonce(key) == count + 1
+
+
+def test_a_second_client_with_the_same_key_recovers_from_nonce_used(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as first, client(cluster, key) as second:
+        first.create_order(SYMBOL, "limit", "buy", "0.0001", "800")  # nonce 0; first caches 1
+        second.create_order(SYMBOL, "limit", "buy", "0.0001", "801")  # reads 1 from the node
+        retried = first.create_order(SYMBOL, "limit", "buy", "0.0001", "802")  # 1 is used
+        assert retried["id"] == f"{first.address}:2" and retried["status"] == "open"
+        assert len(first.fetch_open_orders()) == 3
+
+
+@pytest.mark.parametrize(
+    ("order_type", "amount", "price", "says"),
+    [
+        ("limit", "0.001", "45000.001", "tick"),  # off the $0.01 tick
+        ("limit", "0.00015", "45000", "lot"),  # off the 0.0001 lot
+        ("limit", "0", "45000", "lot"),
+        ("limit", "-1", "45000", "lot"),
+        ("limit", "abc", "45000", "not a number"),
+        ("limit", "0.001", "NaN", "not finite"),
+        ("market", "0.001", None, "worst price"),
+        ("limit", "0.001", None, "needs a price"),
+        ("stop", "0.001", "45000", "type"),
+    ],
+)
+def test_an_invalid_order_is_refused_before_it_is_signed(
+    cluster: LiveCluster, order_type: str, amount: str, price: str | None, says: str
+) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        with pytest.raises(InvalidOrder, match=says) as refused:
+            trader.create_order(SYMBOL, order_type, "buy", amount, price)
+        assert refused.value.code == "invalid_order"
+    assert cluster.nonce(key) == 0
+
+
+def test_invalid_side_time_in_force_market_and_order_id_are_refused(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        with pytest.raises(InvalidOrder, match="side"):
+            trader.create_order(SYMBOL, "limit", "hold", "0.001", "45000")
+        with pytest.raises(InvalidOrder, match="timeInForce"):
+            trader.create_order(SYMBOL, "limit", "buy", "0.001", "45000", {"timeInForce": "GTX"})
+        with pytest.raises(InvalidOrder, match="unknown market 'ETH/USD'"):
+            trader.create_order("ETH/USD", "limit", "buy", "0.001", "45000")
+        with pytest.raises(InvalidOrder, match="<address>:<nonce>"):
+            trader.cancel_order("12")
+        with pytest.raises(InvalidOrder, match="another account"):
+            trader.cancel_order(f"{'ab' * 20}:1")
+        with pytest.raises(ClientError) as unknown:
+            trader.fetch_order_book("ETH/USD")
+        assert (unknown.value.code, unknown.value.status) == ("unknown_market", 404)
+
+
+def test_insufficient_funds_is_rejected_with_its_code(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        with pytest.raises(OrderRejected) as rejected:
+            trader.create_order(SYMBOL, "limit", "buy", "1000", "45000")  # $45M > $10M
+        assert rejected.value.code == "insufficient_funds"
+        assert "insufficient_funds" in str(rejected.value)
+        # the refused nonce was not consumed: the next order uses it
+        assert trader.create_order(SYMBOL, "limit", "buy", "0.0001", "700")["id"].endswith(":0")
+
+
+def test_a_market_order_with_a_worst_price_takes_liquidity(cluster: LiveCluster) -> None:
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        maker.create_order(SYMBOL, "limit", "sell", "0.0002", "52000")
+        order = taker.create_order(SYMBOL, "market", "buy", "0.0005", "52000")
+        assert order["type"] == "market" and order["filled"] == "0.0002"
+        assert order["status"] == "canceled" and order["remaining"] == "0"  # remainder unfilled
+
+
+def test_an_unreachable_node_is_a_client_error(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with Client("http://127.0.0.1:9", key=key, timeout=1.0) as nowhere:
+        with pytest.raises(ClientError) as failed:
+            nowhere.fetch_status()
+        assert failed.value.code == "unreachable" and "127.0.0.1:9" in str(failed.value)
+        with pytest.raises(ClientError, match="cannot reach"):
+            nowhere.create_order(SYMBOL, "limit", "buy", "0.0001", "100")
+
+
+def test_a_client_without_a_key_cannot_trade(cluster: LiveCluster) -> None:
+    with client(cluster) as public, pytest.raises(ClientError) as failed:
+        public.create_order(SYMBOL, "limit", "buy", "0.0001", "100")
+    assert failed.value.code == "no_key"
+
+
+def test_waiting_past_the_timeout_raises_timed_out(cluster: LiveCluster) -> None:
+    with client(cluster) as public, pytest.raises(TimedOut) as late:
+        public.wait_for("00" * 32, timeout=0.2)  # a tx that never commits
+    assert late.value.code == "timed_out" and "unknown" in str(late.value)
+
+
+def test_key_files_are_accepted(cluster: LiveCluster) -> None:
+    key_file = cluster.testnet.directory / "accounts" / "alice.json"
+    with (
+        Client(cluster.api_url(), key=key_file) as alice,
+        Client(cluster.api_url(), key=str(key_file)) as same,
+    ):
+        assert alice.address == same.address == cluster.accounts["alice"].address.hex()
+        assert Decimal(alice.fetch_balance()["total"]["BTC"]) > 0
