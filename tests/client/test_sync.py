@@ -8,36 +8,14 @@ receives, the taker 5 bps of the BTC it receives, rounded up.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from bftx.client import Client, ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
-from tests.api.support import LiveCluster, wait_for
+from tests.api.support import LiveCluster
 
 SYMBOL = "BTC/USD"
-
-
-@pytest.fixture(autouse=True)
-def empty_book(cluster: LiveCluster) -> None:
-    """Cancel every resting order first, so no test's order crosses another test's."""
-    cancel_all_orders(cluster)
-
-
-def cancel_all_orders(cluster: LiveCluster) -> None:
-    for key in cluster.accounts.values():
-        url = f"{cluster.api_url()}/v1/accounts/{key.address.hex()}/orders"
-        if cluster.http.get(url).json():
-            with client(cluster, key, wait=False) as owner:
-                for order in owner.fetch_open_orders():
-                    owner.cancel_order(order["id"])
-    with client(cluster) as public:
-        wait_for(lambda: is_empty(public.fetch_order_book(SYMBOL, 1000)), 10.0, "an empty book")
-
-
-def is_empty(book: dict[str, Any]) -> bool:
-    return not book["bids"] and not book["asks"]
 
 
 def client(cluster: LiveCluster, key: KeyPair | None = None, **options: object) -> Client:

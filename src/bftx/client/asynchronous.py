@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bftx.client import core
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.client.sync import _json
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
+
+STREAM_MESSAGE_BYTES_MAX = 2**24
+STREAM_RECONNECT_DELAY_S = 0.1  # before resubscribing when the server ended a stream
 
 
 class AsyncClient:
@@ -39,7 +44,7 @@ class AsyncClient:
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_exception: object) -> None:
@@ -86,7 +91,7 @@ class AsyncClient:
 
     async def fetch_order(self, id: str, symbol: str | None = None) -> dict[str, Any]:
         found = await self._open_order(id)
-        if found is None:
+        if found is None:  # the API keeps open orders only: filled, cancelled or expired
             return {"id": id, "symbol": symbol, "status": "closed", "info": {"open": False}}
         return core.order_from_open(found)
 
@@ -179,50 +184,70 @@ class AsyncClient:
 
     async def watch_order_book(
         self, symbol: str, limit: int | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The committed order book, yielded after every block that changes it.
 
-        Keeps a local book from a snapshot plus sequenced diffs; when a diff's
-        ``previous_sequence`` is not the last sequence seen (a gap), it
-        resubscribes for a fresh snapshot, as exchange clients do.
+        Keeps a local book from a snapshot plus sequenced diffs. When a diff's
+        ``previous_sequence`` is not the sequence last applied (a gap), or the
+        server ends the stream (the node restarted, or this client fell
+        behind), it reconnects for a fresh snapshot, as exchange clients do.
         """
         market = core.path_symbol(symbol)
-        book = _LocalBook()
+        subscription = {"op": "subscribe", "channel": "book", "market": market}
         while True:
-            async for message in self._stream(
-                {"op": "subscribe", "channel": "book", "market": market}
-            ):
-                kind = message.get("type")
-                if kind == "book_snapshot":
-                    book.reset(message)
-                elif kind == "book_diff" and message.get("previous_sequence") == book.sequence:
-                    book.apply(message)
-                elif kind == "book_diff":
-                    break  # a gap: reconnect for a fresh snapshot
-                else:
-                    continue
-                yield book.view(market, limit)
+            book = _LocalBook()
+            async with contextlib.aclosing(self._stream(subscription)) as messages:
+                async for message in messages:
+                    kind = message.get("type")
+                    if kind == "book_snapshot":
+                        book.reset(message)
+                    elif kind == "book_diff" and book.follows(message):
+                        book.apply(message)
+                    elif kind == "book_diff":
+                        break  # a gap: resync from a new snapshot
+                    else:
+                        continue
+                    yield book.view(market, limit)
 
-    async def watch_trades(self, symbol: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Trades of ``symbol`` as blocks commit them (a list per block)."""
+    async def watch_trades(self, symbol: str) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Trades of ``symbol`` as blocks commit them (a list per block, oldest first).
+
+        If the server ends the stream it resubscribes; trades committed while
+        disconnected are not replayed (``fetch_trades`` has them).
+        """
         market = core.path_symbol(symbol)
-        async for message in self._stream(
-            {"op": "subscribe", "channel": "trades", "market": market}
-        ):
-            if message.get("type") == "trades":
-                yield [core.trade_from_json(trade) for trade in message["trades"]]
+        subscription = {"op": "subscribe", "channel": "trades", "market": market}
+        while True:
+            async with contextlib.aclosing(self._stream(subscription)) as messages:
+                async for message in messages:
+                    if message.get("type") != "trades":
+                        continue
+                    where = {
+                        "market": core.normalise_symbol(message["market"]),
+                        "height": message.get("height"),
+                    }
+                    yield [core.trade_from_json({**trade, **where}) for trade in message["trades"]]
 
-    async def _stream(self, subscription: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def _stream(self, subscription: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        """Messages after subscribing; ends quietly when the server ends the stream."""
         ws_url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/v1/ws"
-        async with websockets.connect(ws_url, max_size=2**24) as connection:
-            await connection.send(json.dumps(subscription))
-            async for raw in connection:
-                message = json.loads(raw)
-                if message.get("type") == "error":
-                    raise ClientError(
-                        str(message.get("message", message)), str(message.get("code", "ws_error"))
-                    )
-                yield message
+        try:
+            async with websockets.connect(
+                ws_url, max_size=STREAM_MESSAGE_BYTES_MAX, open_timeout=self.timeout
+            ) as connection:
+                await connection.send(json.dumps(subscription))
+                async for raw in connection:
+                    message = json.loads(raw)
+                    if message.get("type") == "error":
+                        raise ClientError(
+                            str(message.get("message", message)),
+                            str(message.get("code", "stream_error")),
+                        )
+                    yield message
+        except ConnectionClosed:
+            await asyncio.sleep(STREAM_RECONNECT_DELAY_S)  # the caller reconnects and resyncs
+        except (OSError, InvalidHandshake, TimeoutError) as error:
+            raise ClientError(f"cannot stream from {ws_url}: {error}", "unreachable") from error
 
     # --- internals -----------------------------------------------------------------
 
@@ -275,8 +300,13 @@ class AsyncClient:
 
     async def _open_order(self, order_id: str) -> dict[str, Any] | None:
         address, nonce = core.parse_order_id(order_id)
-        response = await self._http.get(f"/v1/accounts/{address}/orders/{nonce}")
-        return None if response.status_code == 404 else _json(response)
+        try:
+            found: dict[str, Any] = await self._get(f"/v1/accounts/{address}/orders/{nonce}")
+        except ClientError as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -305,6 +335,10 @@ class _LocalBook:
         self.sequence = snapshot["sequence"]
         self.bids = {price: amount for price, amount in snapshot["bids"]}
         self.asks = {price: amount for price, amount in snapshot["asks"]}
+
+    def follows(self, diff: dict[str, Any]) -> bool:
+        """Whether ``diff`` continues from what this book holds (no gap)."""
+        return self.sequence is not None and diff.get("previous_sequence") == self.sequence
 
     def apply(self, diff: dict[str, Any]) -> None:
         for side, changes in ((self.bids, diff["bids"]), (self.asks, diff["asks"])):

@@ -85,11 +85,10 @@ class Client:
         return core.balance_from_account(self._get(f"/v1/accounts/{self.address}"))
 
     def fetch_order(self, id: str, symbol: str | None = None) -> dict[str, Any]:
-        address, nonce = core.parse_order_id(id)
-        response = self._http.get(f"/v1/accounts/{address}/orders/{nonce}")
-        if response.status_code == 404:
+        found = self._open_order(id)
+        if found is None:  # the API keeps open orders only: filled, cancelled or expired
             return {"id": id, "symbol": symbol, "status": "closed", "info": {"open": False}}
-        return core.order_from_open(_json(response))
+        return core.order_from_open(found)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         orders = [core.order_from_open(o) for o in self._get(f"/v1/accounts/{self.address}/orders")]
@@ -233,8 +232,13 @@ class Client:
 
     def _open_order(self, order_id: str) -> dict[str, Any] | None:
         address, nonce = core.parse_order_id(order_id)
-        response = self._http.get(f"/v1/accounts/{address}/orders/{nonce}")
-        return None if response.status_code == 404 else _json(response)
+        try:
+            found: dict[str, Any] = self._get(f"/v1/accounts/{address}/orders/{nonce}")
+        except ClientError as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
