@@ -39,7 +39,13 @@ from bftx.consensus import (
     prune_journal,
     verify_commit_certificate,
 )
-from bftx.consensus.messages import Block, CommitCertificate, HistoryEntry
+from bftx.consensus.messages import (
+    Block,
+    CommitCertificate,
+    HistoryEntry,
+    SignedMessage,
+    decode_message,
+)
 from bftx.consensus.outputs import JournalRecord
 from bftx.consensus.storage import (
     compute_execution_timestamp,
@@ -73,6 +79,8 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
+LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
+DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
 
 def wall_clock_ms() -> int:
@@ -181,6 +189,7 @@ class Node:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._release_scheduled = False
+        self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
         self.halted: str | None = None
 
@@ -265,8 +274,9 @@ class Node:
             self.gossip.close()
         if self.network is not None:
             await self.network.close()
-        for queue in self._subscribers:
-            queue.put_nowait(None)
+        for queue in list(self._subscribers):
+            _end_stream(queue)
+        self._subscribers.clear()
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -459,8 +469,7 @@ class Node:
         for queue in list(self._subscribers):
             if queue.full():  # too slow: end its stream (it resynchronises from a snapshot)
                 self._subscribers.discard(queue)
-                queue.get_nowait()
-                queue.put_nowait(None)
+                _end_stream(queue)
             else:
                 queue.put_nowait(item)
 
@@ -527,7 +536,7 @@ class Node:
             return
         if message.channel == CONSENSUS_CHANNEL:
             if self.replica is not None and self._is_validator_key(message.peer):
-                self._execute(self.replica.on_bytes(message.payload, self.clock()))
+                self._on_consensus_bytes(message.payload)
         elif message.channel == TX_GOSSIP_CHANNEL:
             try:
                 txs = decode_batch(message.payload)
@@ -540,6 +549,29 @@ class Node:
                 self.submit(data, origin=message.peer)
         elif message.channel == SYNC_CHANNEL:
             self._on_sync(message)
+
+    def _on_consensus_bytes(self, payload: bytes) -> None:
+        """Hand a consensus message to the replica, decoding a large one once per distinct bytes.
+
+        Retransmitted proposals and view changes repeat the same bytes; under load
+        decoding them again (every tx, the txs root) is what turns slowness into a storm.
+        """
+        assert self.replica is not None
+        now = self.clock()
+        if len(payload) < LARGE_MESSAGE_BYTES:
+            self._execute(self.replica.on_bytes(payload, now))
+            return
+        message = self._decoded_messages.get(payload)
+        if message is None:
+            try:
+                message = decode_message(payload, self.chain_id)
+            except DecodeError:
+                self._execute(self.replica.on_bytes(payload, now))  # the replica counts it
+                return
+            self._decoded_messages[payload] = message
+            if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
+                self._decoded_messages.popitem(last=False)
+        self._execute(self.replica.on_message(message, now))
 
     def _broadcast_to_validators(self, payload: bytes) -> None:
         assert self.network is not None
@@ -676,3 +708,10 @@ def _trade_row(height: int, trade: Trade) -> TradeRow:
         trade.maker_fee,
         trade.taker_fee,
     )
+
+
+def _end_stream(queue: asyncio.Queue[CommittedBlock | None]) -> None:
+    """Tell a subscriber its stream ended, making room for the marker if its queue is full."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(None)
