@@ -29,7 +29,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     init.add_argument(
         "--random-ports",
         action="store_true",
-        help="pick free ports instead of the fixed ones (p2p 26600+i, API 8700+i, metrics 9700+i)",
+        help="pick free ports instead of the fixed ones (p2p 26600+i, API 8700+i, metrics 9700+i, gRPC 50600+i)",
     )
     init.set_defaults(handler=_init)
 
