@@ -417,8 +417,14 @@ class Cluster:
     def describe(self) -> str:
         """One line per node: running or not, and its status if it answers."""
         lines = []
-        for node in self.nodes:
-            state = "running" if node.running else "not running"
+        for node in self.nodes + self.extra:
+            if node.running:
+                state = "running"
+            elif node.process is None:
+                state = "never started"
+            else:
+                last = (node.log().strip().splitlines() or [""])[-1][:300]
+                state = f"exited with status {node.process.returncode} ({last})"
             status = self.try_status(node.index) if node.running else None
             if status is not None:
                 state += (
