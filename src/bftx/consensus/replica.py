@@ -215,13 +215,7 @@ class Replica:
         continues from there instead of fetching the whole chain again.
         """
         assert history and self.last_executed == 0, "resume once, before start"
-        last = history[-1]
-        assert self.application.state_root() == last.state_root, (
-            "the application is not at that block"
-        )
-        self.history = {entry.height: entry for entry in history}
-        self.last_executed = last.height
-        self.next_seq = last.height + 1
+        self._resume_executed(history)  # the same path as start(..., executed=history)
 
     def on_message(self, message: SignedMessage, now: int) -> list[Output]:
         self._outputs = []
