@@ -80,7 +80,7 @@ def test_place_list_cancel_and_trade(cli: Cli) -> None:
     assert (trade["price"], trade["side"]) == ("45000", "buy")
 
     cancelled = cli.json("order", "cancel", "--key", maker, "--id", resting["id"])
-    assert cancelled["status"] == "canceled"
+    assert cancelled["status"] == "canceled" and cancelled["info"]["code"] == "ok"
     assert cli.json("order", "list", "--key", maker) == []
 
     status = cli.json("tx", "0x" + filled["info"]["tx_hash"])

@@ -101,7 +101,7 @@ def test_orders_fill_cancel_and_fetch(cluster: LiveCluster) -> None:
             balance = await maker.fetch_balance()
             assert Decimal(balance["BTC"]["used"]) == 0
             book = await maker.fetch_order_book(SYMBOL)
-            assert book["symbol"] == SYMBOL and book["nonce"] >= cancelled["info"].height
+            assert book["symbol"] == SYMBOL and book["nonce"] >= cancelled["info"]["height"]
             assert (await maker.fetch_status())["chain_id"] == "bftx-testnet"
 
     run(scenario())

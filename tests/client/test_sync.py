@@ -103,7 +103,7 @@ def test_an_order_is_cancelled(cluster: LiveCluster) -> None:
     with client(cluster, key) as trader:
         order = trader.create_order(SYMBOL, "limit", "sell", "0.001", "200000")
         cancelled = trader.cancel_order(order["id"], SYMBOL)
-        assert cancelled["status"] == "canceled" and cancelled["info"].code == "ok"
+        assert cancelled["status"] == "canceled" and cancelled["info"]["code"] == "ok"
         assert trader.fetch_open_orders() == []
         assert trader.fetch_order(order["id"])["status"] == "closed"
         assert Decimal(trader.fetch_balance()["BTC"]["used"]) == 0

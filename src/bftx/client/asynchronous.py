@@ -154,7 +154,7 @@ class AsyncClient:
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": receipt,
+            "info": core.receipt_info(receipt) if receipt else {},
         }
 
     async def wait_for(

@@ -229,13 +229,18 @@ def order_from_receipt(
         "filled": market.amount_of(filled_lots),
         "remaining": market.amount_of(remaining_lots),
         "status": status,
-        "info": {
-            "tx_hash": receipt.tx_hash,
-            "height": receipt.height,
-            "code": receipt.code,
-            "latency_s": receipt.latency_s,
-            "events": receipt.events,
-        },
+        "info": receipt_info(receipt),
+    }
+
+
+def receipt_info(receipt: Receipt) -> dict[str, Any]:
+    """A receipt as the ``info`` of a CCXT-shaped order (plain JSON)."""
+    return {
+        "tx_hash": receipt.tx_hash,
+        "height": receipt.height,
+        "code": receipt.code,
+        "latency_s": receipt.latency_s,
+        "events": receipt.events,
     }
 
 

@@ -144,7 +144,7 @@ class Client:
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": receipt,
+            "info": core.receipt_info(receipt) if receipt else {},
         }
 
     def submit(
