@@ -215,7 +215,8 @@ class Cluster:
     @staticmethod
     def create(directory: Path, validators: int = 4, **options: Any) -> Cluster:
         hosts = options.pop("hosts", None)
-        testnet = create_testnet(directory, validators, hosts=hosts)
+        followers = options.pop("followers", 0)
+        testnet = create_testnet(directory, validators, followers, hosts=hosts)
         return Cluster(testnet, **options)
 
     @property

@@ -116,6 +116,7 @@ def test_a_node_whose_key_is_not_in_genesis_gets_no_link(cluster: Cluster, tmp_p
     rogue_status = cluster.wait_for(lambda: cluster.try_status(slot), 30, "the rogue's API")
     assert rogue_status["peers_connected"] == []
     assert rogue.running, "the rogue itself keeps running: it is refused, not crashed"
+    assert "reason=refused_by_peer" in rogue.log(), "the rogue sees its dials refused"
 
     cluster.wait_committed(list(load.accepted), honest, timeout_s=60)
     assert cluster.terminate(rogue) == 0

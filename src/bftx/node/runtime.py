@@ -226,7 +226,11 @@ class Node:
         self.network = Network(
             Identity(self.key, self._own_certificate()),
             self._pinned_peers(),
-            listen=(self.config.p2p_host, self.config.p2p_port),
+            # Nobody dials a follower; a listening follower would dial only the
+            # validators whose keys sort after its own (the rule between two listeners).
+            listen=(self.config.p2p_host, self.config.p2p_port)
+            if self.config.is_validator
+            else None,
             on_message=self._on_network_message,
         )
         self.metrics.add_counts(
