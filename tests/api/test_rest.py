@@ -254,7 +254,7 @@ def test_batch_submits_json_and_compact_binary(cluster: LiveCluster) -> None:
             cluster,
             "/v1/txs/batch",
             content=codec.encode(tuple(binary_txs)),
-            headers={"content-type": "application/octet-stream"},
+            headers={"content-type": "Application/Octet-Stream"},  # media types ignore case
         )
     )
     assert binary["accepted"] == 3

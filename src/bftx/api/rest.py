@@ -506,6 +506,8 @@ def create_app(node: Node) -> FastAPI:
         summary="The latest committed block with its certificate",
     )
     async def latest_block() -> BlockModel:
+        if node.height == 0:
+            raise ApiProblem(404, "unknown_block", "no block is committed yet")
         return _block_model(node, node.height)
 
     @app.get(
@@ -608,7 +610,7 @@ def _decode_tx_text(text: str) -> bytes:
 
 
 async def _read_batch(request: Request) -> list[bytes]:
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if kind == "application/octet-stream":
         try:
