@@ -262,3 +262,17 @@ def test_key_files_are_accepted(cluster: LiveCluster) -> None:
     ):
         assert alice.address == same.address == cluster.accounts["alice"].address.hex()
         assert Decimal(alice.fetch_balance()["total"]["BTC"]) > 0
+
+
+def test_an_order_rejected_at_execution_raises_with_its_code(cluster: LiveCluster) -> None:
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        maker.create_order(SYMBOL, "limit", "sell", "0.0002", "65000")
+        with pytest.raises(OrderRejected) as crossing:
+            taker.create_order(SYMBOL, "limit", "buy", "0.0001", "65000", {"postOnly": True})
+        assert crossing.value.code == "post_only_would_cross"
+        with pytest.raises(OrderRejected) as unfilled:
+            taker.create_order(SYMBOL, "limit", "buy", "0.0003", "65000", {"timeInForce": "FOK"})
+        assert unfilled.value.code == "fok_unfilled"
+        # both consumed their nonces (they were committed); the next order still goes through
+        assert taker.create_order(SYMBOL, "limit", "buy", "0.0001", "100")["id"].endswith(":2")
