@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from bftx.api.feed import feed_for
 from bftx.client import AsyncClient, ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from tests.api.support import LiveCluster
@@ -64,6 +65,18 @@ class Watcher:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self._stream.aclose()
+
+
+def subscribers(cluster: LiveCluster) -> int:
+    return feed_for(cluster.nodes[0]).subscriber_count()
+
+
+async def subscribed(cluster: LiveCluster, before: int) -> None:
+    """Wait until the node's feed has one more stream subscriber than ``before``."""
+    deadline = asyncio.get_running_loop().time() + WATCH_TIMEOUT_S
+    while subscribers(cluster) <= before:
+        assert asyncio.get_running_loop().time() < deadline, "the stream never subscribed"
+        await asyncio.sleep(0.01)
 
 
 async def book_matches(client: AsyncClient, view: dict[str, Any]) -> bool:
@@ -254,9 +267,10 @@ def test_watch_trades_yields_each_blocks_trades(cluster: LiveCluster) -> None:
             connect(cluster, maker_key) as maker,
             connect(cluster, taker_key) as taker,
         ):
+            before = subscribers(cluster)
             watcher = Watcher(public.watch_trades("BTC-USD"))
             try:
-                await asyncio.sleep(0.2)  # subscribed before the trade commits
+                await subscribed(cluster, before)  # before the trade commits
                 await maker.create_order(SYMBOL, "limit", "sell", "0.0003", "80000")
                 filled = await taker.create_order(SYMBOL, "limit", "buy", "0.0003", "80000")
                 trades = await watcher.until(
