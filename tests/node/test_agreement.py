@@ -9,6 +9,8 @@ import pytest
 
 from tests.node.cluster import Cluster, Load
 
+pytestmark = pytest.mark.slow  # real node processes
+
 
 @pytest.mark.timeout(90)
 def test_txs_submitted_to_different_nodes_commit_with_identical_blocks_everywhere(

@@ -6,6 +6,8 @@ import pytest
 
 from tests.node.cluster import Cluster, Load
 
+pytestmark = pytest.mark.slow  # real node processes
+
 
 def _others(cluster: Cluster, index: int) -> list[int]:
     return [other for other in range(cluster.size) if other != index]

@@ -25,6 +25,8 @@ from bftx.p2p.framing import HEADER_BYTES, decode_body, decode_length, encode_fr
 from bftx.p2p.identity import Identity, Peer, client_context, create_certificate
 from tests.node.cluster import Cluster, Load, NodeProcess
 
+pytestmark = pytest.mark.slow  # real node processes
+
 REFUSED = re.compile(r"p2p connection refused peer=(\S+) reason=(\S+)")
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.node.cluster import Cluster, Load
 from tests.node.netns import HUB_ADDRESS, NamespaceError, Namespaces, unavailable_reason
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import pytest
 
 from tests.node.cluster import Cluster, Load
 
+pytestmark = pytest.mark.slow  # real node processes
+
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
