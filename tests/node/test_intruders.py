@@ -209,6 +209,17 @@ def test_malformed_and_oversized_frames_are_dropped_without_crashing_the_node(
     _raw(cluster, target, b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
     _raw(cluster, target, b"\xff\xff\xff\xff" + b"\x00" * 65_536)
 
+    # A flood of silent connections: handshakes beyond the bound are refused at once, and
+    # the node keeps serving and committing while they hang.
+    config = cluster.testnet.nodes[target]
+    with contextlib.ExitStack() as stack:
+        for _ in range(80):
+            stack.enter_context(socket.create_connection((config.p2p_host, config.p2p_port), 10))
+        height = cluster.height(target)
+        cluster.wait_height([target], height + 2, timeout_s=30)
+    counter = 'bftx_p2p_total{counter="handshakes_rejected.too_many_handshakes"}'
+    assert cluster.metrics(target).get(counter, 0) >= 1
+
     # With TLS and a pinned validator key: each frame error closes the link it came on.
     bad_frames = {
         "oversized_frame": b"\xff\xff\xff\xff" + b"\x00" * 1_024,
