@@ -62,7 +62,7 @@ class BenchSettings:
     duration_s: float = 30.0
     rate_tps: float = 2_500.0
     accounts: int = 1_000
-    tick_ms: int = 50  # each validator receives one batch per tick
+    tick_ms: int = 100  # each validator receives one batch per tick
     drain_s: float = 20.0  # after the load: wait this long at most for the last commits
     seed: int = 1
 
@@ -97,6 +97,7 @@ class Observation:
     blocks: list[tuple[int, float, int]] = field(default_factory=list)  # height, seen at, txs
     request_errors: int = 0
     load_s: float = 0.0  # how long the submission schedule actually took
+    node_cpu_s: float | None = None  # CPU the node processes used meanwhile (local clusters)
 
 
 # --- the signature-verification ceiling --------------------------------------------
@@ -192,6 +193,18 @@ class LocalCluster:
                 )
             )
             log.close()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the node processes used so far; None off Linux."""
+        ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks_per_s
 
     def check_running(self) -> None:
         for index, process in enumerate(self.processes):
@@ -493,6 +506,10 @@ def summarize(
             sum(count for _h, _at, count in observation.blocks) / max(len(observation.blocks), 1),
             1,
         ),
+        "node_cpu_s": None if observation.node_cpu_s is None else round(observation.node_cpu_s, 2),
+        "node_cpu_us_per_tx": None
+        if observation.node_cpu_s is None or not committed_indexes
+        else round(observation.node_cpu_s / len(committed_indexes) / settings.validators * 1e6, 1),
         "cores": cores,
         "verify_us": round(verify_s * 1e6, 2),
         "verify_limit_tps": round(compute_verify_limit_tps(cores, settings.validators, verify_s)),
@@ -573,7 +590,11 @@ def run_bench(
         target = read_target(cluster.testnet, urls)
         settings = _with_accounts(settings, len(target.accounts))
         asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
+        cpu_before = cluster.cpu_seconds()
         observation = _drive(settings, target, progress, cluster.check_running)
+        cpu_after = cluster.cpu_seconds()
+        if cpu_before is not None and cpu_after is not None:
+            observation.node_cpu_s = cpu_after - cpu_before
     return summarize(settings, observation, verify_s, cores), observation
 
 

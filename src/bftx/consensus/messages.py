@@ -427,9 +427,23 @@ def _block(value: Value, chain_id: str) -> Block:
         raise DecodeError(f"block for chain {header.chain_id!r}, expected {chain_id!r}")
     items = codec.expect_list(txs_value, limits.txs_per_block_max, "txs")
     txs = tuple(codec.expect_bytes(tx, "tx", max_size=limits.tx_bytes_max) for tx in items)
+    digest = compute_header_digest(header)
+    known = _decoded_blocks.get(digest)
+    if known is not None and known.txs == txs:
+        return known  # the same block again (a retransmission, a view change): root checked
     if merkle_root(txs) != header.txs_root:
         raise DecodeError("the txs root does not match the txs")
-    return Block(header=header, txs=txs, digest=compute_header_digest(header))
+    block = Block(header=header, txs=txs, digest=digest)
+    if len(_decoded_blocks) >= _DECODED_BLOCKS_MAX:
+        del _decoded_blocks[next(iter(_decoded_blocks))]
+    _decoded_blocks[digest] = block
+    return block
+
+
+# Recently decoded blocks by header digest. A pure memo: a hit has the same header and the
+# same txs, so it is exactly the block a fresh decode would build; it only saves the txs root.
+_DECODED_BLOCKS_MAX = 64
+_decoded_blocks: dict[bytes, Block] = {}
 
 
 def _shares(value: Value) -> tuple[SignatureShare, ...]:

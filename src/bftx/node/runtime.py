@@ -3,8 +3,10 @@ and the network (DESIGN.md sections 2, 4, 6).
 
 The replica and the exchange are pure; everything that touches time, disks
 and sockets happens here. Replica outputs are executed in order, with one
-rule: a `Persist` is on disk (synced) before any output after it runs, so a
-vote is durable before anyone can see it.
+rule: a `Persist` is on disk (synced) before any message after it is sent, so
+a vote is durable before anyone can see it. Records are synced once per loop
+iteration (group commit); the messages behind them wait for that sync, in
+order, while local outputs (timers, execution) run at once.
 
 A validator votes. A follower verifies certified blocks it fetches from the
 validators (`bftx.node.sync`), executes them, and serves the same queries.
@@ -189,6 +191,9 @@ class Node:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._release_scheduled = False
+        self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
+        self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
+        self._sync_scheduled = False
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
         self.halted: str | None = None
@@ -357,18 +362,14 @@ class Node:
     # --- executing replica outputs ----------------------------------------------------
 
     def _execute(self, outputs: list[Output]) -> None:
-        pending_records: list[JournalRecord] = []
         for output in outputs:
             if isinstance(output, Persist):
-                pending_records.append(output.record)
-                continue
-            if pending_records:
-                self._persist(pending_records)
-                pending_records = []
-            if isinstance(output, Broadcast):
-                self._broadcast_to_validators(encode_message(output.message))
+                self._unsynced.append(output.record)
+                self._schedule_sync()
+            elif isinstance(output, Broadcast):
+                self._send_after_sync(None, encode_message(output.message))
             elif isinstance(output, Send):
-                self._send_to_validator(output.to, encode_message(output.message))
+                self._send_after_sync(output.to, encode_message(output.message))
             elif isinstance(output, SetTimer):
                 self._set_timer(output.kind, output.deadline_ms)
             elif isinstance(output, Committed):
@@ -380,8 +381,40 @@ class Node:
                 if output.view > 0:
                     self.metrics.view_changes.inc()
                 logger.info("view installed", extra={"view": output.view})
-        if pending_records:
-            self._persist(pending_records)
+
+    def _send_after_sync(self, to: int | None, payload: bytes) -> None:
+        """Send now, or after the pending sync when records wait for it (keeping the order)."""
+        if self._unsynced:
+            self._held_sends.append((to, payload))
+        elif to is None:
+            self._broadcast_to_validators(payload)
+        else:
+            self._send_to_validator(to, payload)
+
+    def _schedule_sync(self) -> None:
+        if self._sync_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the loop (tests): sync at once
+            self._sync_journal()
+            return
+        self._sync_scheduled = True
+        loop.call_soon(self._sync_journal)
+
+    def _sync_journal(self) -> None:
+        """Persist every record of this loop iteration in one synced transaction, then send."""
+        self._sync_scheduled = False
+        if self.store is None or not self._unsynced:
+            return
+        records, self._unsynced = self._unsynced, []
+        self._persist(records)
+        sends, self._held_sends = self._held_sends, []
+        for to, payload in sends:
+            if to is None:
+                self._broadcast_to_validators(payload)
+            else:
+                self._send_to_validator(to, payload)
 
     def _persist(self, records: list[JournalRecord]) -> None:
         """Journal records, synced before anything after them is sent (one transaction for all)."""
