@@ -258,6 +258,32 @@ def test_watch_order_book_resyncs_after_a_gap(cluster: LiveCluster) -> None:
     run(scenario())
 
 
+def test_watch_order_book_resubscribes_when_the_server_ends_the_stream(
+    cluster: LiveCluster,
+) -> None:
+    (key,) = cluster.fresh_traders(1)
+
+    async def scenario() -> None:
+        async with connect(cluster) as public, connect(cluster, key) as maker:
+            before = subscribers(cluster)
+            watcher = Watcher(public.watch_order_book(SYMBOL))
+            try:
+                await watcher.until(lambda view: True, "the snapshot")
+                await subscribed(cluster, before)
+                # what a node does when it stops, or when the feed falls behind
+                cluster.call(feed_for(cluster.nodes[0]).stop())
+                await subscribed(cluster, before)  # the watcher came back
+                last = await maker.create_order(SYMBOL, "limit", "buy", "0.0004", "4100")
+                height = last["info"]["height"]
+                view = await watcher.until(lambda v: v["nonce"] >= height, f"height {height}")
+                assert ["4100", "0.00040000"] in view["bids"]
+                assert await book_matches(public, view)
+            finally:
+                await watcher.close()
+
+    run(scenario())
+
+
 def test_watch_trades_yields_each_blocks_trades(cluster: LiveCluster) -> None:
     maker_key, taker_key = cluster.fresh_traders(2)
 

@@ -245,9 +245,10 @@ class AsyncClient:
                         )
                     yield message
         except ConnectionClosed:
-            await asyncio.sleep(STREAM_RECONNECT_DELAY_S)  # the caller reconnects and resyncs
+            pass  # the server ended the stream (it stops, or we fell behind)
         except (OSError, InvalidHandshake, TimeoutError) as error:
             raise ClientError(f"cannot stream from {ws_url}: {error}", "unreachable") from error
+        await asyncio.sleep(STREAM_RECONNECT_DELAY_S)  # then the caller reconnects and resyncs
 
     # --- internals -----------------------------------------------------------------
 
