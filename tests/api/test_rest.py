@@ -7,15 +7,18 @@ not depend on each other's nonces or resting orders. Prices are in ticks
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from bftx import codec, limits
+from bftx.api.rest import create_app
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
+from bftx.node.runtime import Node
 from bftx.node.testnet import CHAIN_ID, TRADER_USD
 from tests.api.support import LiveCluster, wait_for
 
@@ -437,3 +440,19 @@ def test_an_order_tx_for_an_unknown_market_commits_with_its_rejection_code(
         assert status["code"] not in ("ok", None) and status["message"]
     else:
         assert admission["code"] != "ok" and admission["message"]
+
+
+def test_a_bug_is_a_500_problem_without_a_traceback() -> None:
+    class BrokenNode:
+        def status(self) -> dict[str, Any]:
+            raise RuntimeError("a bug with a secret in its message")
+
+    async def ask() -> httpx.Response:
+        app = create_app(cast(Node, BrokenNode()))
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+            return await client.get("/v1/status")
+
+    response = asyncio.run(ask())
+    assert_problem(response, 500, "internal_error", "RuntimeError")
+    assert "secret" not in response.text
