@@ -30,6 +30,11 @@ def test_killed_validator_catches_up_after_restart_and_agrees(cluster: Cluster) 
     cluster.restart(victim)
     target = max(cluster.height(index) for index in survivors)
     cluster.wait_height([victim], target, timeout_s=60)
+    cluster.wait_for(  # past any snapshot it was given, it executes blocks itself again
+        lambda: cluster.block(victim, cluster.height(victim)) is not None,
+        60,
+        f"node{victim} to hold the block at its height",
+    )
 
     submitted = load.stop()
     cluster.wait_committed(submitted, range(cluster.size), timeout_s=60)
@@ -37,10 +42,9 @@ def test_killed_validator_catches_up_after_restart_and_agrees(cluster: Cluster) 
     assert common_height >= target
     assert all(not cluster.nodes[index].missing_heights for index in survivors)
     # State transfer installs a snapshot: the victim never receives the blocks it skipped
-    # (known gap, see the report of issue 4); every block it does have agrees, and so do
-    # the txs in them.
+    # (a known gap, docs/node.md); every block it does have agrees, its state root agrees
+    # at its height (checked by the scan), and so do the txs in the blocks it has.
     skipped = cluster.nodes[victim].missing_heights
-    assert common_height not in skipped
     held = [tx for tx in submitted if cluster.checker.tx_heights[tx] not in skipped]
     cluster.check_txs([victim], held)
 
