@@ -3,6 +3,10 @@ and the chain goes on."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sqlite3
+
 import pytest
 
 from tests.node.cluster import Cluster, Load
@@ -42,4 +46,38 @@ def test_stopping_and_restarting_every_node_loses_nothing_and_the_chain_continue
     assert all(after), f"every tx should be admitted after the restart: {load.rejected}"
     cluster.wait_committed(load.accepted, everyone, timeout_s=60)
     assert min(cluster.checker.tx_heights[tx] for tx in after) > max(heights.values())
+    cluster.check_agreement()
+
+
+@pytest.mark.timeout(120)
+def test_a_node_whose_store_disagrees_with_its_certified_blocks_refuses_to_start(
+    cluster: Cluster,
+) -> None:
+    victim = (int(cluster.status(0)["primary"]) + 1) % cluster.size
+    others = [index for index in range(cluster.size) if index != victim]
+    load = Load(cluster, targets=others)
+    assert all(load.submit_one() for _ in range(len(load.traders)))
+    cluster.wait_committed(load.accepted, range(cluster.size), timeout_s=60)
+    cluster.wait_height([victim], 10, timeout_s=60)
+    assert cluster.stop(victim) == 0
+
+    # The stored state root of a block in the middle no longer matches what it executes to.
+    database = cluster.testnet.nodes[victim].database_path
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        (height,) = connection.execute("SELECT max(height) / 2 FROM blocks").fetchone()
+        changed = connection.execute(
+            "UPDATE blocks SET state_root = zeroblob(32) WHERE height = ?", (height,)
+        ).rowcount
+    assert changed == 1
+    cluster.start(victim)
+    process = cluster.nodes[victim].process
+    assert process is not None and process.wait(30) == 1
+    log = cluster.nodes[victim].log()
+    assert f"block {height} executes to another state root than the one stored" in log
+
+    # Wiped, it joins again from its peers, and agrees.
+    shutil.rmtree(cluster.testnet.nodes[victim].data_dir)
+    cluster.restart(victim)
+    assert all(load.submit_one() for _ in range(len(load.traders)))
+    cluster.wait_committed(load.accepted, range(cluster.size), timeout_s=60)
     cluster.check_agreement()
