@@ -229,6 +229,14 @@ def test_submit_reports_admission_rejections_with_their_code(cluster: LiveCluste
     assert again["accepted"] is False and again["code"] in ("nonce_used", "duplicate_tx")
     assert again["message"]
 
+    poor = cluster.order_tx(key, cluster.nonce(key), Side.BUY, 1_300_000, 10**7)  # 1000 BTC: $13M
+    refused = ok(post(cluster, "/v1/txs", json={"tx": b64(poor)}))
+    assert (refused["accepted"], refused["code"]) == (False, "insufficient_funds")
+    status = ok(get(cluster, f"/v1/txs/{refused['tx_hash']}"))
+    assert (status["status"], status["code"]) == ("rejected", "insufficient_funds")
+    assert status["message"] and status["height"] is None
+    assert ok(get(cluster, f"/v1/txs/{again['tx_hash']}"))["status"] == "committed"
+
     garbage = ok(post(cluster, "/v1/txs", json={"tx": b64(b"\x01\x02\x03")}))
     assert garbage == {**garbage, "accepted": False, "tx_hash": None}
     assert garbage["code"] != "ok"

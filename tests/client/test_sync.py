@@ -13,6 +13,7 @@ import pytest
 
 from bftx.client import Client, ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
+from bftx.exchange import Side
 from tests.api.support import LiveCluster
 
 SYMBOL = "BTC/USD"
@@ -276,3 +277,14 @@ def test_an_order_rejected_at_execution_raises_with_its_code(cluster: LiveCluste
         assert unfilled.value.code == "fok_unfilled"
         # both consumed their nonces (they were committed); the next order still goes through
         assert taker.create_order(SYMBOL, "limit", "buy", "0.0001", "100")["id"].endswith(":2")
+
+
+def test_waiting_for_a_refused_tx_raises_its_code_at_once(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    poor = cluster.order_tx(key, 0, Side.SELL, 100, 10**7)  # 1000 BTC; it holds 100
+    response = cluster.http.post(f"{cluster.api_url()}/v1/txs", json={"tx": "0x" + poor.hex()})
+    refused = response.json()
+    assert refused["accepted"] is False
+    with client(cluster) as public, pytest.raises(OrderRejected) as rejected:
+        public.wait_for(refused["tx_hash"], timeout=30.0)
+    assert rejected.value.code == "insufficient_funds"

@@ -11,6 +11,7 @@ import base64
 import binascii
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import fields
 from enum import IntEnum
@@ -60,6 +61,8 @@ _TX_TEXT = (
 _TX_TEXT_CHARS_MAX = 2 + 2 * limits.tx_bytes_max
 _TX_TEXT_PATTERN = re.compile(_TX_TEXT)
 _HEX_DIGITS = re.compile("[0-9a-fA-F]*")
+
+REFUSED_TXS_REMEMBERED_MAX = 16_384  # per node: how many refusals GET /v1/txs/{hash} can explain
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,10 @@ class BatchAdmission(BaseModel):
 
 class TxStatus(BaseModel):
     tx_hash: str
-    status: Literal["pending", "committed", "unknown"]
+    status: Literal["pending", "committed", "rejected", "unknown"] = Field(
+        description="rejected: this node refused it at submission (code says why); "
+        "committed: in a block, where it may still have failed (code is its result)"
+    )
     height: int | None = None
     position: int | None = None
     code: str | None = Field(default=None, description="the execution result once committed")
@@ -270,6 +276,8 @@ def create_app(node: Node) -> FastAPI:
         },
     )
 
+    refused = Refusals()
+
     def exchange() -> Exchange:  # read it each time: state transfer may replace it
         return node.application.exchange
 
@@ -316,7 +324,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
     async def submit(request: SubmitRequest) -> Admission:
-        return _admit(node, _decode_tx_text(request.tx))
+        return _admit(node, _decode_tx_text(request.tx), refused)
 
     @app.post(
         "/v1/txs/batch",
@@ -327,7 +335,7 @@ def create_app(node: Node) -> FastAPI:
     )
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
-        results = [_admit(node, data) for data in txs]
+        results = [_admit(node, data, refused) for data in txs]
         return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
 
     @app.get("/v1/txs/batch", include_in_schema=False)
@@ -337,7 +345,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get(
         "/v1/txs/{tx_hash}",
         response_model=TxStatus,
-        summary="Pending, committed (with its result) or unknown",
+        summary="Pending, committed (with its result), rejected at submission (with its code) or unknown",
     )
     async def tx_status(tx_hash: Annotated[str, Path(pattern=_HEX_HASH)]) -> TxStatus:
         digest = bytes.fromhex(tx_hash.removeprefix("0x"))
@@ -355,6 +363,14 @@ def create_app(node: Node) -> FastAPI:
             )
         if node.mempool is not None and digest in node.mempool:
             return TxStatus(tx_hash=digest.hex(), status="pending")
+        refusal = refused.get(digest)
+        if refusal is not None:
+            return TxStatus(
+                tx_hash=digest.hex(),
+                status="rejected",
+                code=refusal.slug,
+                message=CODE_DESCRIPTIONS[refusal],
+            )
         return TxStatus(tx_hash=digest.hex(), status="unknown")
 
     @app.get(
@@ -570,8 +586,27 @@ def _receipt_events(node: Node, height: int, position: int) -> list[dict[str, An
     return [event_to_json(event) for event in receipts[position].events]
 
 
-def _admit(node: Node, data: bytes) -> Admission:
+class Refusals:
+    """The txs this node refused at submission, newest kept, so their status can say why."""
+
+    def __init__(self, size_max: int = REFUSED_TXS_REMEMBERED_MAX) -> None:
+        self._codes: OrderedDict[bytes, Code] = OrderedDict()
+        self._size_max = size_max
+
+    def remember(self, tx_hash: bytes, code: Code) -> None:
+        self._codes[tx_hash] = code
+        self._codes.move_to_end(tx_hash)
+        while len(self._codes) > self._size_max:
+            self._codes.popitem(last=False)
+
+    def get(self, tx_hash: bytes) -> Code | None:
+        return self._codes.get(tx_hash)
+
+
+def _admit(node: Node, data: bytes, refused: Refusals) -> Admission:
     admitted = node.submit(data)
+    if admitted.code is not Code.OK and admitted.tx_hash is not None:
+        refused.remember(admitted.tx_hash, admitted.code)
     return Admission(
         tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
         accepted=admitted.code is Code.OK,

@@ -173,6 +173,11 @@ class AsyncClient:
                     time.monotonic() - started,
                     status["events"],
                 )
+            if status["status"] == "rejected":  # refused when submitted to this node
+                raise OrderRejected(
+                    f"tx {tx_hash} was rejected: {status['code']}: {status['message']}",
+                    status["code"],
+                )
             if time.monotonic() > deadline:
                 raise TimedOut(
                     f"tx {tx_hash} not committed after {deadline - started:.1f} s (status {status['status']})"
