@@ -123,7 +123,11 @@ class AgreementChecker:
                 f"{state_root[:16]}, {seen.node} reported block {seen.block_hash[:16]} with "
                 f"state root {seen.state_root[:16]}"
             )
-        for tx_hash in txs:
+        hashes = list(txs)
+        if len(set(hashes)) != len(hashes):
+            twice = sorted({tx for tx in hashes if hashes.count(tx) > 1})
+            raise Disagreement(f"height {height}: {node} reports a block holding {twice} twice")
+        for tx_hash in hashes:
             self._record_tx(node, tx_hash, height)
 
     def record_tx_status(self, node: str, tx_hash: str, status: dict[str, Any]) -> None:
@@ -559,6 +563,10 @@ class Load:
             PlaceOrder("BTC/USD", side, OrderType.LIMIT, PRICE_TICKS, 1 + trader % 3, 0),
         )
         return trader, tx
+
+    def advance(self) -> None:
+        """Move on to the next trader (after submitting `next_tx` by other means)."""
+        self._sent += 1
 
     def submit_one(self) -> str | None:
         """Submit the next tx to the first target that answers; its hash once admitted."""

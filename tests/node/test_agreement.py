@@ -19,12 +19,22 @@ def test_txs_submitted_to_different_nodes_commit_with_identical_blocks_everywher
     load = Load(cluster, targets=range(cluster.size))
     accepted = [load.submit_one() for _ in range(4 * len(load.traders))]
     assert all(accepted), f"every tx should be admitted: {load.rejected}"
+    # Each of the next txs goes to every node at once (a node that already committed it
+    # says nonce_used): each must still commit exactly once.
+    again = []
+    for _ in range(len(load.traders)):
+        trader, tx = load.next_tx()
+        answers = cluster.map(lambda index, tx=tx: cluster.submit(index, tx), range(cluster.size))
+        assert {answer["code"] for answer in answers} <= {"ok", "duplicate_tx", "nonce_used"}
+        load.nonces[trader] += 1
+        load.advance()
+        again.append(answers[0]["tx_hash"])
 
-    cluster.wait_committed(load.accepted, range(cluster.size), timeout_s=60)
+    cluster.wait_committed(load.accepted + again, range(cluster.size), timeout_s=60)
 
     common_height = cluster.check_agreement()
     assert common_height >= max(cluster.checker.tx_heights.values())
-    cluster.check_txs(range(cluster.size), load.accepted)  # each node's tx index agrees
+    cluster.check_txs(range(cluster.size), load.accepted + again)  # every tx index agrees
     trades = [cluster.get(index, "/v1/markets/BTC-USD/trades") for index in range(cluster.size)]
     assert trades[0], "buys and sells at one price should have traded"
     assert all(answer == trades[0] for answer in trades[1:])
