@@ -3,6 +3,7 @@ agrees."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -24,7 +25,7 @@ def test_txs_submitted_to_different_nodes_commit_with_identical_blocks_everywher
     again = []
     for _ in range(len(load.traders)):
         trader, tx = load.next_tx()
-        answers = cluster.map(lambda index, tx=tx: cluster.submit(index, tx), range(cluster.size))
+        answers = cluster.map(functools.partial(cluster.submit, tx=tx), range(cluster.size))
         assert {answer["code"] for answer in answers} <= {"ok", "duplicate_tx", "nonce_used"}
         load.nonces[trader] += 1
         load.advance()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 import socket
 import ssl
@@ -107,7 +108,7 @@ def test_a_node_whose_key_is_not_in_genesis_gets_no_link(cluster: Cluster, tmp_p
 
     for index in honest:
         cluster.wait_for(
-            lambda index=index: refused_both_ways(index),
+            functools.partial(refused_both_ways, index),
             30,
             f"node{index} to refuse the rogue as dialer and as listener",
         )
@@ -116,7 +117,7 @@ def test_a_node_whose_key_is_not_in_genesis_gets_no_link(cluster: Cluster, tmp_p
         status = cluster.status(index)
         assert slot_name not in status["peers_connected"]
     rogue_status = cluster.wait_for(lambda: cluster.try_status(slot), 30, "the rogue's API")
-    assert rogue_status["peers_connected"] == []
+    assert rogue_status is not None and rogue_status["peers_connected"] == []
     assert rogue.running, "the rogue itself keeps running: it is refused, not crashed"
     assert "reason=refused_by_peer" in rogue.log(), "the rogue sees its dials refused"
 
@@ -246,7 +247,7 @@ def test_malformed_and_oversized_frames_are_dropped_without_crashing_the_node(
     link = _tls_link(cluster, target, posing_as)
     for channel in (1, 2, 3, 200):
         link.sendall(encode_frame(channel, b"\xc1 garbage \xff" * 10))
-    link.sendall(encode_frame(2, codec.encode([b"not a tx"] * 3)))
+    link.sendall(encode_frame(2, codec.encode((b"not a tx",) * 3)))
     assert not _closed_by_peer(link, timeout_s=1.0), "garbage payloads must not close the link"
     link.close()
 
