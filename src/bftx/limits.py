@@ -37,8 +37,10 @@ mempool_bytes_max = 32 * 1024 * 1024
 
 # --- node ------------------------------------------------------------------
 sync_blocks_max = 64  # certified blocks in one follower sync reply
-sync_reply_bytes_max = 96 * 1024 * 1024  # what a follower accepts
-sync_reply_bytes_budget = 16 * 1024 * 1024  # what a validator puts in one reply (one block always fits)
+# a follower accepts replies of up to sync_reply_bytes_max; a validator fills
+# one with blocks up to sync_reply_bytes_budget (one block always fits)
+sync_reply_bytes_max = 96 * 1024 * 1024
+sync_reply_bytes_budget = 16 * 1024 * 1024
 sync_interval_ms = 200  # a follower asks for blocks this often when it is not behind
 snapshot_interval_blocks = 512  # a node saves a state snapshot this often
 subscriber_queue_blocks_max = 1_024  # committed blocks queued for one slow subscriber
