@@ -54,6 +54,8 @@ POLL_INTERVAL_S = 0.01  # how often the chain follower asks for the next block
 BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
 REQUESTS_IN_FLIGHT_MAX = 256
 NONCES_PER_ACCOUNT_MAX = 200  # under the exchange's nonce_ahead_max (256)
+RETRY_INTERVAL_S = 1.0
+RETRIED_CODE = "mempool_full"  # a node shedding load; the generator resends like a client would
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class Observation:
     request_errors: int = 0
     load_s: float = 0.0  # how long the submission schedule actually took
     node_cpu_s: float | None = None  # CPU the node processes used meanwhile (local clusters)
+    generator_cpu_s: float = 0.0  # CPU this process used to submit and follow
 
 
 # --- the signature-verification ceiling --------------------------------------------
@@ -342,6 +345,8 @@ class Driver:
         self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
         self.started = 0.0
         self.submitting = True
+        self.retry: list[int] = []  # refused with mempool_full: sent again after a pause
+        self.last_retry_s = 0.0
         self.in_flight = 0
         self.committed = 0
         self.accepted = 0
@@ -351,6 +356,7 @@ class Driver:
 
     async def run(self) -> Observation:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        cpu_started = time.process_time()
         async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
             self.started = time.perf_counter()
             follower = asyncio.create_task(self._follow(client))
@@ -361,6 +367,7 @@ class Driver:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+        self.observation.generator_cpu_s = time.process_time() - cpu_started
         return self.observation
 
     async def _submit(self, client: httpx.AsyncClient) -> None:
@@ -371,25 +378,46 @@ class Driver:
         while sent < total:
             due = min(total, int(self.now() * self.settings.rate_tps) + 1)
             if due > sent and self.in_flight < REQUESTS_IN_FLIGHT_MAX:
-                for validator, indexes in self._group(sent, due).items():
-                    for first in range(0, len(indexes), BATCH_TXS_MAX):
-                        chunk = indexes[first : first + BATCH_TXS_MAX]
-                        task = asyncio.create_task(self._send(client, validator, chunk))
-                        requests.add(task)
-                        task.add_done_callback(requests.discard)
+                self._send_groups(
+                    client, requests, self._group(self._take_retries() + list(range(sent, due)))
+                )
                 sent = due
             if self.on_tick is not None:
                 self.on_tick(self.observation, self.now())
             await asyncio.sleep(tick_s)
         self.observation.load_s = self.now()
         self.submitting = False
-        if requests:
-            await asyncio.gather(*requests)
+        deadline = self.now() + self.settings.drain_s
+        while (requests or self.retry) and self.now() < deadline:
+            if self.retry and self.in_flight < REQUESTS_IN_FLIGHT_MAX:
+                self._send_groups(client, requests, self._group(self._take_retries()))
+            await asyncio.sleep(tick_s)
 
-    def _group(self, first: int, end: int) -> dict[int, list[int]]:
+    def _take_retries(self) -> list[int]:
+        """The refused txs, at most once per retry interval (a backing-off client)."""
+        if not self.retry or self.now() - self.last_retry_s < RETRY_INTERVAL_S:
+            return []
+        self.last_retry_s = self.now()
+        retry, self.retry = self.retry, []
+        return sorted(retry)  # submission order: an account's nonces in order
+
+    def _send_groups(
+        self,
+        client: httpx.AsyncClient,
+        requests: set[asyncio.Task[None]],
+        groups: dict[int, list[int]],
+    ) -> None:
+        for validator, indexes in groups.items():
+            for first in range(0, len(indexes), BATCH_TXS_MAX):
+                chunk = indexes[first : first + BATCH_TXS_MAX]
+                task = asyncio.create_task(self._send(client, validator, chunk))
+                requests.add(task)
+                task.add_done_callback(requests.discard)
+
+    def _group(self, indexes: list[int]) -> dict[int, list[int]]:
         groups: dict[int, list[int]] = {}
         validator_of = self.load.validator_of
-        for index in range(first, end):
+        for index in indexes:
             groups.setdefault(validator_of[index], []).append(index)
         return groups
 
@@ -398,7 +426,8 @@ class Driver:
         sent_at = self.now()
         observation = self.observation
         for index in indexes:
-            observation.submit_s[index] = sent_at
+            if observation.submit_s[index] < 0:  # a retry keeps its first submission time
+                observation.submit_s[index] = sent_at
         self.in_flight += 1
         try:
             response = await client.post(
@@ -421,6 +450,10 @@ class Driver:
             else:
                 code = str(result["code"])
                 observation.rejections[code] = observation.rejections.get(code, 0) + 1
+                if (
+                    code == RETRIED_CODE
+                ):  # backpressure: resend, or the account's later nonces stall
+                    self.retry.append(index)
 
     async def _follow(self, client: httpx.AsyncClient) -> None:
         """Read each new block once from the first node; a tx commits when its block is seen."""
@@ -510,6 +543,7 @@ def summarize(
         "node_cpu_us_per_tx": None
         if observation.node_cpu_s is None or not committed_indexes
         else round(observation.node_cpu_s / len(committed_indexes) / settings.validators * 1e6, 1),
+        "generator_cpu_s": round(observation.generator_cpu_s, 2),
         "cores": cores,
         "verify_us": round(verify_s * 1e6, 2),
         "verify_limit_tps": round(compute_verify_limit_tps(cores, settings.validators, verify_s)),

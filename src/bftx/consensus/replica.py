@@ -171,6 +171,7 @@ class Replica:
         self.next_seq = 1
         self.view_started_ms = 0
         self.last_progress_ms = 0
+        self.last_full_block_ms = 0  # when the last block with txs_per_block_max txs executed
         self.last_fetch_ms = -(10**12)
         self.fetch_rotation = 0
         self.failed_view_changes = 0
@@ -234,7 +235,19 @@ class Replica:
 
     def on_client_tx(self, tx: bytes, now: int) -> list[Output]:
         """A tx from a client or the mempool: admit it to the pending pool for proposal."""
+        return self.on_client_txs((tx,), now)
+
+    def on_client_txs(self, txs: Sequence[bytes], now: int) -> list[Output]:
+        """Many client txs at once (`on_client_tx` for each, timers armed once)."""
         self._outputs = []
+        added = False
+        for tx in txs:
+            added = self._add_pending_tx(tx, now) or added
+        if added:
+            self._arm_timers(now)
+        return self._take()
+
+    def _add_pending_tx(self, tx: bytes, now: int) -> bool:
         tx_hash = crypto.sha256(tx)
         if len(tx) > limits.tx_bytes_max:
             self.stats["txs_rejected"] += 1
@@ -246,8 +259,8 @@ class Replica:
             self.stats["txs_rejected"] += 1
         else:
             self.pending_txs[tx_hash] = _PendingTx(tx, now)
-            self._arm_timers(now)
-        return self._take()
+            return True
+        return False
 
     def on_timer(self, kind: TimerKind, now: int) -> list[Output]:
         self._outputs = []
@@ -347,7 +360,7 @@ class Replica:
             deadline = progress + self.compute_view_timeout_ms()
             oldest = self._oldest_pending_ms()
             if oldest is not None:
-                since = max(oldest, self.view_started_ms)
+                since = self._waiting_since(oldest)
                 deadline = min(deadline, since + self.config.tx_proposal_timeout_ms)
             self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
             if self.is_primary and TimerKind.PROPOSE not in self.timers:
@@ -367,8 +380,17 @@ class Replica:
             self.view_started_ms,
             self.failed_view_changes,
             self._oldest_pending_ms(),
+            self.last_full_block_ms,
             tuple(self.timers),
         )
+
+    def _waiting_since(self, oldest_pending_ms: int) -> int:
+        """Since when the oldest pending tx counts as passed over by the primary.
+
+        A committed full block restarts the count: the primary is proposing as
+        much as a block holds, so a backlog under load is queueing, not censorship.
+        """
+        return max(oldest_pending_ms, self.view_started_ms, self.last_full_block_ms)
 
     def _oldest_pending_ms(self) -> int | None:
         for pending in self.pending_txs.values():
@@ -595,6 +617,8 @@ class Replica:
         self.last_executed = height
         self.next_seq = max(self.next_seq, height + 1)
         self.last_progress_ms = now
+        if len(block.txs) >= self.config.txs_per_block_max:
+            self.last_full_block_ms = now
         self.failed_view_changes = 0
         self.stats["blocks_executed"] += 1
         for tx in block.txs:
@@ -737,7 +761,7 @@ class Replica:
             oldest = self._oldest_pending_ms()
             censored = (
                 oldest is not None
-                and now - max(oldest, self.view_started_ms) >= self.config.tx_proposal_timeout_ms
+                and now - self._waiting_since(oldest) >= self.config.tx_proposal_timeout_ms
             )
             if stalled >= self.compute_view_timeout_ms() or censored:
                 self.stats["view_changes_started"] += 1

@@ -15,6 +15,7 @@ validators (`bftx.node.sync`), executes them, and serves the same queries.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import OrderedDict
@@ -81,6 +82,7 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
+CLIENT_BACKLOG_TXS_MAX = 8_192  # two pipelines of full blocks
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -191,6 +193,10 @@ class Node:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._release_scheduled = False
+        self._submission_counts: dict[Code, int] = {}  # not yet added to the metric
+        # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
+        # at the edge instead of queueing past every timeout.
+        self.client_backlog_txs_max = CLIENT_BACKLOG_TXS_MAX
         self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
         self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
         self._sync_scheduled = False
@@ -214,6 +220,7 @@ class Node:
         self.executed = ExecutedBlocks(self.application)
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
+        gc.freeze()  # the recovered state lives as long as the node: keep it out of collections
         logger.info(
             "recovered from the store",
             extra={
@@ -304,9 +311,12 @@ class Node:
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
         """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent."""
         assert self.mempool is not None and self.gossip is not None
+        if origin is None and len(self.mempool) >= self.client_backlog_txs_max:
+            self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
+            return Admitted(Code.MEMPOOL_FULL, None)
         now = self.clock()
         admitted = self.mempool.add(data, now)
-        self.metrics.txs_submitted.labels(admitted.code.slug).inc()
+        self._count_submission(admitted.code)
         if admitted.code is not Code.OK:
             return admitted
         assert admitted.tx_hash is not None
@@ -315,6 +325,16 @@ class Node:
             self.gossip.add(data, None, admitted.tx_hash)
         self._schedule_release()
         return admitted
+
+    def _count_submission(self, code: Code) -> None:
+        """Counted here, added to the metric once per loop iteration (with the release)."""
+        self._submission_counts[code] = self._submission_counts.get(code, 0) + 1
+        self._schedule_release()
+
+    def _flush_submission_counts(self) -> None:
+        for code, count in self._submission_counts.items():
+            self.metrics.txs_submitted.labels(code.slug).inc(count)
+        self._submission_counts.clear()
 
     async def subscribe(self) -> AsyncIterator[CommittedBlock]:
         """Committed blocks from now on, in order. A subscriber that falls too far behind is dropped."""
@@ -541,13 +561,14 @@ class Node:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the loop (tests): release at once
-            self._release_ready(self.clock())
+            self._release_scheduled_txs()
             return
         self._release_scheduled = True
         loop.call_soon(self._release_scheduled_txs)
 
     def _release_scheduled_txs(self) -> None:
         self._release_scheduled = False
+        self._flush_submission_counts()
         if self.mempool is None or self.halted:
             return
         self._release_ready(self.clock())
@@ -557,9 +578,8 @@ class Node:
         """Hand txs that became ready (gap-free nonces) to the replica's proposal pool."""
         assert self.mempool is not None
         ready = self.mempool.release_ready()
-        if self.replica is not None:
-            for data in ready:
-                self._execute(self.replica.on_client_tx(data, now))
+        if self.replica is not None and ready:
+            self._execute(self.replica.on_client_txs(ready, now))
 
     def _remember_submission(self, tx_hash: bytes, now: int) -> None:
         self._submitted_ms[tx_hash] = now
