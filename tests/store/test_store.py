@@ -112,3 +112,16 @@ def test_a_structurally_corrupted_page_is_detected(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError):
         Store.open(path, "chain", GENESIS_HASH)
+
+
+def test_a_tx_included_again_keeps_the_block_where_it_executed(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
+    tx_hash, sender = b"t" * 32, b"s" * 20
+    store.save_block(
+        block(1), [TxRow(tx_hash, 1, 0, 6, sender, 3)], []
+    )  # nonce gap: did not execute
+    store.save_block(block(2), [TxRow(tx_hash, 2, 4, 0, sender, 3)], [])  # executed
+    store.save_block(
+        block(3), [TxRow(tx_hash, 3, 1, 5, sender, 3)], []
+    )  # proposed again: nonce used
+    assert store.tx(tx_hash) == TxRow(tx_hash, 2, 4, 0, sender, 3)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bftx.errors import BftxError
+from bftx.errors import BftxError, Code
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x62667478  # "bftx"
@@ -53,6 +53,24 @@ CREATE INDEX trades_by_taker ON trades (taker, trade_id);
 CREATE TABLE snapshots (height INTEGER PRIMARY KEY, state_root BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE journal (position INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
 """
+
+
+# A tx can appear in more than one block (a faulty primary may propose it again).
+# Its index entry is the block where it executed; an entry is replaced only when
+# the earlier inclusion did not execute it (wrong chain, unregistered sender, or
+# a nonce that was not the next one), so it could have executed later.
+_NOT_EXECUTED_CODES = (
+    2,
+    4,
+    5,
+    6,
+)  # bftx.errors.Code: WRONG_CHAIN, NOT_REGISTERED, NONCE_USED, NONCE_GAP
+_SAVE_TX = (
+    "INSERT INTO txs (tx_hash, height, position, code, sender, nonce) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tx_hash) DO UPDATE SET height = excluded.height, position = excluded.position,"
+    " code = excluded.code, sender = excluded.sender, nonce = excluded.nonce"
+    f" WHERE txs.code IN {_NOT_EXECUTED_CODES}"
+)
 
 
 class StoreError(BftxError):
@@ -183,7 +201,7 @@ class Store:
                 ),
             )
             connection.executemany(
-                "INSERT OR REPLACE INTO txs (tx_hash, height, position, code, sender, nonce) VALUES (?, ?, ?, ?, ?, ?)",
+                _SAVE_TX,
                 [(t.tx_hash, t.height, t.position, t.code, t.sender, t.nonce) for t in txs],
             )
             connection.executemany(
