@@ -59,12 +59,9 @@ CREATE TABLE journal (position INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NO
 # Its index entry is the block where it executed; an entry is replaced only when
 # the earlier inclusion did not execute it (wrong chain, unregistered sender, or
 # a nonce that was not the next one), so it could have executed later.
-_NOT_EXECUTED_CODES = (
-    2,
-    4,
-    5,
-    6,
-)  # bftx.errors.Code: WRONG_CHAIN, NOT_REGISTERED, NONCE_USED, NONCE_GAP
+_NOT_EXECUTED_CODES = tuple(
+    int(code) for code in (Code.WRONG_CHAIN, Code.NOT_REGISTERED, Code.NONCE_USED, Code.NONCE_GAP)
+)
 _SAVE_TX = (
     "INSERT INTO txs (tx_hash, height, position, code, sender, nonce) VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (tx_hash) DO UPDATE SET height = excluded.height, position = excluded.position,"
