@@ -62,7 +62,7 @@ RETRIED_CODE = "mempool_full"  # a node shedding load; the generator resends lik
 class BenchSettings:
     validators: int = 4
     duration_s: float = 30.0
-    rate_tps: float = 2_500.0
+    rate_tps: float = 2_200.0
     accounts: int = 1_000
     tick_ms: int = 100  # each validator receives one batch per tick
     drain_s: float = 20.0  # after the load: wait this long at most for the last commits
@@ -550,8 +550,11 @@ def summarize(
     }
 
 
-def compute_timeline(observation: Observation, bucket_s: float = 1.0) -> list[dict[str, float]]:
-    """Per bucket of commit time: committed tx/s and the latency percentiles of those txs."""
+def compute_timeline(
+    observation: Observation, bucket_s: float = 1.0
+) -> list[dict[str, float | None]]:
+    """Per bucket of commit time: committed tx/s and the latency percentiles of those txs
+    (None for a second without commits)."""
     buckets: dict[int, list[float]] = {}
     for index, commit_at in enumerate(observation.commit_s):
         if commit_at >= 0:
@@ -564,8 +567,8 @@ def compute_timeline(observation: Observation, bucket_s: float = 1.0) -> list[di
             {
                 "t_s": bucket * bucket_s,
                 "tps_committed": len(latencies) / bucket_s,
-                "latency_ms_p50": percentile(latencies, 0.5),
-                "latency_ms_p99": percentile(latencies, 0.99),
+                "latency_ms_p50": percentile(latencies, 0.5) if latencies else None,
+                "latency_ms_p99": percentile(latencies, 0.99) if latencies else None,
             }
         )
     return timeline

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 
-def plot_timeline(timeline: list[dict[str, float]], result: dict[str, Any], path: Path) -> None:
+def plot_timeline(
+    timeline: list[dict[str, float | None]], result: dict[str, Any], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    seconds = [point["t_s"] for point in timeline]
+    def series(name: str) -> list[float]:  # a second without commits is a gap, not a zero
+        return [math.nan if point[name] is None else float(point[name] or 0) for point in timeline]
+
+    seconds = series("t_s")
     figure, (throughput, latency) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    throughput.plot(seconds, [p["tps_committed"] for p in timeline], color="tab:blue")
+    throughput.plot(seconds, series("tps_committed"), color="tab:blue")
     throughput.axhline(result["rate_tps"], color="grey", linestyle="--", label="target rate")
     throughput.set_ylabel("committed tx/s")
     throughput.legend(loc="lower right")
-    latency.plot(seconds, [p["latency_ms_p50"] for p in timeline], label="p50")
-    latency.plot(seconds, [p["latency_ms_p99"] for p in timeline], label="p99")
+    latency.plot(seconds, series("latency_ms_p50"), label="p50")
+    latency.plot(seconds, series("latency_ms_p99"), label="p99")
     latency.set_ylabel("submit to finality (ms)")
     latency.set_xlabel("time since the load began (s)")
     latency.legend(loc="upper right")
