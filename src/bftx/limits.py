@@ -70,6 +70,7 @@ block_interval_ms = 100  # an honest primary proposes at least this often
 view_timeout_ms = 1_000  # no commit for this long starts a view change
 view_timeout_ms_max = 8_000  # the timeout doubles per failed view change up to this
 tx_proposal_timeout_ms = 1_500  # an admitted tx not committed by then starts a view change
+tx_backlog_timeout_ms = 6_000  # ... even while full blocks excuse a backlog
 clock_skew_ms_max = 500  # a proposal's timestamp may lead a voter's clock by this much
 retransmit_interval_ms = 400  # resend own votes when no progress for this long
 fetch_interval_ms = 300  # at most one state-transfer request per this interval

@@ -26,6 +26,7 @@ class ConsensusConfig:
     view_timeout_ms: int = limits.view_timeout_ms
     view_timeout_ms_max: int = limits.view_timeout_ms_max
     tx_proposal_timeout_ms: int = limits.tx_proposal_timeout_ms
+    tx_backlog_timeout_ms: int = limits.tx_backlog_timeout_ms
     clock_skew_ms_max: int = limits.clock_skew_ms_max
     retransmit_interval_ms: int = limits.retransmit_interval_ms
     fetch_interval_ms: int = limits.fetch_interval_ms
@@ -38,6 +39,7 @@ class ConsensusConfig:
         assert self.watermark_window_blocks >= 2 * self.checkpoint_interval_blocks
         assert self.watermark_window_blocks <= limits.watermark_window_blocks
         assert self.view_timeout_ms <= self.view_timeout_ms_max
+        assert self.tx_proposal_timeout_ms <= self.tx_backlog_timeout_ms
         assert 0 <= self.idle_block_interval_ms < self.view_timeout_ms
         assert 1 <= self.txs_per_block_max <= limits.txs_per_block_max
 

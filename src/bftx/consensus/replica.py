@@ -117,6 +117,26 @@ class _PendingTx:
     admitted_ms: int
 
 
+def compute_censorship_clock_start(
+    oldest_pending_ms: int,
+    view_started_ms: int,
+    last_full_block_ms: int,
+    tx_proposal_timeout_ms: int,
+    tx_backlog_timeout_ms: int,
+) -> int:
+    """Since when the oldest pending tx counts as passed over by the primary.
+
+    A view change starts ``tx_proposal_timeout_ms`` after this. A committed
+    full block restarts the count (the primary proposes as much as a block
+    holds, so a backlog under load is queueing, not censorship), but never
+    beyond ``tx_backlog_timeout_ms`` after the tx arrived: a primary that keeps
+    blocks full while passing one tx over is still replaced.
+    """
+    arrived = max(oldest_pending_ms, view_started_ms)
+    excused_until = arrived + tx_backlog_timeout_ms - tx_proposal_timeout_ms
+    return max(arrived, min(last_full_block_ms, excused_until))
+
+
 class Replica:
     """One validator's PBFT state machine. See the module docstring for the rules."""
 
@@ -385,12 +405,13 @@ class Replica:
         )
 
     def _waiting_since(self, oldest_pending_ms: int) -> int:
-        """Since when the oldest pending tx counts as passed over by the primary.
-
-        A committed full block restarts the count: the primary is proposing as
-        much as a block holds, so a backlog under load is queueing, not censorship.
-        """
-        return max(oldest_pending_ms, self.view_started_ms, self.last_full_block_ms)
+        return compute_censorship_clock_start(
+            oldest_pending_ms,
+            self.view_started_ms,
+            self.last_full_block_ms,
+            self.config.tx_proposal_timeout_ms,
+            self.config.tx_backlog_timeout_ms,
+        )
 
     def _oldest_pending_ms(self) -> int | None:
         for pending in self.pending_txs.values():
