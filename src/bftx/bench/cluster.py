@@ -62,7 +62,7 @@ RETRIED_CODE = "mempool_full"  # a node shedding load; the generator resends lik
 class BenchSettings:
     validators: int = 4
     duration_s: float = 30.0
-    rate_tps: float = 2_200.0
+    rate_tps: float = 2_500.0
     accounts: int = 1_000
     tick_ms: int = 100  # each validator receives one batch per tick
     drain_s: float = 20.0  # after the load: wait this long at most for the last commits

@@ -26,7 +26,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--validators", type=int, default=4, help="validators to start (default 4)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
     parser.add_argument(
-        "--rate", type=float, default=2_200.0, help="target tx/s, open loop (default 2200)"
+        "--rate", type=float, default=2_500.0, help="target tx/s, open loop (default 2500)"
     )
     parser.add_argument(
         "--accounts",
