@@ -32,13 +32,13 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bftx import codec, crypto
+from bftx import codec, crypto, limits
 from bftx.crypto import KeyPair, load_key
 from bftx.errors import ConfigError
 from bftx.exchange.transactions import OrderType, PlaceOrder, Side, sign_tx
@@ -53,7 +53,7 @@ STOP_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.01  # how often the chain follower asks for the next block
 BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
 REQUESTS_IN_FLIGHT_MAX = 256
-NONCES_PER_ACCOUNT_MAX = 200  # under the exchange's nonce_ahead_max (256)
+NONCES_PER_ACCOUNT_MAX = limits.nonce_ahead_max * 3 // 4  # txs per account in one run
 RETRY_INTERVAL_S = 1.0
 RETRIED_CODE = "mempool_full"  # a node shedding load; the generator resends like a client would
 
@@ -355,9 +355,9 @@ class Driver:
         return time.perf_counter() - self.started
 
     async def run(self) -> Observation:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        pool = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         cpu_started = time.process_time()
-        async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=30.0, limits=pool) as client:
             self.started = time.perf_counter()
             follower = asyncio.create_task(self._follow(client))
             try:
@@ -613,19 +613,22 @@ def run_bench(
     cores = os.cpu_count() or 1
     if testnet is not None:
         target = read_target(testnet, urls)
-        target = Target(
-            target.urls,
-            target.chain_id,
-            target.accounts,
-            asyncio.run(fetch_nonces(target.urls, target.accounts)),
-        )
+        if len(target.accounts) < accounts_needed(replace(settings, accounts=0)):
+            raise ConfigError(
+                f"{testnet}: {len(target.accounts)} trader accounts are too few for "
+                f"{settings.rate_tps:g} tx/s over {settings.duration_s:g} s (each account may "
+                f"have {NONCES_PER_ACCOUNT_MAX} txs); lower --rate or --duration"
+            )
+        nonces = asyncio.run(fetch_nonces(target.urls, target.accounts))
+        target = replace(target, nonces=nonces)
+        settings = replace(settings, validators=len(target.urls), accounts=len(target.accounts))
         observation = _drive(settings, target, progress)
         return summarize(settings, observation, verify_s, cores), observation
     traders = accounts_needed(settings)
     with local_cluster(settings.validators, traders, keep) as cluster:
         report("starting the cluster")
         target = read_target(cluster.testnet, urls)
-        settings = _with_accounts(settings, len(target.accounts))
+        settings = replace(settings, accounts=len(target.accounts))
         asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
         cpu_before = cluster.cpu_seconds()
         observation = _drive(settings, target, progress, cluster.check_running)
@@ -633,18 +636,6 @@ def run_bench(
         if cpu_before is not None and cpu_after is not None:
             observation.node_cpu_s = cpu_after - cpu_before
     return summarize(settings, observation, verify_s, cores), observation
-
-
-def _with_accounts(settings: BenchSettings, accounts: int) -> BenchSettings:
-    return BenchSettings(
-        settings.validators,
-        settings.duration_s,
-        settings.rate_tps,
-        accounts,
-        settings.tick_ms,
-        settings.drain_s,
-        settings.seed,
-    )
 
 
 def _drive(
