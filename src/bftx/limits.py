@@ -34,6 +34,9 @@ open_orders_query_max = 1_000
 # --- mempool ---------------------------------------------------------------
 mempool_txs_max = 50_000
 mempool_bytes_max = 32 * 1024 * 1024
+client_backlog_txs_max = (
+    8_192  # waiting txs past which client txs are shed: two pipelines of full blocks
+)
 
 # --- node ------------------------------------------------------------------
 sync_blocks_max = 64  # certified blocks in one follower sync reply
@@ -54,6 +57,7 @@ block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536
 state_buckets_log2 = 12
 snapshot_items_max = 2**24  # accounts, or open orders, in one exchange snapshot
 verified_tx_cache_max = 262_144  # tx hashes whose signature a node has checked
+decoded_txs_max = 65_536  # decoded txs a node keeps by their bytes: seconds of traffic at full load
 
 assert price_ticks_max * quantity_lots_max * tick_size_max <= 2**88
 assert fee_bps_max < 10_000

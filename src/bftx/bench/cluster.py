@@ -24,14 +24,9 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +37,7 @@ from bftx import codec, crypto, limits
 from bftx.crypto import KeyPair, load_key
 from bftx.errors import ConfigError
 from bftx.exchange.transactions import OrderType, PlaceOrder, Side, sign_tx
+from bftx.node.launcher import local_cluster, node_homes
 
 MARKET = "BTC/USD"
 MID_PRICE_TICKS = 4_500_000  # $45,000.00
@@ -49,7 +45,6 @@ PRICE_SPREAD_TICKS = 20  # buys and sells land within this of the mid, so they c
 LOTS_MAX = 10
 VERIFY_SAMPLES = 3_000
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.01  # how often the chain follower asks for the next block
 BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
 REQUESTS_IN_FLIGHT_MAX = 256
@@ -160,111 +155,11 @@ def accounts_needed(settings: BenchSettings) -> int:
     return max(settings.accounts, -(-total // NONCES_PER_ACCOUNT_MAX))
 
 
-# --- a local cluster ----------------------------------------------------------------
-
-
-class LocalCluster:
-    """A fresh testnet in a temporary directory, one process per node; `stop` always runs."""
-
-    def __init__(self, validators: int, traders: int, keep: bool = False) -> None:
-        self.validators = validators
-        self.traders = traders
-        self.keep = keep
-        self.directory = Path(tempfile.mkdtemp(prefix="bftx-bench-"))
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def create(self) -> None:
-        from bftx.node.testnet import create_testnet
-
-        create_testnet(self.directory / "testnet", self.validators, traders=self.traders)
-
-    @property
-    def testnet(self) -> Path:
-        return self.directory / "testnet"
-
-    def start(self) -> None:
-        from bftx.cli.testnet import node_homes
-
-        for home in node_homes(self.testnet):
-            log = open(home / "node.log", "ab")  # noqa: SIM115 - the child owns it
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            log.close()
-
-    def cpu_seconds(self) -> float | None:
-        """CPU time (user + system) the node processes used so far; None off Linux."""
-        ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
-        for process in self.processes:
-            try:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                return None
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks_per_s
-
-    def check_running(self) -> None:
-        for index, process in enumerate(self.processes):
-            if process.poll() is not None:
-                log = self.testnet / f"node{index}" / "node.log"
-                raise ConfigError(
-                    f"node{index} exited with status {process.returncode}; see {log}:\n"
-                    + _tail(log)
-                )
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes = []
-        if not self.keep:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-@contextlib.contextmanager
-def local_cluster(validators: int, traders: int, keep: bool = False) -> Iterator[LocalCluster]:
-    """Start a cluster and stop it however the block ends (errors, Ctrl-C, SIGTERM)."""
-    cluster = LocalCluster(validators, traders, keep)
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_terminate(_signal: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_terminate)
-    try:
-        cluster.create()
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-        signal.signal(signal.SIGTERM, previous)
+# --- a local cluster: bftx.node.launcher ---------------------------------------
 
 
 def read_target(testnet: Path, urls: tuple[str, ...] = (), validators_only: bool = True) -> Target:
     """The API URLs and trading accounts of a testnet directory made by `create_testnet`."""
-    from bftx.cli.testnet import node_homes
-
     homes = node_homes(testnet)
     if not homes:
         raise ConfigError(f"{testnet}: no node directories (make one with `bftx testnet init`)")

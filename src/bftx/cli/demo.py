@@ -42,13 +42,15 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from bftx.bench.cluster import local_cluster
+    from bftx.node.launcher import local_cluster
 
     console.print(
         "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator testnet (f = 1)\n"
     )
     try:
-        with local_cluster(validators=4, traders=0, keep=arguments.keep) as cluster:
+        with local_cluster(
+            validators=4, traders=0, keep=arguments.keep, prefix="bftx-demo-"
+        ) as cluster:
             console.print(f"testnet in {cluster.testnet}; node logs in nodeN/node.log")
             urls = _api_urls(cluster.testnet)
             asyncio.run(_scenario(cluster.testnet, urls))
@@ -83,7 +85,7 @@ def _wait_for_interrupt() -> None:
 def _api_urls(testnet: Path) -> list[str]:
     import tomllib
 
-    from bftx.cli.testnet import node_homes
+    from bftx.node.launcher import node_homes
 
     urls = []
     for home in node_homes(testnet):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,36 +64,16 @@ def _init(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def node_homes(directory: Path) -> list[Path]:
-    return sorted(
-        (path for path in directory.glob("node*") if (path / "config.toml").exists()),
-        key=_node_number,
-    )
-
-
-def _node_number(path: Path) -> int:
-    digits = path.name.removeprefix("node")
-    return int(digits) if digits.isdigit() else 1_000_000
-
-
 def _start(arguments: argparse.Namespace) -> int:
-    homes = node_homes(arguments.dir)
-    if not homes:
-        print(
-            f"error: {arguments.dir}: no node directories; run `bftx testnet init --dir {arguments.dir}` first",
-            file=sys.stderr,
-        )
+    from bftx.node.launcher import NodeProcesses
+
+    nodes = NodeProcesses(arguments.dir)
+    try:
+        nodes.start()
+    except BftxError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
-    processes: list[tuple[Path, subprocess.Popen[bytes]]] = []
-    for home in homes:
-        log = open(home / "node.log", "ab")  # noqa: SIM115 - the child owns it for its lifetime
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append((home, process))
+    for home, process in zip(nodes.homes, nodes.processes, strict=True):
         print(f"started {home.name} (pid {process.pid}), log: {home / 'node.log'}")
     print("the testnet is running; Ctrl-C stops every node")
     stopping = False
@@ -106,27 +84,17 @@ def _start(arguments: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    reported: set[Path] = set()
     try:
         while not stopping:
-            for home, process in processes:
-                if process.poll() is not None:
-                    print(
-                        f"{home.name} exited with status {process.returncode}; see {home / 'node.log'}"
-                    )
-                    processes.remove((home, process))
-                    break
-            if not processes:
+            for home, status in nodes.exited():
+                if home not in reported:
+                    reported.add(home)
+                    print(f"{home.name} exited with status {status}; see {home / 'node.log'}")
+            if len(reported) == len(nodes.homes):
                 return 1
             time.sleep(0.2)
     finally:
-        for _home, process in processes:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _home, process in processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+        nodes.stop()
         print("every node stopped")
     return 0

@@ -42,9 +42,6 @@ class VerifiedTxCache:
             self._hashes.popitem(last=False)
 
 
-DECODED_TXS_MAX = 65_536  # decoded txs kept by their bytes: seconds of traffic at full load
-
-
 class DecodedTxCache:
     """Decoded txs by their exact bytes: two generations, the older one forgotten as a whole.
 
@@ -53,7 +50,7 @@ class DecodedTxCache:
     what `decode_tx` would return for the same bytes.
     """
 
-    def __init__(self, capacity: int = DECODED_TXS_MAX) -> None:
+    def __init__(self, capacity: int = limits.decoded_txs_max) -> None:
         self._generation_max = max(1, capacity // 2)
         self._current: dict[bytes, Tx] = {}
         self._previous: dict[bytes, Tx] = {}

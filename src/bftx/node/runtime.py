@@ -82,7 +82,6 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
-CLIENT_BACKLOG_TXS_MAX = 8_192  # two pipelines of full blocks
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -196,7 +195,7 @@ class Node:
         self._submission_counts: dict[Code, int] = {}  # not yet added to the metric
         # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
         # at the edge instead of queueing past every timeout.
-        self.client_backlog_txs_max = CLIENT_BACKLOG_TXS_MAX
+        self.client_backlog_txs_max = limits.client_backlog_txs_max
         self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
         self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
         self._sync_scheduled = False

@@ -1,0 +1,144 @@
+"""Local clusters: every node of a testnet directory as a child process.
+
+Used by ``bftx testnet start``, ``bftx demo`` and ``bftx bench``. Each node
+runs ``python -m bftx.cli node start --home HOME`` in its own session with its
+log in ``HOME/node.log``; `NodeProcesses.stop` sends SIGTERM, waits, and kills
+what did not stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bftx.errors import ConfigError
+from bftx.node.testnet import create_testnet
+
+STOP_TIMEOUT_S = 10.0
+
+
+def node_homes(directory: Path) -> list[Path]:
+    """The node home directories of a testnet, in node order."""
+    return sorted(
+        (path for path in directory.glob("node*") if (path / "config.toml").exists()),
+        key=_node_number,
+    )
+
+
+def _node_number(path: Path) -> int:
+    digits = path.name.removeprefix("node")
+    return int(digits) if digits.isdigit() else 1_000_000
+
+
+class NodeProcesses:
+    def __init__(self, testnet: Path) -> None:
+        self.testnet = testnet
+        self.homes = node_homes(testnet)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        if not self.homes:
+            raise ConfigError(
+                f"{self.testnet}: no node directories; run `bftx testnet init --dir {self.testnet}` first"
+            )
+        for home in self.homes:
+            with open(home / "node.log", "ab") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+
+    def exited(self) -> list[tuple[Path, int]]:
+        """The homes of nodes whose process ended, with its exit status."""
+        return [
+            (home, process.returncode)
+            for home, process in zip(self.homes, self.processes, strict=False)
+            if process.poll() is not None
+        ]
+
+    def check_running(self) -> None:
+        for home, status in self.exited():
+            log = home / "node.log"
+            raise ConfigError(f"{home.name} exited with status {status}; see {log}:\n{tail(log)}")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the node processes used so far; None where /proc is missing."""
+        ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks_per_s
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes = []
+
+
+class LocalCluster(NodeProcesses):
+    """A fresh testnet in a temporary directory, removed on `stop` unless ``keep``."""
+
+    def __init__(
+        self, validators: int, traders: int, keep: bool = False, prefix: str = "bftx-"
+    ) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
+        self.keep = keep
+        create_testnet(self.directory / "testnet", validators, traders=traders)
+        super().__init__(self.directory / "testnet")
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        super().stop(timeout_s)
+        if not self.keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_cluster(
+    validators: int, traders: int, keep: bool = False, prefix: str = "bftx-"
+) -> Iterator[LocalCluster]:
+    """Start a cluster and stop it however the block ends (errors, Ctrl-C, SIGTERM)."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_terminate(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    cluster = LocalCluster(validators, traders, keep, prefix)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
