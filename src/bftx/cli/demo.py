@@ -57,7 +57,9 @@ def _demo(arguments: argparse.Namespace) -> int:
             console.print(
                 f"\nREST API and its docs: {urls[0]}/docs  (every node serves one: {', '.join(urls)})"
             )
-            console.print(f"try: bftx book --url {urls[0]}    or    bftx status --url {urls[2]}")
+            console.print(
+                f"try: .venv/bin/bftx book --url {urls[0]}    or    .venv/bin/bftx status --url {urls[2]}"
+            )
             if not arguments.exit:
                 console.print("the testnet keeps running; Ctrl-C stops it")
                 _wait_for_interrupt()
