@@ -19,6 +19,13 @@ from bftx.exchange.transactions import Body
 
 Number = str | Decimal | int | float
 
+_TIME_IN_FORCE = {
+    "GTC": OrderType.LIMIT,
+    "IOC": OrderType.IOC,
+    "FOK": OrderType.FOK,
+    "PO": OrderType.POST_ONLY,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class MarketInfo:
@@ -115,28 +122,23 @@ def order_body(
     if side_value is None:
         raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
     kind = order_type.lower()
-    time_in_force = str(params.get("timeInForce", "GTC")).upper()
-    if kind == "market":
-        if price is None:
+    time_in_force = (
+        "PO" if params.get("postOnly") else str(params.get("timeInForce", "GTC")).upper()
+    )
+    if kind not in ("limit", "market"):
+        raise InvalidOrder(f"type must be 'limit' or 'market', got {order_type!r}")
+    if price is None:
+        if kind == "market":
             raise InvalidOrder(
                 "a market order needs price=<the worst price you accept>: bftx never sweeps unbounded"
             )
+        raise InvalidOrder("a limit order needs a price")
+    if kind == "market":
         resolved = OrderType.MARKET
-    elif kind == "limit":
-        if price is None:
-            raise InvalidOrder("a limit order needs a price")
-        if params.get("postOnly") or time_in_force == "PO":
-            resolved = OrderType.POST_ONLY
-        else:
-            resolved = {"GTC": OrderType.LIMIT, "IOC": OrderType.IOC, "FOK": OrderType.FOK}.get(
-                time_in_force
-            )  # type: ignore[assignment]
-            if resolved is None:
-                raise InvalidOrder(
-                    f"timeInForce must be GTC, IOC, FOK or PO, got {time_in_force!r}"
-                )
+    elif time_in_force in _TIME_IN_FORCE:
+        resolved = _TIME_IN_FORCE[time_in_force]
     else:
-        raise InvalidOrder(f"type must be 'limit' or 'market', got {order_type!r}")
+        raise InvalidOrder(f"timeInForce must be GTC, IOC, FOK or PO, got {time_in_force!r}")
     expires_at_ms = int(params.get("expiresAtMs", 0))
     return PlaceOrder(
         market.symbol,
