@@ -49,7 +49,11 @@ def _init(arguments: argparse.Namespace) -> int:
         return 2
     try:
         testnet = create_testnet(
-            arguments.dir, arguments.validators, arguments.followers, arguments.traders
+            arguments.dir,
+            arguments.validators,
+            arguments.followers,
+            arguments.traders,
+            fixed_ports=not arguments.random_ports,
         )
     except BftxError as error:
         print(f"error: {error}", file=sys.stderr)
