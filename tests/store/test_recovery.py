@@ -135,3 +135,32 @@ def test_a_store_of_another_genesis_is_refused(
     (other.nodes[0].home / "data" / "node.db").write_bytes((home / "data" / "node.db").read_bytes())
     with pytest.raises(StoreError, match="another chain"):
         asyncio.run(restart(other.nodes[0].home))
+
+
+def test_a_store_that_fails_while_running_halts_the_node(tmp_path: Path) -> None:
+    """A failing disk must stop voting and executing, not let the node run ahead of its store."""
+    testnet = create_testnet(tmp_path / "testnet", validators=1, traders=1)
+    trader = testnet.accounts["trader000"]
+
+    async def scenario() -> tuple[str | None, int, int]:
+        node = make_node(testnet.nodes[0].home)
+        await node.start()
+        try:
+            assert node.store is not None
+            node.store._connection.close()  # the disk goes away under the running node
+            body = PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 4_500_000, 1, 0)
+            node.submit(sign_tx(trader, CHAIN_ID, 0, body))
+            for _ in range(200):
+                if node.halted:
+                    break
+                await asyncio.sleep(0.02)
+            height = node.height
+            await asyncio.sleep(0.5)
+            return node.halted, height, node.height
+        finally:
+            node.store = None  # already closed
+            await node.stop()
+
+    halted, height_at_halt, height_later = asyncio.run(scenario())
+    assert halted is not None and "store failed" in halted
+    assert height_later == height_at_halt  # nothing executes after the halt

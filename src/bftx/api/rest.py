@@ -604,6 +604,8 @@ class Refusals:
 
 
 def _admit(node: Node, data: bytes, refused: Refusals) -> Admission:
+    if node.halted:
+        raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
     admitted = node.submit(data)
     if admitted.code is not Code.OK and admitted.tx_hash is not None:
         refused.remember(admitted.tx_hash, admitted.code)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from bftx import limits
 from bftx.chain import Genesis
@@ -72,7 +74,7 @@ from bftx.node.recovery import encode_history, recover
 from bftx.p2p.gossip import GossipBatcher, decode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
-from bftx.store import Store, StoredBlock, TradeRow, TxRow
+from bftx.store import Store, StoredBlock, StoreError, TradeRow, TxRow
 
 logger = logging.getLogger("bftx.node")
 
@@ -392,14 +394,34 @@ class Node:
             elif isinstance(output, SetTimer):
                 self._set_timer(output.kind, output.deadline_ms)
             elif isinstance(output, Committed):
-                self._on_committed(output)
+                self._guard_disk(self._on_committed, output)
             elif isinstance(output, StateRestored):
-                self._on_state_restored(output)
+                self._guard_disk(self._on_state_restored, output)
             elif isinstance(output, ViewInstalled):
                 self.metrics.view.set(output.view)
                 if output.view > 0:
                     self.metrics.view_changes.inc()
                 logger.info("view installed", extra={"view": output.view})
+
+    def _guard_disk(self, write: Callable[[Any], None], argument: Any) -> bool:
+        """Run a store write; if the disk fails, halt instead of going on with state the store lacks."""
+        try:
+            write(argument)
+        except (sqlite3.Error, OSError, StoreError) as error:
+            self.halt(f"the store failed: {error}")
+            return False
+        return True
+
+    def halt(self, reason: str) -> None:
+        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503)."""
+        if self.halted is not None:
+            return
+        self.halted = reason
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._held_sends.clear()
+        logger.error("node halted", extra={"reason": reason})
 
     def _send_after_sync(self, to: int | None, payload: bytes) -> None:
         """Send now, or after the pending sync when records wait for it (keeping the order)."""
@@ -427,7 +449,8 @@ class Node:
         if self.store is None or not self._unsynced:
             return
         records, self._unsynced = self._unsynced, []
-        self._persist(records)
+        if not self._guard_disk(self._persist, records):
+            return  # halted: the votes behind these records are never sent
         sends, self._held_sends = self._held_sends, []
         for to, payload in sends:
             if to is None:
