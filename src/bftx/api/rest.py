@@ -1,4 +1,4 @@
-"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` (served offline).
 
 Every error is ``application/problem+json`` with a stable ``code``; bad input
 is always a 4xx that says what was wrong, never a 500. Market symbols appear
@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bftx import codec, crypto, limits
+from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -274,6 +275,12 @@ def create_app(node: Node) -> FastAPI:
             400: _problem_response("Bad input: the detail says what was wrong"),
             404: _problem_response("No such resource (market, order, block, path)"),
         },
+        docs_url=None,  # register_docs serves /docs without a CDN
+        redoc_url=None,
+    )
+    register_docs(app)
+    register_metrics_pointer(
+        app, f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
     )
 
     refused = Refusals()
@@ -613,8 +620,20 @@ def _admit(node: Node, data: bytes, refused: Refusals) -> Admission:
         tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
         accepted=admitted.code is Code.OK,
         code=admitted.code.slug,
-        message=CODE_DESCRIPTIONS[admitted.code],
+        message=_refusal_message(node, admitted.code, admitted.tx_hash),
     )
+
+
+def _refusal_message(node: Node, code: Code, tx_hash: bytes | None) -> str:
+    """The code's description; for a resubmitted tx, that its first copy already committed."""
+    if code in (Code.NONCE_USED, Code.DUPLICATE_TX) and tx_hash is not None and node.store:
+        row = node.store.tx(tx_hash)
+        if row is not None:
+            return (
+                f"this very tx is already committed at height {row.height} (its first copy "
+                f"counts; this copy is not admitted); GET /v1/txs/{tx_hash.hex()} has its result"
+            )
+    return CODE_DESCRIPTIONS[code]
 
 
 def _decode_tx_text(text: str) -> bytes:

@@ -15,9 +15,9 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bftx.client import core
-from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
-from bftx.client.sync import _json
+from bftx.client import core, keys
+from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.sync import _json, _unreachable
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
@@ -43,6 +43,25 @@ class AsyncClient:
         self._chain_id: str | None = None
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
+
+    @classmethod
+    def from_testnet(
+        cls,
+        testnet: str | Path = "testnet",
+        account: str | None = None,
+        *,
+        node: int = 0,
+        timeout: float = 10.0,
+        wait: bool = True,
+    ) -> Self:
+        """A client for node ``node`` of a local testnet directory, as ``account`` (e.g. ``"alice"``).
+
+        Reads the node's URL from ``TESTNET/nodeN/config.toml`` and the key from
+        ``TESTNET/accounts/ACCOUNT.json``: what ``bftx testnet init`` and
+        ``bftx demo`` write (``make demo`` uses ``./testnet``).
+        """
+        key = keys.testnet_account(testnet, account) if account is not None else None
+        return cls(keys.testnet_url(testnet, node), key=key, timeout=timeout, wait=wait)
 
     async def __aenter__(self) -> Self:
         return self
@@ -252,7 +271,7 @@ class AsyncClient:
         except ConnectionClosed:
             pass  # the server ended the stream (it stops, or we fell behind)
         except (OSError, InvalidHandshake, TimeoutError) as error:
-            raise ClientError(f"cannot stream from {ws_url}: {error}", "unreachable") from error
+            raise NetworkError(f"cannot stream from {ws_url}: {error}") from error
         await asyncio.sleep(STREAM_RECONNECT_DELAY_S)  # then the caller reconnects and resyncs
 
     # --- internals -----------------------------------------------------------------
@@ -318,14 +337,14 @@ class AsyncClient:
         try:
             response = await self._http.get(path, params=params)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
     async def _post(self, path: str, document: dict[str, Any]) -> Any:
         try:
             response = await self._http.post(path, json=document)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from bftx.client import core
-from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client import core, keys
+from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
@@ -33,7 +33,26 @@ class Client:
         self._chain_id: str | None = None
         self._nonce: int | None = None
 
-    def __enter__(self) -> Client:
+    @classmethod
+    def from_testnet(
+        cls,
+        testnet: str | Path = "testnet",
+        account: str | None = None,
+        *,
+        node: int = 0,
+        timeout: float = 10.0,
+        wait: bool = True,
+    ) -> Self:
+        """A client for node ``node`` of a local testnet directory, as ``account`` (e.g. ``"alice"``).
+
+        Reads the node's URL from ``TESTNET/nodeN/config.toml`` and the key from
+        ``TESTNET/accounts/ACCOUNT.json``: what ``bftx testnet init`` and
+        ``bftx demo`` write (``make demo`` uses ``./testnet``).
+        """
+        key = keys.testnet_account(testnet, account) if account is not None else None
+        return cls(keys.testnet_url(testnet, node), key=key, timeout=timeout, wait=wait)
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exception: object) -> None:
@@ -249,15 +268,20 @@ class Client:
         try:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
     def _post(self, path: str, document: dict[str, Any]) -> Any:
         try:
             response = self._http.post(path, json=document)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
+
+
+def _unreachable(url: str, error: httpx.HTTPError) -> NetworkError:
+    hint = "; is a node running there?" if isinstance(error, httpx.ConnectError) else ""
+    return NetworkError(f"cannot reach {url}: {error}{hint}")
 
 
 def _json(response: httpx.Response) -> Any:
