@@ -193,11 +193,16 @@ def parse_order_id(order_id: str) -> tuple[str, int]:
     """``"<address>:<nonce>"`` -> (address hex, nonce)."""
     address, _, nonce = order_id.partition(":")
     if len(address.removeprefix("0x")) != 40 or not nonce.isdigit():
-        raise InvalidOrder(f"order id {order_id!r} is not <address>:<nonce>")
+        raise InvalidOrder(
+            f"order id {order_id!r} is not <address>:<nonce> (or, to cancel, a nonce)"
+        )
     return address.removeprefix("0x").lower(), int(nonce)
 
 
 def cancel_body(order_id: str, own_address: str) -> CancelOrder:
+    """A CancelOrder for ``order_id``: ``<address>:<nonce>``, or the bare nonce of one's own order."""
+    if order_id.isdigit():
+        return CancelOrder(int(order_id))
     address, nonce = parse_order_id(order_id)
     if address != own_address:
         raise InvalidOrder(f"order {order_id} belongs to another account")

@@ -154,9 +154,9 @@ class Client:
         self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         params = params or {}
-        _nonce, receipt = self._send(
-            core.cancel_body(id, self.address), params.get("wait", self.wait), params.get("timeout")
-        )
+        body = core.cancel_body(id, self.address)
+        id = f"{self.address}:{body.order_nonce}"  # the whole id, also when given as a bare nonce
+        _nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
         if receipt is not None and not receipt.ok:
             raise OrderRejected(f"the cancel was rejected: {receipt.code}", receipt.code)
         return {
