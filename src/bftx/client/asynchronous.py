@@ -103,6 +103,11 @@ class AsyncClient:
         trades = [core.trade_from_json(t) for t in rows]
         return [t for t in trades if since is None or t["timestamp"] >= since]
 
+    async def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
+        result: dict[str, Any] = await self._get(f"/v1/txs/{tx_hash}")
+        return result
+
     # --- account data ------------------------------------------------------------
 
     async def fetch_balance(self) -> dict[str, Any]:
@@ -145,12 +150,17 @@ class AsyncClient:
         params = params or {}
         market = await self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
-        nonce, receipt = await self._send(
+        nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         order_id = f"{self.address}:{nonce}"
         if receipt is None:
-            return {"id": order_id, "symbol": market.symbol, "status": "pending", "info": {}}
+            return {
+                "id": order_id,
+                "symbol": market.symbol,
+                "status": "pending",
+                "info": {"tx_hash": tx_hash},  # wait_for(tx_hash) waits for finality
+            }
         if not receipt.ok:
             raise OrderRejected(
                 f"the order was rejected at execution: {receipt.code}", receipt.code
@@ -165,7 +175,7 @@ class AsyncClient:
         params = params or {}
         body = core.cancel_body(id, self.address)
         id = f"{self.address}:{body.order_nonce}"  # the whole id, also when given as a bare nonce
-        _nonce, receipt = await self._send(
+        _nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         if receipt is not None and not receipt.ok:
@@ -174,8 +184,21 @@ class AsyncClient:
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": core.receipt_info(receipt) if receipt else {},
+            "info": core.receipt_info(receipt) if receipt else {"tx_hash": tx_hash},
         }
+
+    async def submit(
+        self, tx: bytes, wait: bool = False, timeout: float | None = None
+    ) -> core.Receipt | str:
+        """Submit signed tx bytes; the receipt once final with ``wait``, else the tx hash."""
+        admission = await self._post("/v1/txs", {"tx": core.encode_for_json(tx)})
+        if not admission["accepted"]:
+            raise OrderRejected(
+                f"rejected at admission: {admission['code']}: {admission['message']}",
+                admission["code"],
+            )
+        tx_hash: str = admission["tx_hash"]
+        return await self.wait_for(tx_hash, timeout) if wait else tx_hash
 
     async def wait_for(
         self, tx_hash: str, timeout: float | None = None, started: float | None = None
@@ -279,7 +302,7 @@ class AsyncClient:
 
     async def _send(
         self, body: Body, wait: bool, timeout: float | None
-    ) -> tuple[int, core.Receipt | None]:
+    ) -> tuple[int, str, core.Receipt | None]:
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         chain_id = await self._chain()
@@ -300,7 +323,7 @@ class AsyncClient:
                         admission["code"],
                     )
             receipt = await self.wait_for(admission["tx_hash"], timeout, started) if wait else None
-            return nonce, receipt
+            return nonce, admission["tx_hash"], receipt
         raise AssertionError("unreachable")
 
     async def _next_nonce(self) -> int:

@@ -95,6 +95,7 @@ class Client:
         return [t for t in trades if since is None or t["timestamp"] >= since]
 
     def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
         result: dict[str, Any] = self._get(f"/v1/txs/{tx_hash}")
         return result
 
@@ -139,10 +140,17 @@ class Client:
         params = params or {}
         market = self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
-        nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        nonce, tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
         order_id = f"{self.address}:{nonce}"
         if receipt is None:
-            return {"id": order_id, "symbol": market.symbol, "status": "pending", "info": {}}
+            return {
+                "id": order_id,
+                "symbol": market.symbol,
+                "status": "pending",
+                "info": {"tx_hash": tx_hash},  # wait_for(tx_hash) waits for finality
+            }
         if not receipt.ok:
             raise OrderRejected(
                 f"the order was rejected at execution: {receipt.code}", receipt.code
@@ -156,14 +164,16 @@ class Client:
         params = params or {}
         body = core.cancel_body(id, self.address)
         id = f"{self.address}:{body.order_nonce}"  # the whole id, also when given as a bare nonce
-        _nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        _nonce, tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
         if receipt is not None and not receipt.ok:
             raise OrderRejected(f"the cancel was rejected: {receipt.code}", receipt.code)
         return {
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": core.receipt_info(receipt) if receipt else {},
+            "info": core.receipt_info(receipt) if receipt else {"tx_hash": tx_hash},
         }
 
     def submit(
@@ -212,7 +222,7 @@ class Client:
 
     def _send(
         self, body: Body, wait: bool, timeout: float | None
-    ) -> tuple[int, core.Receipt | None]:
+    ) -> tuple[int, str, core.Receipt | None]:
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         for attempt in range(2):
@@ -223,7 +233,7 @@ class Client:
             if admission["accepted"]:
                 self._nonce = nonce + 1
                 receipt = self.wait_for(admission["tx_hash"], timeout, started) if wait else None
-                return nonce, receipt
+                return nonce, admission["tx_hash"], receipt
             if admission["code"] in ("nonce_used", "duplicate_tx") and attempt == 0:
                 self._nonce = None  # another client used this key: ask the node
                 continue
