@@ -10,6 +10,7 @@ packaging. Only the files the page references are served, from a fixed list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -65,7 +66,7 @@ def register_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
         )
 
 
-def register_metrics_pointer(app: FastAPI, metrics_url: str) -> None:
+def register_metrics_pointer(app: FastAPI, metrics_url: Callable[[], str]) -> None:
     """``GET /metrics`` on the API port: a 404 that says where the Prometheus metrics are.
 
     Metrics have their own listener (``[metrics]`` in config.toml) so that a
@@ -77,6 +78,6 @@ def register_metrics_pointer(app: FastAPI, metrics_url: str) -> None:
     async def metrics() -> None:
         raise StarletteHTTPException(
             404,
-            f"metrics are served on their own port: {metrics_url} (the [metrics] section of "
+            f"metrics are served on their own port: {metrics_url()} (the [metrics] section of "
             "the node's config.toml)",
         )

@@ -280,7 +280,7 @@ def create_app(node: Node) -> FastAPI:
     )
     register_docs(app)
     register_metrics_pointer(
-        app, f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
+        app, lambda: f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
     )
 
     refused = Refusals()
