@@ -99,6 +99,12 @@ def _demo(arguments: argparse.Namespace) -> int:
             if stays_up:
                 _print_next_steps(testnet, urls)
                 _wait_for_interrupt(nodes)
+            else:
+                console.print(
+                    "\nwithout --exit the network stays up: every node serves its REST API, "
+                    "with interactive docs at /docs, and the demo prints commands to try",
+                    soft_wrap=True,
+                )
     except (BftxError, ClientError, httpx.HTTPError, TimeoutError) as error:
         console.print(f"[red]demo failed[/red]: {error}", soft_wrap=True)
         return 1

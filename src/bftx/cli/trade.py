@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bftx.cli.output import human, human_number, print_error, seconds
 from bftx.client import Client, ClientError
-from bftx.client.keys import testnet_url
+from bftx.client.keys import url_from_testnet
 from bftx.crypto import KeyPair, save_key
 from bftx.errors import BftxError
 from bftx.exchange import Register
@@ -53,8 +53,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     place.add_argument("--key", type=Path, required=True, help="your key file")
     place.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
-    place.add_argument("--side", choices=("buy", "sell"), required=True)
-    place.add_argument("--type", choices=("limit", "market"), default="limit")
+    place.add_argument("--side", choices=("buy", "sell"), required=True, help="buy or sell")
+    place.add_argument(
+        "--type",
+        choices=("limit", "market"),
+        default="limit",
+        help="limit, or market (which still needs --price: the worst price you accept)",
+    )
     place.add_argument("--amount", required=True, help="size in the base asset, e.g. 1.5")
     place.add_argument(
         "--price", help="limit price; for a market order, the worst price you accept"
@@ -130,7 +135,7 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def node_url(arguments: argparse.Namespace) -> str:
     if arguments.testnet is not None:
-        return testnet_url(arguments.testnet, arguments.node)
+        return url_from_testnet(arguments.testnet, arguments.node)
     if arguments.url:
         return str(arguments.url)
     raise ClientError("say which node: --url URL, --testnet DIR, or set BFTX_URL", "no_node")

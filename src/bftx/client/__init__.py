@@ -25,7 +25,7 @@ from bftx.client.errors import (
     OrderRejected,
     TimedOut,
 )
-from bftx.client.keys import load_key_file, testnet_account, testnet_url
+from bftx.client.keys import account_key_file, load_key_file, url_from_testnet
 from bftx.client.sync import Client
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
     "OrderRejected",
     "Receipt",
     "TimedOut",
+    "account_key_file",
     "load_key_file",
-    "testnet_account",
-    "testnet_url",
+    "url_from_testnet",
 ]

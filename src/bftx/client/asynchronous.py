@@ -60,8 +60,8 @@ class AsyncClient:
         ``TESTNET/accounts/ACCOUNT.json``: what ``bftx testnet init`` and
         ``bftx demo`` write (``make demo`` uses ``./testnet``).
         """
-        key = keys.testnet_account(testnet, account) if account is not None else None
-        return cls(keys.testnet_url(testnet, node), key=key, timeout=timeout, wait=wait)
+        key = keys.account_key_file(testnet, account) if account is not None else None
+        return cls(keys.url_from_testnet(testnet, node), key=key, timeout=timeout, wait=wait)
 
     async def __aenter__(self) -> Self:
         return self

@@ -62,7 +62,7 @@ def _looks_like_key_file(data: bytes) -> bool:
     return isinstance(document, dict) and "seed" in document and "public_key" in document
 
 
-def testnet_url(testnet: str | Path, node: int = 0) -> str:
+def url_from_testnet(testnet: str | Path, node: int = 0) -> str:
     """The REST API URL of node ``node`` of a directory made by ``bftx testnet init`` or ``bftx demo``."""
     path = Path(testnet) / f"node{node}" / "config.toml"
     try:
@@ -80,7 +80,7 @@ def testnet_url(testnet: str | Path, node: int = 0) -> str:
         ) from error
 
 
-def testnet_account(testnet: str | Path, account: str) -> Path:
+def account_key_file(testnet: str | Path, account: str) -> Path:
     """The key file of a testnet account by name (``alice``, ``bob``, ``trader000``...)."""
     path = Path(testnet) / "accounts" / f"{account}.json"
     if not path.exists():
