@@ -139,7 +139,20 @@ def test_every_example_of_the_sdk_guide_runs_in_order(demo: Demo) -> None:
     finished = run_python(script, demo.directory)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     output = finished.stdout
+    assert "closed 0.2\n0.30000000\n" in output  # bob's IOC took 0.2 of alice's 0.5
+    assert "maker True\ncanceled\n" in output
     assert "out of range for BTC/USD" in output
     assert "already committed at height" in output
     assert "key_file_missing" in output and "insufficient_funds" in output
     assert "unreachable" in output
+
+
+def test_the_sdk_guide_shows_every_public_method_of_both_clients() -> None:
+    from bftx.client import AsyncClient, Client
+
+    guide = (ROOT / "docs" / "sdk.md").read_text()
+    examples = "\n".join(python_blocks(guide))
+    for client in (Client, AsyncClient):
+        for name in (name for name in dir(client) if not name.startswith("_")):
+            assert f"`{name}" in guide or f".{name}" in guide, f"{client.__name__}.{name}"
+            assert name in examples, f"no example uses {client.__name__}.{name}"
