@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bftx.cli.output import human, human_number, print_error, seconds
 from bftx.client import Client, ClientError
+from bftx.client.core import MarketInfo, market_from_json
 from bftx.client.keys import url_from_testnet
 from bftx.crypto import KeyPair, save_key
 from bftx.errors import BftxError
@@ -215,22 +216,36 @@ def _receipt_dict(receipt: Any) -> dict[str, Any]:
 
 def _order_place(arguments: argparse.Namespace) -> int:
     params = {"timeInForce": arguments.tif, "wait": not arguments.no_wait}
-    return _run(
-        arguments,
-        lambda client: client.create_order(
+
+    def action(client: Client) -> Any:
+        order = client.create_order(
             arguments.market,
             arguments.type,
             arguments.side,
             arguments.amount,
             arguments.price,
             params,
-        ),
-        key=arguments.key,
-    )
+        )
+        _remember_markets(client)
+        return order
+
+    return _run(arguments, action, key=arguments.key)
+
+
+_MARKETS: dict[str, MarketInfo] = {}  # for describing events in units people read
+
+
+def _remember_markets(client: Client) -> None:
+    _MARKETS.update({m["symbol"]: market_from_json(m) for m in client.fetch_markets()})
 
 
 def _order_cancel(arguments: argparse.Namespace) -> int:
-    return _run(arguments, lambda client: client.cancel_order(arguments.id), key=arguments.key)
+    def action(client: Client) -> Any:
+        canceled = client.cancel_order(arguments.id)
+        _remember_markets(client)
+        return canceled
+
+    return _run(arguments, action, key=arguments.key)
 
 
 def _order_list(arguments: argparse.Namespace) -> int:
@@ -375,14 +390,48 @@ _NUMBERS = ("price", "amount", "filled", "remaining")
 
 
 def _describe_event(event: dict[str, Any]) -> str:
-    """One line per event; the raw record is in --json."""
+    """One line per event, in the market's units where it is known; the raw record is in --json."""
     kind = event.get("kind", "?")
+    market = _MARKETS.get(str(event.get("market", "")))
+    if market is None and len(_MARKETS) == 1:
+        market = next(iter(_MARKETS.values()))  # trades and closings do not name their market
+    if market is not None:
+        described = _describe_in_units(kind, event, market)
+        if described is not None:
+            return described
     details = ", ".join(
         f"{key} {human(value)}"
         for key, value in event.items()
         if key not in ("kind", "owner", "market") and not isinstance(value, dict | list)
     )
     return f"{kind}: {details}" if details else kind
+
+
+def _describe_in_units(kind: str, event: dict[str, Any], market: MarketInfo) -> str | None:
+    def amount(lots: int) -> str:
+        return f"{human_number(market.amount_of(lots))} {market.base}"
+
+    def price(ticks: int) -> str:
+        return f"{human_number(market.price_of(ticks))} {market.quote}"
+
+    if kind == "order_placed":
+        return (
+            f"order_placed: {event['side']} {amount(event['quantity_lots'])} at "
+            f"{price(event['price_ticks'])} ({event['order_type']}, nonce {event['nonce']})"
+        )
+    if kind == "trade":
+        return (
+            f"trade #{event['trade_id']}: {amount(event['quantity_lots'])} at "
+            f"{price(event['price_ticks'])}, taker {event['taker_side']}s; maker order "
+            f"{event['maker']}:{event['maker_nonce']}; fees (smallest units of what each "
+            f"receives) maker {event['maker_fee']:,}, taker {event['taker_fee']:,}"
+        )
+    if kind == "order_closed":
+        return (
+            f"order_closed: nonce {event['nonce']}, {event['reason']}, "
+            f"{amount(event['remaining_lots'])} unfilled"
+        )
+    return None
 
 
 def _utc(timestamp_ms: int) -> str:
