@@ -241,7 +241,8 @@ def _remember_markets(client: Client) -> None:
 
 def _order_cancel(arguments: argparse.Namespace) -> int:
     def action(client: Client) -> Any:
-        canceled = client.cancel_order(arguments.id)
+        order_id = arguments.id if ":" in arguments.id else f"{client.address}:{arguments.id}"
+        canceled = client.cancel_order(order_id)
         _remember_markets(client)
         return canceled
 

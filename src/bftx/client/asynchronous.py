@@ -174,7 +174,6 @@ class AsyncClient:
     ) -> dict[str, Any]:
         params = params or {}
         body = core.cancel_body(id, self.address)
-        id = f"{self.address}:{body.order_nonce}"  # the whole id, also when given as a bare nonce
         _nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )

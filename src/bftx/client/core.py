@@ -52,7 +52,10 @@ class MarketInfo:
         """Price -> ticks, checked against the market's tick and bounds before anything is signed."""
         value = _decimal(price, "price")
         if value <= 0:
-            raise InvalidOrder(f"price {price} must be positive")
+            raise InvalidOrder(
+                f"price {price} is not a positive multiple of the tick {self.tick} {self.quote} "
+                f"of {self.symbol}"
+            )
         if value > self.max_price:
             raise InvalidOrder(
                 f"price {price} is out of range for {self.symbol}: at most "
@@ -69,7 +72,10 @@ class MarketInfo:
         """Amount -> lots, checked against the lot, the minimum size and the maximum size."""
         value = _decimal(amount, "amount")
         if value <= 0:
-            raise InvalidOrder(f"amount {amount} must be positive")
+            raise InvalidOrder(
+                f"amount {amount} is not a positive multiple of the lot {self.lot} {self.base} "
+                f"of {self.symbol}"
+            )
         if value > self.max_size:
             raise InvalidOrder(
                 f"amount {amount} {self.base} is out of range for {self.symbol}: at most "
@@ -200,9 +206,6 @@ def parse_order_id(order_id: str) -> tuple[str, int]:
 
 
 def cancel_body(order_id: str, own_address: str) -> CancelOrder:
-    """A CancelOrder for ``order_id``: ``<address>:<nonce>``, or the bare nonce of one's own order."""
-    if order_id.isdigit():
-        return CancelOrder(int(order_id))
     address, nonce = parse_order_id(order_id)
     if address != own_address:
         raise InvalidOrder(f"order {order_id} belongs to another account")

@@ -163,7 +163,6 @@ class Client:
     ) -> dict[str, Any]:
         params = params or {}
         body = core.cancel_body(id, self.address)
-        id = f"{self.address}:{body.order_nonce}"  # the whole id, also when given as a bare nonce
         _nonce, tx_hash, receipt = self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
