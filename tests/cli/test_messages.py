@@ -122,3 +122,47 @@ def test_human_values_are_readable() -> None:
     assert human(0.12263428300002488) == "0.123" and human(["a", "b"]) == "a, b"
     assert human_number("45000.00") == "45,000.00" and human_number("0.50000000") == "0.50000000"
     assert seconds(0.12263428300002488) == "123 ms" and seconds(12.34) == "12.3 s"
+
+
+def _sim_stderr(terminal: bool) -> str:
+    """`bftx sim --seeds 3`'s standard error, on a pseudo-terminal or a pipe."""
+    import pty
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "bftx.cli", "sim", "--seeds", "3", "--duration-ms", "3000"]
+    if not terminal:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120).stderr
+    reader, writer = pty.openpty()
+    try:
+        finished = subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=writer,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+        )
+        os.close(writer)
+        writer = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except OSError:  # the pty is drained and closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert finished.returncode == 0
+        return b"".join(chunks).decode(errors="replace")
+    finally:
+        os.close(reader)
+        if writer != -1:
+            os.close(writer)
+
+
+def test_sim_shows_a_progress_bar_on_a_terminal_and_nothing_when_piped() -> None:
+    on_terminal = _sim_stderr(terminal=True)
+    assert "simulating 3 seeds" in on_terminal and "3/3" in on_terminal
+    piped = _sim_stderr(terminal=False)
+    assert "simulating" not in piped and "wall time" in piped
