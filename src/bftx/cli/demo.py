@@ -268,7 +268,8 @@ async def _scenario(testnet: Path, urls: list[str]) -> None:
     names = [f"node{index}" for index in range(len(urls))]
     http = httpx.AsyncClient(timeout=5)
     started = time.monotonic()
-    await _wait_until_ready(http, urls, started)
+    with console.status(f"starting {len(urls)} validators and connecting them"):  # terminal only
+        await _wait_until_ready(http, urls, started)
     console.print(
         f"[dim]{_ms(started)}[/dim] all {len(urls)} validators are up and connected to each other\n"
     )
