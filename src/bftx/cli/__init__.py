@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = BftxParser(  # its subcommands' parsers are BftxParsers too
         prog="bftx",
         description="bftx: a Byzantine-fault-tolerant exchange (validators, simulator, tools).",
+        epilog=(
+            "New here? `bftx demo` starts a local 4-validator network, shows one trade from "
+            "submission to finality and keeps the network up for the other commands. "
+            "Every command has --help."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"bftx {__version__}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
