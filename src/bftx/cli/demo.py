@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import shlex
 import shutil
 import signal
 import socket
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from bftx.cli.output import bftx_command, display_path
 from bftx.client import AsyncClient, ClientError
@@ -97,7 +100,7 @@ def _demo(arguments: argparse.Namespace) -> int:
             urls = _api_urls(testnet)
             asyncio.run(_scenario(testnet, urls))
             if stays_up:
-                _print_next_steps(testnet, urls)
+                _print_next_steps(testnet)
                 _wait_for_interrupt(nodes)
             else:
                 console.print(
@@ -106,7 +109,7 @@ def _demo(arguments: argparse.Namespace) -> int:
                     soft_wrap=True,
                 )
     except (BftxError, ClientError, httpx.HTTPError, TimeoutError) as error:
-        console.print(f"[red]demo failed[/red]: {error}", soft_wrap=True)
+        console.print(f"[red]demo failed[/red]: {escape(str(error))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         pass
@@ -194,14 +197,14 @@ def _logs(testnet: Path) -> str:
     return f"{display_path(testnet)}/nodeN/node.log"
 
 
-def _print_next_steps(testnet: Path, urls: list[str]) -> None:
+def _print_next_steps(testnet: Path) -> None:
     import tomllib
 
     from bftx.node.launcher import node_homes
 
     bftx = bftx_command()
-    where = display_path(testnet)
-    alice = f"{where}/accounts/alice.json"
+    where = shlex.quote(display_path(testnet))
+    alice = shlex.quote(display_path(testnet / "accounts" / "alice.json"))
     console.print(f"\n[bold]The testnet keeps running[/bold] in {where} until Ctrl-C here:")
     for home in node_homes(testnet):
         config = tomllib.loads((home / "config.toml").read_text())
@@ -222,12 +225,12 @@ def _print_next_steps(testnet: Path, urls: list[str]) -> None:
     ):
         console.print(f"  {command}", soft_wrap=True, markup=False)
     console.print("or the Python SDK (docs/sdk.md):")
-    console.print(
-        f"  {display_path(Path(sys.executable))} -c 'from bftx.client import Client; "
-        f'print(Client.from_testnet("{where}", "alice").fetch_balance()["USD"])\'',
-        soft_wrap=True,
-        markup=False,
+    code = (
+        "from bftx.client import Client; print(Client.from_testnet("
+        f'{json.dumps(display_path(testnet))}, "alice").fetch_balance()["USD"])'
     )
+    python = shlex.quote(display_path(Path(sys.executable)))
+    console.print(f"  {python} -c {shlex.quote(code)}", soft_wrap=True, markup=False)
     console.print(
         f"Ctrl-C stops every node; {where} stays, and `{bftx} testnet start --dir {where}` "
         "starts the same network again.",
