@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bftx.cli.output import human, human_number, print_error, seconds
 from bftx.client import Client, ClientError
-from bftx.client.core import MarketInfo, market_from_json
+from bftx.client.core import MarketInfo, balance_from_account, market_from_json
 from bftx.client.keys import url_from_testnet
 from bftx.crypto import KeyPair, save_key
 from bftx.errors import BftxError
@@ -273,7 +273,13 @@ def _balance(arguments: argparse.Namespace) -> int:
 
 
 def _tx(arguments: argparse.Namespace) -> int:
-    return _run(arguments, lambda client: client.fetch_tx(arguments.tx_hash.removeprefix("0x")))
+    def action(client: Client) -> Any:
+        status = client.fetch_tx(arguments.tx_hash.removeprefix("0x"))
+        if status.get("events"):
+            _remember_markets(client)
+        return status
+
+    return _run(arguments, action)
 
 
 def _status(arguments: argparse.Namespace) -> int:
@@ -327,6 +333,9 @@ def _show(handler: Callable[..., int], result: Any) -> None:
                 _utc(trade["timestamp"]),
             )
         console.print(table)
+    elif handler is _balance and "balances" in result:  # by --address: the account record
+        _show_mapping(console, {k: v for k, v in result.items() if k != "balances"})
+        _show(handler, balance_from_account(result))
     elif handler is _balance and "free" in result:
         table = Table(title="balances")
         for column in ("asset", "available", "locked", "total"):
@@ -379,12 +388,8 @@ def _show_order(console: Console, order: dict[str, Any]) -> None:
         fields["block"] = info["height"]
         fields["result"] = info["code"]
         fields["final after"] = seconds(float(info["latency_s"]))
+        fields["events"] = info.get("events", [])
     _show_mapping(console, fields)
-    for index, event in enumerate(info.get("events", [])):
-        label = "events" if index == 0 else ""
-        console.print(
-            f"{label:<{len('final after')}}  {_describe_event(event)}", soft_wrap=True, markup=False
-        )
 
 
 _NUMBERS = ("price", "amount", "filled", "remaining")
@@ -447,7 +452,11 @@ def _show_mapping(console: Console, result: Any) -> None:
         return
     width = max((len(str(key)) for key in result), default=0)
     for key, value in result.items():
-        shown = human(value)
+        lines = [human(value)]
         if key == "halted":
-            shown = "no" if value is None else f"yes: {value}"
-        console.print(f"{key!s:<{width}}  {shown}", soft_wrap=True, markup=False)
+            lines = ["no" if value is None else f"yes: {value}"]
+        elif key == "events" and isinstance(value, list):  # one line per event
+            lines = [_describe_event(event) for event in value] or ["-"]
+        for index, line in enumerate(lines):
+            label = str(key) if index == 0 else ""
+            console.print(f"{label:<{width}}  {line}", soft_wrap=True, markup=False)
