@@ -86,3 +86,23 @@ def test_an_order_out_of_range_is_refused_before_signing(
     error = capsys.readouterr().err
     assert code == 1 and "out of range for BTC/USD" in error and "[invalid_order]" in error
     assert "malformed" not in error
+
+
+def test_tx_and_balance_by_address_are_shown_in_units_people_read(
+    cluster: LiveCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = str(cluster.testnet.directory / "accounts" / "trader003.json")
+    placed = run(
+        capsys,
+        *("order", "place", "--url", cluster.api_url(), "--key", key, "--json"),
+        *("--side", "buy", "--amount", "0.25", "--price", "1000"),
+    )
+    tx_hash = re.search(r'"tx_hash": "([0-9a-f]{64})"', placed)
+    assert tx_hash is not None, placed
+    shown = run(capsys, "tx", tx_hash[1], "--url", cluster.api_url())
+    assert re.search(r"^events +order_placed: buy 0\.25 BTC at 1,000 USD \(limit, nonce \d+\)$",
+                     shown, flags=re.MULTILINE), shown  # fmt: skip
+    address = cluster.accounts["trader003"].address.hex()
+    balance = run(capsys, "balance", "--address", address, "--url", cluster.api_url())
+    assert re.search(rf"^address +{address}$", balance, flags=re.MULTILINE), balance
+    assert re.search(r"│ +USD │ +[\d,]+\.\d{6} │ +250\.000000 │", balance), balance
