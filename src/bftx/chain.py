@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class Genesis:
     validators: tuple[Validator, ...]
     exchange: Mapping[str, Any]
     followers: tuple[Validator, ...] = ()
-    access: AccessPolicy = AccessPolicy()  # who may read what through the APIs
+    access: AccessPolicy = field(default_factory=AccessPolicy)  # who may read what (APIs)
 
     def validator_index(self, public_key: bytes) -> int | None:
         for index, validator in enumerate(self.validators):
