@@ -131,6 +131,13 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="seconds to wait for the node and for finality"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--identity",
+        type=Path,
+        default=os.environ.get("BFTX_KEY"),
+        help="key file that signs requests, for networks with permissioned reads "
+        "(default $BFTX_KEY; commands that take --key sign with it)",
+    )
     return parser
 
 
@@ -146,7 +153,9 @@ def _run(
     arguments: argparse.Namespace, action: Callable[[Client], Any], key: Path | None = None
 ) -> int:
     try:
-        with Client(node_url(arguments), key=key, timeout=arguments.timeout) as client:
+        with Client(
+            node_url(arguments), key=key or arguments.identity, timeout=arguments.timeout
+        ) as client:
             result = action(client)
     except (ClientError, BftxError) as error:
         code = getattr(error, "code", None) or _code_of(error)
