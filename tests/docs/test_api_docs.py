@@ -117,3 +117,20 @@ def test_a_new_tx_with_a_used_nonce_keeps_the_plain_message(cluster: LiveCluster
         f"{cluster.api_url()}/v1/txs", json={"tx": "0x" + other.hex()}
     ).json()
     assert refused["code"] == "nonce_used" and "already committed" not in refused["message"]
+
+
+def test_docs_and_their_assets_need_no_signature_on_a_permissioned_network(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    closed = LiveCluster(
+        tmp_path_factory.mktemp("permissioned") / "testnet", permissioned_reads=True
+    )
+    try:
+        closed.start()
+        assert closed.http.get(f"{closed.api_url()}/v1/status").status_code == 401  # reads closed
+        page = closed.http.get(f"{closed.api_url()}/docs")
+        assert page.status_code == 200
+        for url in page_references(page.text):
+            assert closed.http.get(f"{closed.api_url()}{url}").status_code == 200, url
+    finally:
+        closed.close()
