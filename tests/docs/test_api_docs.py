@@ -65,7 +65,7 @@ def test_docs_page_and_every_asset_it_references_are_served_by_the_node(
     assert "SwaggerUIBundle" in bundle.text
 
 
-def test_docs_page_names_no_other_host() -> None:
+def test_register_docs_adds_the_page_and_one_route_for_the_listed_assets() -> None:
     from fastapi import FastAPI
 
     from bftx.api.docs import register_docs
