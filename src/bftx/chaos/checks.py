@@ -11,6 +11,7 @@ that did not answer is reported, not skipped).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -82,6 +83,37 @@ def compute_tx_heights(views: Iterable[NodeView]) -> dict[str, set[int]]:
             if seen.status == COMMITTED and seen.height is not None:
                 heights.setdefault(tx_hash, set()).add(seen.height)
     return heights
+
+
+def compute_status_sample(
+    views: Sequence[NodeView],
+    acknowledged: Iterable[str],
+    must: Iterable[str],
+    sample: int,
+    seed: int,
+) -> list[str]:
+    """The txs whose status every node is asked for.
+
+    Every tx that is suspect from the blocks alone (at two heights, in a block
+    some node lacks, or acknowledged but in no block), every tx in ``must``
+    (the SDK's receipts), and ``sample`` others drawn from the acknowledged
+    ones with ``seed``.
+    """
+    heights = compute_tx_heights(views)
+    lacking = {
+        tx_hash
+        for view in views
+        for height in compute_missing_blocks(view)
+        for other in views
+        if (block := other.blocks.get(height)) is not None
+        for tx_hash in block.txs
+    }
+    acknowledged = set(acknowledged)
+    suspects = {tx for tx, found in heights.items() if len(found) > 1} | lacking
+    suspects |= {tx for tx in acknowledged if tx not in heights}
+    chosen = suspects | set(must)
+    rest = sorted(acknowledged - chosen)
+    return sorted(chosen | set(random.Random(seed).sample(rest, min(sample, len(rest)))))
 
 
 def compute_duplicated(views: Sequence[NodeView]) -> dict[str, list[int]]:

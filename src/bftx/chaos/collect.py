@@ -1,9 +1,12 @@
 """Reading nodes through their public REST API: status while faults run, everything at the end.
 
 `read_view` builds one node's `NodeView` for the checks: its height, every
-block from 1 to that height (a 404 is a missing block), the status of the txs
-asked about, the balances of the genesis accounts and the best prices of each
-market. Requests run concurrently, a bounded number per node.
+block from 1 to that height (a 404 is a missing block), the balances of the
+genesis accounts and the best prices of each market; `read_tx_statuses` adds
+the node's answer for the txs asked about (``GET /v1/txs/{hash}`` costs a node
+far more than a block read, so the run asks about a chosen set: see
+`bftx.chaos.checks.compute_status_sample`). Requests run concurrently, a bounded
+number per node.
 
 Must never: treat an unanswered request as an answer (a node that stops
 answering while it is read is marked unreachable, and the run fails).
@@ -69,11 +72,10 @@ async def read_view(
     client: httpx.AsyncClient,
     name: str,
     url: str,
-    tx_hashes: Iterable[str],
     accounts: Iterable[str],
     markets: Iterable[str],
 ) -> NodeView:
-    """One node, read completely; `NodeView.unreachable` says why when it could not be."""
+    """One node's blocks, balances and books; `NodeView.unreachable` says why when it could not be."""
     gate = asyncio.Semaphore(REQUESTS_PER_NODE_MAX)
     status = await fetch_status(client, url)
     if status is None:
@@ -82,13 +84,25 @@ async def read_view(
     try:
         await asyncio.gather(
             *(_read_block(client, url, height, view, gate) for height in range(1, view.height + 1)),
-            *(_read_tx(client, url, tx_hash, view, gate) for tx_hash in tx_hashes),
             *(_read_account(client, url, address, view, gate) for address in accounts),
             *(_read_book(client, url, market, view, gate) for market in markets),
         )
     except NodeUnreadable as error:
         view.unreachable = str(error)
     return view
+
+
+async def read_tx_statuses(
+    client: httpx.AsyncClient, url: str, view: NodeView, tx_hashes: Iterable[str]
+) -> None:
+    """Add the node's answer for each tx to ``view.txs``."""
+    if view.unreachable:
+        return
+    gate = asyncio.Semaphore(REQUESTS_PER_NODE_MAX)
+    try:
+        await asyncio.gather(*(_read_tx(client, url, tx, view, gate) for tx in tx_hashes))
+    except NodeUnreadable as error:
+        view.unreachable = str(error)
 
 
 async def _read_block(

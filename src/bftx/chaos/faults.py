@@ -6,10 +6,11 @@ SIGSTOP of a validator for 8 s, then SIGCONT; kill -9 and restart 0.5 s
 later; SIGTERM of every node and restart; and, where network namespaces are
 available, a partition of one validator for 8 s.
 
-`compute_fault_plan` fixes the order from the seed: a shuffled round of every
-kind, repeated; the injector runs the plan while the load lasts and skips a
-fault whose usual cost no longer fits in the time left, so a short run still
-sees as many kinds as fit.
+`compute_fault_plan` fixes the order of the kinds from the seed. While the
+load lasts, the injector picks the next fault among the kinds whose usual
+cost still fits in the time left: the kind injected least often so far, ties
+broken by the plan's order. A short run thus sees as many different kinds as
+fit, a long one goes round the plan again and again.
 
 Must never: leave a node paused, killed or partitioned when it returns
 (every fault restores what it broke in a ``finally``).
@@ -88,11 +89,11 @@ def available_kinds(partition: bool) -> list[FaultKind]:
     return [kind for kind in FaultKind if partition or kind is not FaultKind.PARTITION]
 
 
-def compute_fault_plan(kinds: Sequence[FaultKind], seed: int, rounds: int) -> list[FaultKind]:
-    """``rounds`` repetitions of the kinds in one order shuffled by ``seed``."""
+def compute_fault_plan(kinds: Sequence[FaultKind], seed: int) -> list[FaultKind]:
+    """The kinds in an order shuffled by ``seed`` (the injector goes round it, again and again)."""
     order = list(kinds)
     random.Random(seed).shuffle(order)
-    return order * rounds
+    return order
 
 
 class Injector:
@@ -119,11 +120,19 @@ class Injector:
     def now(self) -> float:
         return time.monotonic() - self.started
 
+    def next_kind(self) -> FaultKind | None:
+        """The next planned kind that fits in the time left, kinds seen least often first."""
+        done = Counter(record.kind for record in self.records)
+        fitting = [
+            (done[kind], position, kind)
+            for position, kind in enumerate(self.plan)
+            if self.now() + FAULT_COST_S[kind] <= self.deadline_s
+        ]
+        return min(fitting)[2] if fitting else None
+
     async def run(self, warmup_s: float) -> None:
         await asyncio.sleep(warmup_s)
-        for kind in self.plan:
-            if self.now() + FAULT_COST_S[kind] > self.deadline_s:
-                continue
+        while (kind := self.next_kind()) is not None:
             record = FaultRecord(kind, [], self.now())
             self.records.append(record)
             try:

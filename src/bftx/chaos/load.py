@@ -46,18 +46,18 @@ MARKET = "BTC/USD"
 MID_PRICE_TICKS = 4_500_000  # $45,000.00
 PRICE_SPREAD_TICKS = 20  # buys and sells within this of the mid, so they cross
 LOTS_MAX = 10
-CANCEL_SHARE = 0.2  # of batch txs: a cancel of one of the account's recent orders
-CANCEL_LOOKBACK = 8  # ... placed by one of its last this many txs
+CANCEL_SHARE = 0.2  # of batch txs: a cancel of one of the account's open orders
 TICK_S = 0.1  # each node gets at most one batch request per tick
 OUTSTANDING_PER_ACCOUNT_MAX = 128  # admitted, not yet committed (the exchange admits 256 ahead)
 RESEND_AFTER_S = 5.0  # an account whose committed nonce stood still this long sends again
 NODE_BACKOFF_S = 1.0  # a node that failed a request is skipped this long
 REQUEST_TIMEOUT_S = 10.0
-NONCE_POLL_INTERVAL_S = 0.5
+NONCE_POLL_INTERVAL_S = 1.0
 SDK_TIMEOUT_S = 20.0  # how long an SDK call waits for finality
 SDK_CANCEL_SHARE = 0.3
 SDK_ERROR_PAUSE_S = 0.5
 KNOWN_CODES = frozenset({"duplicate_tx", "nonce_used"})  # the network already has this tx
+RETRIED_CODES = frozenset({"mempool_full"})  # the same bytes again later
 
 
 @dataclass(slots=True)
@@ -71,6 +71,8 @@ class BatchAccount:
     committed: int = 0  # the account's next nonce, as last read from a node
     in_flight: bool = False
     retry_s: float = 0.0  # after a refusal: not before then
+    uncertain: set[int] = field(default_factory=set)  # nonces sent without an answer
+    open_orders: list[int] = field(default_factory=list)  # nonces of its open orders, as read
     progress_s: float = 0.0  # when `committed` last moved (or the last resend)
 
 
@@ -79,6 +81,7 @@ class LoadStats:
     acknowledged: set[str] = field(default_factory=set)
     submitted: int = 0  # tx submissions, resends included
     resent: int = 0
+    replaced: int = 0  # txs refused for good, replaced by a new one with the same nonce
     rejections: dict[str, int] = field(default_factory=dict)
     request_errors: int = 0
     sdk_receipts: list[SdkReceipt] = field(default_factory=list)
@@ -144,6 +147,14 @@ class Load:
         """Signed batch txs whose account's committed nonce has not passed them yet."""
         return sum(max(0, len(account.txs) - account.committed) for account in self.accounts)
 
+    def describe_stuck(self, count: int = 3) -> str:
+        """A few accounts with uncommitted txs: next nonce, admitted up to, signed up to."""
+        stuck = [a for a in self.accounts if len(a.txs) > a.committed][:count]
+        return "; ".join(
+            f"{a.address[:8]} committed {a.committed} sent {a.sent} signed {len(a.txs)}"
+            for a in stuck
+        )
+
     async def close(self) -> None:
         self.running = False
         for task in self._tasks:
@@ -185,6 +196,7 @@ class Load:
                 continue
             if account.sent > account.committed and now - account.progress_s > RESEND_AFTER_S:
                 account.sent = account.committed  # resend what is not committed, same bytes
+                account.uncertain.discard(account.committed)  # no live node committed it
                 account.progress_s = now
                 account.target = self._next_live(account.target + 1, now)
                 self.stats.resent += len(account.txs) - account.sent
@@ -213,21 +225,40 @@ class Load:
         return start % len(self.urls)
 
     def _sign_next(self, account: BatchAccount) -> None:
-        nonce = len(account.txs)
+        account.txs.append(b"")
+        account.hashes.append("")
+        self._sign(account, len(account.txs) - 1, cancel_allowed=True)
+
+    def _sign(self, account: BatchAccount, nonce: int, cancel_allowed: bool) -> None:
+        """Tx ``nonce`` of the account: a cancel of one of its open orders, or a crossing order."""
         generator = self.random
         body: PlaceOrder | CancelOrder
-        if nonce > 0 and generator.random() < CANCEL_SHARE:
-            body = CancelOrder(max(0, nonce - generator.randint(1, CANCEL_LOOKBACK)))
+        if cancel_allowed and account.open_orders and generator.random() < CANCEL_SHARE:
+            body = CancelOrder(
+                account.open_orders.pop(generator.randrange(len(account.open_orders)))
+            )
         else:
             side = Side.BUY if generator.random() < 0.5 else Side.SELL
             offset = generator.randint(0, PRICE_SPREAD_TICKS)
             price = MID_PRICE_TICKS + offset if side is Side.BUY else MID_PRICE_TICKS - offset
-            body = PlaceOrder(
-                MARKET, side, OrderType.LIMIT, price, generator.randint(1, LOTS_MAX), 0
-            )
+            lots = generator.randint(1, LOTS_MAX)
+            body = PlaceOrder(MARKET, side, OrderType.LIMIT, price, lots, 0)
         data = sign_tx(account.key, self.chain_id, nonce, body)
-        account.txs.append(data)
-        account.hashes.append(crypto.sha256(data).hex())
+        account.txs[nonce] = data
+        account.hashes[nonce] = crypto.sha256(data).hex()
+
+    def _refused(self, account: BatchAccount, nonce: int, code: str) -> None:
+        """A refusal of tx ``nonce``, which is then sent again after a pause.
+
+        A tx refused for good (a cancel of an order that filled meanwhile) is
+        first replaced by a new order with the same nonce, else the account
+        would stall on the gap. Only a tx no node can hold is replaced: one
+        that was never sent without getting an answer.
+        """
+        if code in RETRIED_CODES or nonce in account.uncertain:
+            return
+        self._sign(account, nonce, cancel_allowed=False)
+        self.stats.replaced += 1
 
     async def _send(self, node: int, chunks: list[tuple[BatchAccount, int, int]]) -> None:
         txs = tuple(tx for account, first, end in chunks for tx in account.txs[first:end])
@@ -246,7 +277,8 @@ class Load:
         if results is None or len(results) != len(txs):
             stats.request_errors += 1
             self.down_until[node] = time.monotonic() + NODE_BACKOFF_S
-            for account, _first, _end in chunks:
+            for account, first, end in chunks:
+                account.uncertain.update(range(first, end))
                 account.in_flight = False
                 account.target = self._next_live(node + 1, time.monotonic())
             return
@@ -262,6 +294,7 @@ class Load:
                 elif code not in KNOWN_CODES:
                     stats.count(stats.rejections, code)
                     if advanced:
+                        self._refused(account, index, code)
                         account.retry_s = time.monotonic() + NODE_BACKOFF_S
                     advanced = False
                 if advanced:
@@ -276,12 +309,13 @@ class Load:
                     node = (account.target + step) % len(self.urls)
                     if self.down_until[node] > time.monotonic():
                         continue
+                    base = f"{self.urls[node]}/v1/accounts/{account.address}"
                     try:
-                        response = await self.client.get(
-                            f"{self.urls[node]}/v1/accounts/{account.address}", timeout=2.0
-                        )
+                        response = await self.client.get(base, timeout=2.0)
                         nonce = int(response.json()["nonce"])
-                    except (httpx.HTTPError, ValueError, KeyError):
+                        response = await self.client.get(f"{base}/orders", timeout=2.0)
+                        account.open_orders = [int(order["nonce"]) for order in response.json()]
+                    except (httpx.HTTPError, ValueError, KeyError, TypeError):
                         continue
                     if nonce > account.committed:
                         account.committed = nonce

@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 
-from bftx.chaos.checks import evaluate
+from bftx.chaos.checks import compute_status_sample, evaluate
 from bftx.chaos.cluster import ChaosCluster
-from bftx.chaos.collect import fetch_statuses, read_view
+from bftx.chaos.collect import fetch_statuses, read_tx_statuses, read_view
 from bftx.chaos.faults import (
     FaultKind,
     Injector,
@@ -51,7 +51,6 @@ SETTLE_TIMEOUT_S = 120.0
 STABLE_POLLS = 5  # settled: this many status polls in a row agree on the height
 HEIGHT_LAG_MAX = 4  # at the end, a node this many blocks behind the highest is behind
 WINDOW_BLOCK_S = 2.0  # allowance per block of the signing window (idle blocks come every 0.5 s)
-PLAN_ROUNDS = 20  # more than any run can use
 TRADERS_PER_SDK_CLIENT = 1
 
 Progress = Callable[[str], None]
@@ -68,6 +67,7 @@ class ChaosSettings:
     directory: Path | None = None  # keep the testnet here (a new or empty directory)
     node_env: dict[str, str] = field(default_factory=dict)
     signing_window: int = 16
+    status_sample: int = 1_000  # unsuspected acknowledged txs whose status every node is asked
     warmup_s: float = 4.0
 
     def check(self) -> None:
@@ -84,6 +84,8 @@ class ChaosSettings:
             raise ConfigError(f"--accounts must be more than --validators ({self.validators})")
         if self.partition not in ("auto", "on", "off"):
             raise ConfigError("--partition must be auto, on or off")
+        if self.status_sample < 0:
+            raise ConfigError("--status-sample must be 0 or more")
         if self.signing_window < 1:
             raise ConfigError("--signing-window must be at least 1 block")
         if self.directory is not None and self.directory.exists() and any(self.directory.iterdir()):
@@ -139,7 +141,7 @@ def run_chaos(settings: ChaosSettings, progress: Progress = lambda _message: Non
             if namespaces is not None:
                 namespaces.heal()
                 namespaces.close()
-            if temporary and (result is None or result.ok):
+            if temporary and result is not None and result.ok:
                 shutil.rmtree(directory.parent, ignore_errors=True)
     result.directory = directory if directory.exists() else None
     return result
@@ -189,12 +191,12 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
             client,
         )
         kinds = available_kinds(partition=cluster.namespaces is not None)
-        plan = compute_fault_plan(kinds, settings.seed, PLAN_ROUNDS)
+        plan = compute_fault_plan(kinds, settings.seed)
         started = time.monotonic()
         injector = Injector(cluster, client, plan, settings.seed, started, settings.duration_s)
         progress(
             f"load at {settings.rate_tps:g} tx/s for {settings.duration_s:g} s; faults in order "
-            + ", ".join(kind.value for kind in plan[: len(kinds)])
+            + ", ".join(kind.value for kind in plan)
         )
         load.start()
         faults = asyncio.create_task(injector.run(settings.warmup_s))
@@ -214,22 +216,36 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
             await faults
             load_s = time.monotonic() - started
             progress(f"load stopped after {load_s:.1f} s; settling")
-            settle_s = await _settle(client, cluster, load)
+            settle_s = await _settle(client, cluster, load, progress)
             await load.close()
             progress(f"settled in {settle_s:.1f} s; waiting {settings.signing_window} blocks")
             await _signing_window(client, cluster, settings.signing_window)
             await _stable_heights(client, cluster, SETTLE_TIMEOUT_S / 4)
-            progress("reading every node")
+            progress("reading every node: blocks, balances, books")
             read_started = time.monotonic()
-            hashes = sorted(load.stats.acknowledged)
             accounts = sorted(cluster.account_addresses().values())
             views = await asyncio.gather(
                 *(
-                    read_view(client, name, url, hashes, accounts, [MARKET])
+                    read_view(client, name, url, accounts, [MARKET])
                     for name, url in zip(cluster.names, cluster.urls, strict=True)
                 )
             )
+            asked = compute_status_sample(
+                views,
+                load.stats.acknowledged,
+                [receipt.tx_hash for receipt in load.stats.sdk_receipts],
+                settings.status_sample,
+                settings.seed,
+            )
+            progress(f"asking every node for the status of {len(asked):,} txs")
+            await asyncio.gather(
+                *(
+                    read_tx_statuses(client, url, view, asked)
+                    for url, view in zip(cluster.urls, views, strict=True)
+                )
+            )
             read_s = time.monotonic() - read_started
+            progress(f"read in {read_s:.1f} s")
         finally:
             faults.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -265,6 +281,7 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
         "ok": not failures,
         "duration_s": round(load_s, 1),
         "txs_acknowledged": len(stats.acknowledged),
+        "tx_statuses_checked": len(asked),
         **checks,
         "faults_injected": count_kinds(records),
         "primary_recovery_s": max((v for v in recoveries if v is not None), default=None),
@@ -276,6 +293,7 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
             "rate_tps": settings.rate_tps,
             "submitted": stats.submitted,
             "resent": stats.resent,
+            "replaced": stats.replaced,
             "request_errors": stats.request_errors,
             "rejections": stats.rejections,
             "sdk_receipts": len(stats.sdk_receipts),
@@ -301,12 +319,20 @@ async def _wait_ready(client: httpx.AsyncClient, cluster: ChaosCluster) -> None:
     raise ConfigError(f"the testnet was not ready within {READY_TIMEOUT_S:.0f} s")
 
 
-async def _settle(client: httpx.AsyncClient, cluster: ChaosCluster, load: Load) -> float:
+async def _settle(
+    client: httpx.AsyncClient, cluster: ChaosCluster, load: Load, progress: Progress
+) -> float:
     """Until every signed tx committed and every node rests at one height (bounded)."""
     started = time.monotonic()
     deadline = started + SETTLE_TIMEOUT_S
+    reported = started
     while time.monotonic() < deadline and load.uncommitted() > 0:
         await asyncio.sleep(0.2)
+        if time.monotonic() - reported > 10:
+            reported = time.monotonic()
+            progress(
+                f"settling: {load.uncommitted()} txs not committed yet; {load.describe_stuck()}"
+            )
     await _stable_heights(client, cluster, max(5.0, deadline - time.monotonic()))
     return time.monotonic() - started
 

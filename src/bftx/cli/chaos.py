@@ -57,6 +57,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(default 16)",
     )
     parser.add_argument(
+        "--status-sample",
+        type=int,
+        default=1_000,
+        help="besides every suspect tx, ask every node the status of this many other "
+        "acknowledged txs, drawn with --seed (default 1000; a large number asks about all)",
+    )
+    parser.add_argument(
         "--node-env",
         action="append",
         default=[],
@@ -88,6 +95,7 @@ def _chaos(arguments: argparse.Namespace) -> int:
             directory=arguments.dir,
             node_env=_parse_env(arguments.node_env),
             signing_window=arguments.signing_window,
+            status_sample=arguments.status_sample,
         )
         settings.check()
         partition_skip_reason(settings.partition)
