@@ -92,14 +92,14 @@ def compute_status_sample(
     sample: int,
     seed: int,
 ) -> list[str]:
-    """The txs whose status every node is asked for.
+    """The txs whose status every node is asked for (``GET /v1/txs`` is costly for a node).
 
-    Every tx that is suspect from the blocks alone (at two heights, in a block
-    some node lacks, or acknowledged but in no block), every tx in ``must``
-    (the SDK's receipts), and ``sample`` others drawn from the acknowledged
-    ones with ``seed``.
+    Up to ``sample`` of each group, drawn with ``seed``: txs at two heights;
+    acknowledged txs in no block; txs in ``must`` (the SDK's receipts); txs in
+    a block some node lacks; and any other acknowledged txs.
     """
     heights = compute_tx_heights(views)
+    acknowledged = set(acknowledged)
     lacking = {
         tx_hash
         for view in views
@@ -108,12 +108,19 @@ def compute_status_sample(
         if (block := other.blocks.get(height)) is not None
         for tx_hash in block.txs
     }
-    acknowledged = set(acknowledged)
-    suspects = {tx for tx, found in heights.items() if len(found) > 1} | lacking
-    suspects |= {tx for tx in acknowledged if tx not in heights}
-    chosen = suspects | set(must)
-    rest = sorted(acknowledged - chosen)
-    return sorted(chosen | set(random.Random(seed).sample(rest, min(sample, len(rest)))))
+    groups = [
+        {tx for tx, found in heights.items() if len(found) > 1},
+        {tx for tx in acknowledged if tx not in heights},
+        set(must),
+        lacking,
+        acknowledged,
+    ]
+    generator = random.Random(seed)
+    chosen: set[str] = set()
+    for group in groups:
+        rest = sorted(group - chosen)
+        chosen.update(generator.sample(rest, min(sample, len(rest))))
+    return sorted(chosen)
 
 
 def compute_duplicated(views: Sequence[NodeView]) -> dict[str, list[int]]:

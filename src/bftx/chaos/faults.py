@@ -111,7 +111,9 @@ class Injector:
         self.cluster = cluster
         self.client = client
         self.plan = plan
-        self.random = random.Random(seed + 1)
+        self.victims = list(range(cluster.size))
+        random.Random(seed + 1).shuffle(self.victims)
+        self.next_victim = 0
         self.started = started
         self.deadline_s = deadline_s
         self.records: list[FaultRecord] = []
@@ -149,9 +151,9 @@ class Injector:
         record.view_before = _common(status["view"] for status in statuses if status)
         if record.kind is FaultKind.KILL_PRIMARY:
             primary = _common(status["primary"] for status in statuses if status)
-            victim = int(primary) if primary is not None else self.random.randrange(size)
+            victim = int(primary) if primary is not None else self._pick_victim()
         else:
-            victim = self.random.randrange(size)
+            victim = self._pick_victim()
         victims = list(range(size)) if record.kind is FaultKind.RESTART_ALL else [victim]
         record.victims = [cluster.names[index] for index in victims]
         returned = time.monotonic()
@@ -201,6 +203,12 @@ class Injector:
             record.caught_up_s = caught_up - returned
         statuses = await fetch_statuses(self.client, cluster.urls)
         record.view_after = _common(status["view"] for status in statuses if status)
+
+    def _pick_victim(self) -> int:
+        """Validators in an order shuffled by the seed, round and round."""
+        victim = self.victims[self.next_victim % len(self.victims)]
+        self.next_victim += 1
+        return victim
 
     def _restart(self, index: int) -> None:
         try:

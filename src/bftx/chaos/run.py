@@ -47,7 +47,7 @@ from bftx.chaos.netns import NamespaceError, Namespaces, unavailable_reason
 from bftx.errors import ConfigError
 
 READY_TIMEOUT_S = 90.0
-SETTLE_TIMEOUT_S = 120.0
+SETTLE_TIMEOUT_S = 60.0
 STABLE_POLLS = 5  # settled: this many status polls in a row agree on the height
 HEIGHT_LAG_MAX = 4  # at the end, a node this many blocks behind the highest is behind
 WINDOW_BLOCK_S = 2.0  # allowance per block of the signing window (idle blocks come every 0.5 s)
@@ -220,7 +220,7 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
             await load.close()
             progress(f"settled in {settle_s:.1f} s; waiting {settings.signing_window} blocks")
             await _signing_window(client, cluster, settings.signing_window)
-            await _stable_heights(client, cluster, SETTLE_TIMEOUT_S / 4)
+            await _stable_heights(client, cluster, 10.0)
             progress("reading every node: blocks, balances, books")
             read_started = time.monotonic()
             accounts = sorted(cluster.account_addresses().values())
@@ -333,7 +333,15 @@ async def _settle(
             progress(
                 f"settling: {load.uncommitted()} txs not committed yet; {load.describe_stuck()}"
             )
-    await _stable_heights(client, cluster, max(5.0, deadline - time.monotonic()))
+    if not await _stable_heights(client, cluster, max(5.0, deadline - time.monotonic())):
+        statuses = await fetch_statuses(client, cluster.urls)
+        described = [
+            f"{name} no answer"
+            if s is None
+            else f"{name} height {s['height']} mempool {s['mempool_txs']}"
+            for name, s in zip(cluster.names, statuses, strict=True)
+        ]
+        progress("not settled: " + ", ".join(described))
     return time.monotonic() - started
 
 
@@ -362,12 +370,12 @@ async def _stable_heights(
 
 
 async def _signing_window(client: httpx.AsyncClient, cluster: ChaosCluster, window: int) -> None:
-    """Until the lowest node is ``window`` blocks past the highest height now (bounded)."""
+    """Until the chain is ``window`` blocks past its height now (bounded)."""
     statuses = await fetch_statuses(client, cluster.urls)
     top = max((int(s["height"]) for s in statuses if s), default=0)
     deadline = time.monotonic() + 10.0 + window * WINDOW_BLOCK_S
     while time.monotonic() < deadline:
         statuses = await fetch_statuses(client, cluster.urls)
-        if all(statuses) and min(int(s["height"]) for s in statuses if s) >= top + window:
+        if max((int(s["height"]) for s in statuses if s), default=0) >= top + window:
             return
         await asyncio.sleep(0.2)
