@@ -23,7 +23,7 @@ import enum
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +117,7 @@ class Injector:
         self.started = started
         self.deadline_s = deadline_s
         self.records: list[FaultRecord] = []
-        self.skipped: list[str] = []
+        self.on_fault: Callable[[FaultRecord], None] = lambda _record: None
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -156,6 +156,7 @@ class Injector:
             victim = self._pick_victim()
         victims = list(range(size)) if record.kind is FaultKind.RESTART_ALL else [victim]
         record.victims = [cluster.names[index] for index in victims]
+        self.on_fault(record)
         returned = time.monotonic()
         if record.kind in (FaultKind.KILL_RESTART, FaultKind.KILL_QUICK_RESTART):
             cluster.kill(victim)

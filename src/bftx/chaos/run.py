@@ -67,7 +67,7 @@ class ChaosSettings:
     directory: Path | None = None  # keep the testnet here (a new or empty directory)
     node_env: dict[str, str] = field(default_factory=dict)
     signing_window: int = 16
-    status_sample: int = 1_000  # unsuspected acknowledged txs whose status every node is asked
+    status_sample: int = 200  # per group of txs whose status every node is asked for
     warmup_s: float = 4.0
 
     def check(self) -> None:
@@ -194,6 +194,9 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
         plan = compute_fault_plan(kinds, settings.seed)
         started = time.monotonic()
         injector = Injector(cluster, client, plan, settings.seed, started, settings.duration_s)
+        injector.on_fault = lambda r: progress(
+            f"{r.at_s:6.1f} s  {r.kind.value} {', '.join(r.victims)}"
+        )
         progress(
             f"load at {settings.rate_tps:g} tx/s for {settings.duration_s:g} s; faults in order "
             + ", ".join(kind.value for kind in plan)
@@ -201,15 +204,8 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
         load.start()
         faults = asyncio.create_task(injector.run(settings.warmup_s))
         try:
-            reported = 0
             while time.monotonic() - started < settings.duration_s:
                 await asyncio.sleep(0.5)
-                if len(injector.records) > reported:
-                    for record in injector.records[reported:]:
-                        progress(
-                            f"{record.at_s:6.1f} s  {record.kind.value} {', '.join(record.victims)}"
-                        )
-                    reported = len(injector.records)
                 if faults.done():
                     faults.result()  # a node that cannot start again ends the run here
             load.stop_generating()

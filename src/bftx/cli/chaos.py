@@ -59,9 +59,10 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--status-sample",
         type=int,
-        default=1_000,
-        help="besides every suspect tx, ask every node the status of this many other "
-        "acknowledged txs, drawn with --seed (default 1000; a large number asks about all)",
+        default=200,
+        help="ask every node the status of up to this many txs of each group (txs at two "
+        "heights, acknowledged txs in no block, SDK receipts, txs in a block some node lacks, "
+        "any acknowledged txs), drawn with --seed (default 200; a large number asks about all)",
     )
     parser.add_argument(
         "--node-env",
