@@ -44,6 +44,7 @@ class ChaosCluster:
         self.names = [config.name for config in self.testnet.nodes]
         self.urls = [f"http://{c.api_host}:{c.api_port}" for c in self.testnet.nodes]
         self.paused: set[int] = set()
+        self.exited_at_close: dict[str, int] = {}
 
     @property
     def size(self) -> int:
@@ -113,13 +114,17 @@ class ChaosCluster:
         for index in range(self.size):
             self.restart(index)
 
-    def exit_codes(self) -> dict[str, int | None]:
+    def exited(self) -> dict[str, int]:
+        """Nodes whose process ended by itself (not stopped by this tool), with the status."""
         return {
-            name: process.poll()
-            for name, process in zip(self.names, self.processes.processes, strict=True)
+            name: code
+            for name, process in zip(self.names, self.processes.processes, strict=False)
+            if (code := process.poll()) is not None
         }
 
     def close(self) -> None:
+        """Resume paused nodes, note which had exited by themselves, stop every process."""
         for index in sorted(self.paused):
             self.resume(index)
+        self.exited_at_close = self.exited()
         self.processes.stop()

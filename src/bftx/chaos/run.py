@@ -136,7 +136,10 @@ def run_chaos(settings: ChaosSettings, progress: Progress = lambda _message: Non
             finally:
                 cluster.close()
             result.fields["partition"] = "on" if namespaces is not None else partition_note
-            result.fields["node_exit_codes"] = cluster.exit_codes()
+            result.fields["nodes_exited"] = cluster.exited_at_close
+            if cluster.exited_at_close:
+                result.failures.append(f"nodes exited by themselves: {cluster.exited_at_close}")
+                result.fields["ok"] = False
         finally:
             if namespaces is not None:
                 namespaces.heal()
