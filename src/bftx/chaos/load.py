@@ -72,6 +72,7 @@ class BatchAccount:
     in_flight: bool = False
     retry_s: float = 0.0  # after a refusal: not before then
     uncertain: set[int] = field(default_factory=set)  # nonces sent without an answer
+    last_refusal: str = ""
     open_orders: list[int] = field(default_factory=list)  # nonces of its open orders, as read
     progress_s: float = 0.0  # when `committed` last moved (or the last resend)
 
@@ -151,7 +152,8 @@ class Load:
         """A few accounts with uncommitted txs: next nonce, admitted up to, signed up to."""
         stuck = [a for a in self.accounts if len(a.txs) > a.committed][:count]
         return "; ".join(
-            f"{a.address[:8]} committed {a.committed} sent {a.sent} signed {len(a.txs)}"
+            f"{a.address[:8]} committed {a.committed} sent {a.sent} signed {len(a.txs)} "
+            f"last refusal {a.last_refusal or '-'}"
             for a in stuck
         )
 
@@ -194,9 +196,11 @@ class Load:
             account = self.accounts[position]
             if account.in_flight or account.retry_s > now:
                 continue
-            if account.sent > account.committed and now - account.progress_s > RESEND_AFTER_S:
+            if len(account.txs) > account.committed and now - account.progress_s > RESEND_AFTER_S:
                 account.sent = account.committed  # resend what is not committed, same bytes
-                account.uncertain.discard(account.committed)  # no live node committed it
+                # Stuck this long: no live node holds the first uncommitted tx, or it would
+                # have committed; it may be replaced if refused for good.
+                account.uncertain.discard(account.committed)
                 account.progress_s = now
                 account.target = self._next_live(account.target + 1, now)
                 self.stats.resent += len(account.txs) - account.sent
@@ -294,6 +298,7 @@ class Load:
                 elif code not in KNOWN_CODES:
                     stats.count(stats.rejections, code)
                     if advanced:
+                        account.last_refusal = code
                         self._refused(account, index, code)
                         account.retry_s = time.monotonic() + NODE_BACKOFF_S
                     advanced = False
