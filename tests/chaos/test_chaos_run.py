@@ -28,7 +28,7 @@ SHORT_RUN = [
     "--signing-window",
     "8",
     "--status-sample",
-    "200",
+    "50",
     "--json",
 ]
 RUN_TIMEOUT_S = 400
