@@ -56,7 +56,8 @@ FAULT_COST_S: dict[FaultKind, float] = {
     FaultKind.PARTITION: 12.0,
 }
 GAP_S = 2.0  # between a victim catching up and the next fault
-CATCH_UP_TIMEOUT_S = 60.0
+CATCH_UP_TIMEOUT_S = 60.0  # at most; or the time left of the run, but at least:
+CATCH_UP_MIN_S = 15.0
 RECOVERY_TIMEOUT_S = 30.0
 POLL_S = 0.05
 
@@ -240,7 +241,8 @@ class Injector:
         cluster = self.cluster
         others = [index for index in range(cluster.size) if index not in victims]
         first_height: int | None = None
-        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        left_s = self.deadline_s - self.now()
+        deadline = time.monotonic() + min(CATCH_UP_TIMEOUT_S, max(CATCH_UP_MIN_S, left_s))
         while time.monotonic() < deadline:
             for index in victims:
                 if not cluster.running(index):

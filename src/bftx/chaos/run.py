@@ -47,7 +47,8 @@ from bftx.chaos.netns import NamespaceError, Namespaces, unavailable_reason
 from bftx.errors import ConfigError
 
 READY_TIMEOUT_S = 90.0
-SETTLE_TIMEOUT_S = 60.0
+SETTLE_TIMEOUT_S = 60.0  # for every signed tx to commit
+REST_TIMEOUT_S = 15.0  # then for the nodes to agree on the height with empty mempools
 STABLE_POLLS = 5  # settled: this many status polls in a row agree on the height
 HEIGHT_LAG_MAX = 4  # at the end, a node this many blocks behind the highest is behind
 WINDOW_BLOCK_S = 2.0  # allowance per block of the signing window (idle blocks come every 0.5 s)
@@ -212,9 +213,10 @@ async def _drive(settings: ChaosSettings, cluster: ChaosCluster, progress: Progr
                 if faults.done():
                     faults.result()  # a node that cannot start again ends the run here
             load.stop_generating()
-            await faults
             load_s = time.monotonic() - started
-            progress(f"load stopped after {load_s:.1f} s; settling")
+            progress(f"load stopped after {load_s:.1f} s")
+            await faults  # the fault under way ends, and its victims catch up (bounded)
+            progress("settling")
             settle_s = await _settle(client, cluster, load, progress)
             await load.close()
             progress(f"settled in {settle_s:.1f} s; waiting {settings.signing_window} blocks")
@@ -332,7 +334,7 @@ async def _settle(
             progress(
                 f"settling: {load.uncommitted()} txs not committed yet; {load.describe_stuck()}"
             )
-    if not await _stable_heights(client, cluster, max(5.0, deadline - time.monotonic())):
+    if not await _stable_heights(client, cluster, REST_TIMEOUT_S):
         statuses = await fetch_statuses(client, cluster.urls)
         described = [
             f"{name} no answer"
