@@ -51,7 +51,7 @@ SETTLE_TIMEOUT_S = 60.0  # for every signed tx to commit
 REST_TIMEOUT_S = 15.0  # then for the nodes to agree on the height with empty mempools
 STABLE_POLLS = 5  # settled: this many status polls in a row agree on the height
 HEIGHT_LAG_MAX = 4  # at the end, a node this many blocks behind the highest is behind
-WINDOW_BLOCK_S = 2.0  # allowance per block of the signing window (idle blocks come every 0.5 s)
+WINDOW_BLOCK_S = 1.0  # allowance per block of the signing window (idle blocks come every 0.5 s)
 TRADERS_PER_SDK_CLIENT = 1
 
 Progress = Callable[[str], None]
@@ -374,7 +374,7 @@ async def _signing_window(client: httpx.AsyncClient, cluster: ChaosCluster, wind
     """Until the chain is ``window`` blocks past its height now (bounded)."""
     statuses = await fetch_statuses(client, cluster.urls)
     top = max((int(s["height"]) for s in statuses if s), default=0)
-    deadline = time.monotonic() + 10.0 + window * WINDOW_BLOCK_S
+    deadline = time.monotonic() + 5.0 + window * WINDOW_BLOCK_S
     while time.monotonic() < deadline:
         statuses = await fetch_statuses(client, cluster.urls)
         if max((int(s["height"]) for s in statuses if s), default=0) >= top + window:
