@@ -93,7 +93,7 @@ class LoadStats:
 
 
 class Load:
-    """Drives both kinds of client until `stop`; then `settle` resends until all commits."""
+    """Drives both kinds of client until `stop_generating`; resends go on until `close`."""
 
     def __init__(
         self,
@@ -122,6 +122,7 @@ class Load:
         self.running = True
         self.down_until = [0.0] * len(urls)
         self._tasks: list[asyncio.Task[None]] = []
+        self._requests: set[asyncio.Task[None]] = set()  # batch requests in flight
         self._budget = 0.0
         self._next_account = 0
 
@@ -159,16 +160,17 @@ class Load:
 
     async def close(self) -> None:
         self.running = False
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._requests]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     # --- batch accounts ----------------------------------------------------------------
 
     async def _batches(self) -> None:
-        requests: set[asyncio.Task[None]] = set()
+        requests = self._requests
         while self.running:
             started = time.monotonic()
             if self.generating:
