@@ -297,7 +297,10 @@ def evaluate(
         "sdk_receipt_mismatches": len(sdk_wrong),
         "nodes_unreachable": unreachable,
         "examples": {
-            "lost": lost[:5],
+            "lost": {
+                tx: {view.name: _describe(view.txs.get(tx, TxSeen("not asked"))) for view in views}
+                for tx in lost[:5]
+            },
             "duplicated": {tx: heights for tx, heights in list(duplicated.items())[:5]},
             "tx_status_mismatches": {
                 tx: {node: _describe(seen) for node, seen in answers.items()}
