@@ -57,7 +57,10 @@ SDK_TIMEOUT_S = 20.0  # how long an SDK call waits for finality
 SDK_CANCEL_SHARE = 0.3
 SDK_ERROR_PAUSE_S = 0.5
 KNOWN_CODES = frozenset({"duplicate_tx", "nonce_used"})  # the network already has this tx
-RETRIED_CODES = frozenset({"mempool_full"})  # the same bytes again later
+# Refusals that say "not now" (a full mempool, a node shedding load, a node whose state lags
+# so the nonce looks too far ahead): the same bytes go again later, to the next node.
+RETRIED_CODES = frozenset({"mempool_full", "overloaded", "nonce_gap"})
+OVERLOADED_STATUS = 429  # the whole request refused before any check: nothing was admitted
 
 
 @dataclass(slots=True)
@@ -278,13 +281,15 @@ class Load:
                 timeout=REQUEST_TIMEOUT_S,
             )
             results = response.json()["results"] if response.status_code == 200 else None
+            refused = response.status_code == OVERLOADED_STATUS
         except (httpx.HTTPError, ValueError, KeyError):
-            results = None
+            results, refused = None, False
         if results is None or len(results) != len(txs):
             stats.request_errors += 1
             self.down_until[node] = time.monotonic() + NODE_BACKOFF_S
             for account, first, end in chunks:
-                account.uncertain.update(range(first, end))
+                if not refused:
+                    account.uncertain.update(range(first, end))
                 account.in_flight = False
                 account.target = self._next_live(node + 1, time.monotonic())
             return
