@@ -299,7 +299,7 @@ def evaluate(
         "examples": {
             "lost": {
                 tx: {view.name: _describe(view.txs.get(tx, TxSeen("not asked"))) for view in views}
-                for tx in lost[:5]
+                for tx in sorted(lost, key=lambda tx: (not any(tx in v.txs for v in views), tx))[:5]
             },
             "duplicated": {tx: heights for tx, heights in list(duplicated.items())[:5]},
             "tx_status_mismatches": {
