@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, demo, keys, node, sim, testnet, trade
+from bftx.cli import bench, chaos, demo, keys, node, sim, testnet, trade
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -21,6 +21,7 @@ COMMANDS: list[Register] = [
     demo.register,
     sim.register,
     bench.register,
+    chaos.register,
 ]
 
 
