@@ -25,6 +25,7 @@ from bftx.consensus.application import CHECK_TX_OK, Application
 from bftx.consensus.certificates import (
     SignatureCheck,
     ValidatorSet,
+    is_quorum_of_shares,
     verify_checkpoint_proof,
     verify_commit_certificate,
     verify_prepared_certificate,
@@ -50,6 +51,7 @@ from bftx.consensus.messages import (
     PrePrepare,
     SignatureShare,
     SignedMessage,
+    Suspect,
     ViewChange,
     compute_genesis_hash,
     compute_history_digest,
@@ -186,6 +188,8 @@ class Replica:
         self.own_checkpoint: SignedMessage | None = None
         self.signed: dict[tuple[int, int, int], SignedMessage] = {}
         self.view_changes: dict[int, dict[int, SignedMessage]] = {}
+        self.suspicions: dict[int, dict[int, SignatureShare]] = {}  # view -> signer -> SUSPECT
+        self.suspected_ms: int | None = None  # when this replica last suspected its view
         # Fully validated VIEW-CHANGEs by (signer, signature): a NEW-VIEW repeats them.
         self.valid_view_changes: dict[tuple[int, bytes], SignedMessage] = {}
         self.pending_txs: dict[bytes, _PendingTx] = {}
@@ -322,6 +326,7 @@ class Replica:
             "checkpoint_votes": sum(len(votes) for votes in self.checkpoint_votes.values()),
             "signed": len(self.signed),
             "view_changes": sum(len(changes) for changes in self.view_changes.values()),
+            "suspicions": sum(len(shares) for shares in self.suspicions.values()),
             "pending_txs": len(self.pending_txs),
             "committed_tx_hashes": len(self.committed_tx_hashes),
             "history": len(self.history),
@@ -405,6 +410,8 @@ class Replica:
             if oldest is not None:
                 since = self._waiting_since(oldest)
                 deadline = min(deadline, since + self.config.tx_proposal_timeout_ms)
+            if self.suspected_ms is not None:  # suspected already: repeat it a timeout later
+                deadline = max(deadline, self.suspected_ms + self.compute_view_timeout_ms())
             self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
             if self.is_primary and TimerKind.PROPOSE not in self.timers:
                 self._set_timer(TimerKind.PROPOSE, now + self.config.block_interval_ms)
@@ -424,6 +431,7 @@ class Replica:
             self.failed_view_changes,
             self._oldest_pending_ms(),
             self.last_full_block_ms,
+            self.suspected_ms,
             tuple(self.timers),
         )
 
@@ -460,6 +468,8 @@ class Replica:
             self._on_new_view(message, body, now)
         elif isinstance(body, FetchRequest):
             self._on_fetch_request(message, body, now)
+        elif isinstance(body, Suspect):
+            self._on_suspect(message, body, now)
         else:
             self._on_fetch_reply(message, body, now)
 
@@ -686,7 +696,13 @@ class Replica:
         if len(block.txs) >= self.config.txs_per_block_max:
             self.last_full_block_ms = now
         self.failed_view_changes = 0
+        self.suspected_ms = None
         self.stats["blocks_executed"] += 1
+        if certified.certificate.view > self._level():
+            # The network commits in a view this replica never installed: fetch its NEW-VIEW
+            # (every fetch reply carries the responder's) instead of following by certificates.
+            signers = sorted(share.signer for share in certified.certificate.shares)
+            self._request_fetch(now, signers)
         for tx in block.txs:
             tx_hash = crypto.sha256(tx)
             self.pending_txs.pop(tx_hash, None)
@@ -759,7 +775,10 @@ class Replica:
         self.stable_proof = proof
         self.stable_seq = seq
         self.slots = {s: slot for s, slot in self.slots.items() if s > seq}
-        self.committed = {h: block for h, block in self.committed.items() if h > seq}
+        # Blocks of one more checkpoint interval stay: a peer a little behind fetches them
+        # instead of a whole state transfer.
+        keep_above = seq - self.config.checkpoint_interval_blocks
+        self.committed = {h: block for h, block in self.committed.items() if h > keep_above}
         self.snapshots = {h: snap for h, snap in self.snapshots.items() if h >= seq}
         self.checkpoint_votes = {s: v for s, v in self.checkpoint_votes.items() if s > seq}
         self.signers_ahead = {s: at for s, at in self.signers_ahead.items() if at > seq}
@@ -831,21 +850,16 @@ class Replica:
                 and now - self._waiting_since(oldest) >= self.config.tx_proposal_timeout_ms
             )
             if stalled >= self.compute_view_timeout_ms() or censored:
-                self.stats["view_changes_started"] += 1
-                self._start_view_change(self.view + 1, now)
+                self._suspect(self.view, now)  # not binding: it keeps voting in this view
             return
         if now - self.view_started_ms < self.compute_view_timeout_ms():
             return
         target = self.view_change_target
+        self.view_started_ms = now
         if len(self.view_changes.get(target, {})) >= self.quorum:
-            self.failed_view_changes += 1  # a quorum wanted ``target`` and it never came
-            self.stats["view_changes_escalated"] += 1
-            self._start_view_change(target + 1, now)
+            self._suspect(target, now)  # a quorum wanted ``target`` and its NEW-VIEW never came
         else:
-            self.view_started_ms = (
-                now  # keep asking for the same view (PBFT: no quorum, no escalation)
-            )
-            self._broadcast_own_view_change()
+            self._broadcast_own_view_change()  # PBFT: no quorum, no escalation; keep asking
         self._request_fetch(now, list(range(self.validators.size)))
 
     def _on_retransmit_deadline(self, now: int) -> None:
@@ -871,9 +885,50 @@ class Replica:
 
     # --- view change ----------------------------------------------------------------
 
-    def _start_view_change(self, target: int, now: int) -> None:
+    def _level(self) -> int:
+        """The view this replica is in, or the one it is changing to."""
+        return self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
+
+    def _suspect(self, view: int, now: int) -> None:
+        """Ask to leave ``view``: a signed, non-binding SUSPECT (no journal record needed, the
+        same body always gets the same Ed25519 signature)."""
+        self.suspected_ms = now
+        self.stats["suspicions"] += 1
+        message = self._sign(Suspect(view))
+        self._emit(Broadcast(message))
+        self._record_suspicion(message, view, now)
+
+    def _on_suspect(self, message: SignedMessage, body: Suspect, now: int) -> None:
+        if body.view < self._level():
+            return self._drop("old_view")
+        if body.view > self.view + limits.view_ahead_max:
+            return self._drop("view_too_far")
+        if message.signer in self.suspicions.get(body.view, {}):
+            return self._drop("duplicate")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        self._record_suspicion(message, body.view, now)
+
+    def _record_suspicion(self, message: SignedMessage, view: int, now: int) -> None:
+        shares = self.suspicions.setdefault(view, {})
+        shares[message.signer] = SignatureShare(message.signer, message.signature)
+        if len(shares) < self.quorum or view < self._level():
+            return
+        if self.status is Status.VIEW_CHANGING:
+            self.failed_view_changes += 1  # a quorum wanted the target and it never came
+            self.stats["view_changes_escalated"] += 1
+        else:
+            self.stats["view_changes_started"] += 1
+        self._start_view_change(view + 1, now, _first_shares(shares, self.quorum))
+
+    def _start_view_change(
+        self, target: int, now: int, suspicions: tuple[SignatureShare, ...]
+    ) -> None:
+        """Leave the current view for ``target``: binding, so only with the proof that 2f+1
+        validators suspected view ``target - 1`` (every honest replica that sees it joins)."""
         assert target > self.view
         self.status = Status.VIEW_CHANGING
+        self.suspected_ms = None
         self.view_change_target = target
         self.view_started_ms = now
         self.timers.pop(TimerKind.PROPOSE, None)
@@ -882,7 +937,7 @@ class Replica:
             for seq, slot in sorted(self.slots.items())
             if slot.prepared is not None and seq > self.stable_seq
         )
-        body = ViewChange(target, self.stable_proof, prepared)
+        body = ViewChange(target, self.stable_proof, prepared, suspicions)
         message = self._sign_once((_VIEW_CHANGE, target, 0), body)
         if message is None:  # after a restart: resend what was signed for this view then
             message = self._get_signed((_VIEW_CHANGE, target, 0))
@@ -918,6 +973,10 @@ class Replica:
             self.validators, body.checkpoint, check, self.quorum
         ):
             return False
+        if not is_quorum_of_shares(
+            self.validators, Suspect(body.new_view - 1), body.suspicions, check, self.quorum
+        ):
+            return False
         base = body.checkpoint_seq
         seqs = [certificate.seq for certificate in body.prepared]
         if len(set(seqs)) != len(seqs):
@@ -943,22 +1002,11 @@ class Replica:
         if not self._is_valid_view_change(message, body):
             return self._drop("invalid_view_change")
         changes[message.signer] = message
-        self._maybe_join_view_change(now)
-        self._try_send_new_view(body.new_view, now)
-
-    def _maybe_join_view_change(self, now: int) -> None:
-        """PBFT: f+1 replicas asking for views above ours means at least one honest one is."""
-        level = self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
-        lowest_target_of: dict[int, int] = {}
-        for target, changes in self.view_changes.items():
-            if target <= level:
-                continue
-            for signer in changes:
-                if signer != self.replica_id:
-                    lowest_target_of[signer] = min(lowest_target_of.get(signer, target), target)
-        if len(lowest_target_of) >= self.weak_quorum:
+        if body.new_view > self._level():
+            # Its proof shows 2f+1 validators (f+1 honest) wanted to leave new_view - 1: join.
             self.stats["view_changes_joined"] += 1
-            self._start_view_change(min(lowest_target_of.values()), now)
+            self._start_view_change(body.new_view, now, body.suspicions)
+        self._try_send_new_view(body.new_view, now)
 
     def _try_send_new_view(self, target: int, now: int) -> None:
         if self.validators.primary_of(target) != self.replica_id:
@@ -1015,6 +1063,8 @@ class Replica:
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
         self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
+        self.suspicions = {v: s for v, s in self.suspicions.items() if v >= body.view}
+        self.suspected_ms = None
         # Nothing is ever signed again for an earlier view: those records only cost memory.
         self.signed = {key: m for key, m in self.signed.items() if key[1] >= body.view}
         self.valid_view_changes = {
@@ -1086,7 +1136,12 @@ class Replica:
         transfer = None
         start = body.from_height
         stable = self.snapshots.get(self.stable_seq)
-        if start <= self.stable_seq and self.stable_proof is not None and stable is not None:
+        if (
+            start <= self.stable_seq
+            and start not in self.committed
+            and self.stable_proof is not None
+            and stable is not None
+        ):
             snapshot, history = stable
             transfer = CheckpointTransfer(self.stable_proof, history, snapshot)
             start = self.stable_seq + 1
