@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bftx.sim import RunSettings, run_seed
+from bftx import limits
+from bftx.sim import RunSettings, Simulation, run_seed
 from bftx.sim.scenario import Crash, Partition
 from tests.sim.support import assert_healthy, halves, honest_views, isolated, run
 
@@ -135,3 +136,54 @@ def test_exchange_backed_replicas_agree_on_every_state_root() -> None:
         result = run_seed(settings, seed)
         assert_healthy(result)  # the safety checker compares the exchange's state roots
         assert result.blocks_committed > 20
+
+
+VIEW_TIMEOUT_MS = limits.view_timeout_ms
+
+
+def signs_recent_commits(simulation: Simulation, node: int) -> bool:
+    """Every other honest replica holds a COMMIT from ``node`` for one of its newest heights."""
+    for instance in simulation.all_instances:
+        replica = instance.replica
+        if not instance.is_honest or replica is None or instance.node_id == node:
+            continue
+        signed = replica.compute_signed_heights()[node]
+        if signed < replica.last_executed - replica.config.pipeline_depth_blocks:
+            return False
+    return True
+
+
+def test_restarted_validator_signs_again_within_two_view_timeouts() -> None:
+    restart_ms = 3_000
+    simulation, result = run(
+        crashes=(Crash(node=2, at_ms=1_000, restart_ms=restart_ms),),
+        duration_ms=restart_ms + 2 * VIEW_TIMEOUT_MS,
+        heal_ms=restart_ms,
+    )
+    assert_healthy(result)
+    assert signs_recent_commits(simulation, 2)
+    assert max(honest_views(simulation)) == 0  # a backup's restart costs no view change
+
+
+def test_validator_alone_in_suspecting_its_view_signs_again_within_two_view_timeouts() -> None:
+    heal_ms = 3_500  # isolated for longer than the view timeout: it suspects view 0 alone
+    simulation, result = run(
+        partitions=(Partition("partition_isolated", 1_000, heal_ms, isolated(4, 3)),),
+        duration_ms=heal_ms + 2 * VIEW_TIMEOUT_MS,
+        heal_ms=heal_ms,
+    )
+    assert_healthy(result)
+    lone = simulation.instances[3][0].replica
+    assert lone is not None and lone.stats["suspicions"] >= 1
+    assert lone.status.value == "normal" and max(honest_views(simulation)) == 0
+    assert signs_recent_commits(simulation, 3)
+
+
+def test_one_primary_crash_under_load_costs_one_view_change() -> None:
+    simulation, result = run(
+        crashes=(Crash(node=0, at_ms=1_000, restart_ms=5_000),),
+        duration_ms=10_000,
+        heal_ms=5_000,
+    )
+    assert_healthy(result)
+    assert honest_views(simulation) == [1, 1, 1, 1]

@@ -190,6 +190,8 @@ class Replica:
         self.view_changes: dict[int, dict[int, SignedMessage]] = {}
         self.suspicions: dict[int, dict[int, SignatureShare]] = {}  # view -> signer -> SUSPECT
         self.suspected_ms: int | None = None  # when this replica last suspected its view
+        # Per validator, the highest height whose COMMIT from it reached this replica.
+        self.last_signed_heights: list[int] = [0] * validators.size
         # Fully validated VIEW-CHANGEs by (signer, signature): a NEW-VIEW repeats them.
         self.valid_view_changes: dict[tuple[int, bytes], SignedMessage] = {}
         self.pending_txs: dict[bytes, _PendingTx] = {}
@@ -316,6 +318,14 @@ class Replica:
     @property
     def is_primary(self) -> bool:
         return self.primary == self.replica_id
+
+    def compute_signed_heights(self) -> tuple[int, ...]:
+        """Per validator index, the last height it signed a COMMIT for (as seen here).
+
+        A validator whose height lags the chain is not in consensus: it counts
+        for nothing towards the fault margin (the node shows it in /v1/status).
+        """
+        return tuple(self.last_signed_heights)
 
     def compute_memory_footprint(self) -> dict[str, int]:
         """Sizes of every growing structure, for the bounded-memory checker."""
@@ -628,6 +638,8 @@ class Replica:
 
     def _record_vote(self, slot: Slot, message: SignedMessage, body: Prepare | Commit) -> None:
         is_prepare = isinstance(body, Prepare)
+        if not is_prepare and body.seq > self.last_signed_heights[message.signer]:
+            self.last_signed_heights[message.signer] = body.seq
         votes = slot.prepare_votes if is_prepare else slot.commit_votes
         votes[(body.view, message.signer)] = body.digest
         tally = slot.prepares if is_prepare else slot.commits
