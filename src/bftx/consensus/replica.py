@@ -18,20 +18,24 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from bftx import crypto, limits
 from bftx.consensus.application import CHECK_TX_OK, Application
 from bftx.consensus.certificates import (
     SignatureCheck,
     ValidatorSet,
-    is_quorum_of_shares,
     verify_checkpoint_proof,
     verify_commit_certificate,
-    verify_prepared_certificate,
 )
 from bftx.consensus.certified import ChainRules, apply_certified_block
 from bftx.consensus.config import ConsensusConfig
+from bftx.consensus.journal import (
+    COMMIT_KEY,
+    NEW_VIEW_KEY,
+    PRE_PREPARE_KEY,
+    PREPARE_KEY,
+    VIEW_CHANGE_KEY,
+)
 from bftx.consensus.messages import (
     Block,
     BlockHeader,
@@ -57,7 +61,6 @@ from bftx.consensus.messages import (
     compute_history_digest,
     compute_signing_payload,
     create_block,
-    create_null_block,
     decode_message,
 )
 from bftx.consensus.outputs import (
@@ -77,6 +80,14 @@ from bftx.consensus.outputs import (
     ViewRecord,
 )
 from bftx.consensus.policy import HONEST, MutantPolicy
+from bftx.consensus.pool import PendingTx, are_txs_new, compute_censorship_clock_start
+from bftx.consensus.quorums import (
+    Slot,
+    compute_first_shares,
+    is_prepared,
+)
+from bftx.consensus.timers import compute_progress_deadline_ms, compute_view_timeout_ms
+from bftx.consensus.view_change import compute_reproposals, is_structurally_valid_view_change
 from bftx.errors import DecodeError
 
 
@@ -87,57 +98,6 @@ class Status(enum.Enum):
 
 class _Wait(enum.Enum):
     ANCHOR_NOT_EXECUTED = "anchor-not-executed"
-
-
-# The journal key of a signed message: (kind, view, seq). At most one message per key, ever.
-_PRE_PREPARE = 1
-_PREPARE = 2
-_COMMIT = 3
-_VIEW_CHANGE = 5
-_NEW_VIEW = 6
-
-
-@dataclass(slots=True)
-class Slot:
-    """Everything known about one sequence number inside the watermark window."""
-
-    seq: int
-    blocks: dict[bytes, Block] = field(default_factory=dict)  # digest -> block
-    proposals: dict[int, Block] = field(default_factory=dict)  # view -> first signed proposal
-    accepted: dict[int, bytes] = field(default_factory=dict)  # view -> digest this replica voted
-    prepares: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
-    commits: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
-    prepare_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (view, signer)
-    commit_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)
-    prepared: PreparedCertificate | None = None  # highest view prepared here
-    commit_sent_views: set[int] = field(default_factory=set)
-    certificate: CommitCertificate | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _PendingTx:
-    tx: bytes
-    admitted_ms: int
-
-
-def compute_censorship_clock_start(
-    oldest_pending_ms: int,
-    view_started_ms: int,
-    last_full_block_ms: int,
-    tx_proposal_timeout_ms: int,
-    tx_backlog_timeout_ms: int,
-) -> int:
-    """Since when the oldest pending tx counts as passed over by the primary.
-
-    A view change starts ``tx_proposal_timeout_ms`` after this. A committed
-    full block restarts the count (the primary proposes as much as a block
-    holds, so a backlog under load is queueing, not censorship), but never
-    beyond ``tx_backlog_timeout_ms`` after the tx arrived: a primary that keeps
-    blocks full while passing one tx over is still replaced.
-    """
-    arrived = max(oldest_pending_ms, view_started_ms)
-    excused_until = arrived + tx_backlog_timeout_ms - tx_proposal_timeout_ms
-    return max(arrived, min(last_full_block_ms, excused_until))
 
 
 class Replica:
@@ -194,7 +154,7 @@ class Replica:
         self.last_signed_heights: list[int] = [0] * validators.size
         # Fully validated VIEW-CHANGEs by (signer, signature): a NEW-VIEW repeats them.
         self.valid_view_changes: dict[tuple[int, bytes], SignedMessage] = {}
-        self.pending_txs: dict[bytes, _PendingTx] = {}
+        self.pending_txs: dict[bytes, PendingTx] = {}
         self.committed_tx_hashes: dict[bytes, None] = {}
         self.in_flight_tx_hashes: set[bytes] = set()
 
@@ -291,7 +251,7 @@ class Replica:
         elif self.application.check_tx(tx) != CHECK_TX_OK:
             self.stats["txs_rejected"] += 1
         else:
-            self.pending_txs[tx_hash] = _PendingTx(tx, now)
+            self.pending_txs[tx_hash] = PendingTx(tx, now)
             return True
         return False
 
@@ -407,21 +367,20 @@ class Replica:
             self._emit(SetTimer(kind, deadline))
 
     def compute_view_timeout_ms(self) -> int:
-        timeout = self.config.view_timeout_ms << min(self.failed_view_changes, 16)
-        return min(timeout, self.config.view_timeout_ms_max)
+        return compute_view_timeout_ms(self.config, self.failed_view_changes)
 
     def _arm_timers(self, now: int) -> None:
         if self._compute_timer_inputs() == self._armed_for:
             return  # nothing a deadline depends on changed since the last arming
         if self.status is Status.NORMAL:
-            progress = max(self.last_progress_ms, self.view_started_ms)
-            deadline = progress + self.compute_view_timeout_ms()
             oldest = self._oldest_pending_ms()
-            if oldest is not None:
-                since = self._waiting_since(oldest)
-                deadline = min(deadline, since + self.config.tx_proposal_timeout_ms)
-            if self.suspected_ms is not None:  # suspected already: repeat it a timeout later
-                deadline = max(deadline, self.suspected_ms + self.compute_view_timeout_ms())
+            deadline = compute_progress_deadline_ms(
+                self.config,
+                self.failed_view_changes,
+                max(self.last_progress_ms, self.view_started_ms),
+                None if oldest is None else self._waiting_since(oldest),
+                self.suspected_ms,
+            )
             self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
             if self.is_primary and TimerKind.PROPOSE not in self.timers:
                 self._set_timer(TimerKind.PROPOSE, now + self.config.block_interval_ms)
@@ -458,6 +417,42 @@ class Replica:
         for pending in self.pending_txs.values():
             return pending.admitted_ms
         return None
+
+    # --- the only transitions of view, status and last_executed -------------------------
+
+    def _transition_to_view(self, view: int) -> None:
+        """Install ``view`` (NEW-VIEW, or the view reloaded from the journal): never backwards."""
+        assert view >= self.view, f"replica {self.replica_id}: view {view} after {self.view}"
+        assert (
+            self.status is Status.VIEW_CHANGING
+            or view > self.view
+            or view == 0
+            or (self.new_view_message is None)
+        ), f"replica {self.replica_id}: installing view {view} twice"
+        self.view = view
+        self.status = Status.NORMAL
+        self.view_change_target = view
+
+    def _transition_to_view_change(self, target: int) -> None:
+        """Leave the current view for ``target``: only forward, never back to a lower target."""
+        assert target > self.view, f"replica {self.replica_id}: view change to {target}"
+        assert self.status is Status.NORMAL or target >= self.view_change_target
+        self.status = Status.VIEW_CHANGING
+        self.view_change_target = target
+
+    def _transition_executed(self, height: int) -> None:
+        """Block ``height`` executed: strictly the next one."""
+        assert height == self.last_executed + 1, (
+            f"replica {self.replica_id}: executed {height} after {self.last_executed}"
+        )
+        self.last_executed = height
+
+    def _transition_installed(self, height: int) -> None:
+        """A verified snapshot (state transfer) or the store's state (restart) at ``height``."""
+        assert height > self.last_executed or height == 0, (
+            f"replica {self.replica_id}: installed {height} at {self.last_executed}"
+        )
+        self.last_executed = height
 
     # --- dispatch and the checks every message passes ----------------------------------
 
@@ -516,7 +511,7 @@ class Replica:
             or header.is_null
         ):
             return self._drop("malformed_proposal")
-        own_vote = self._get_signed((_PREPARE, body.view, body.seq))
+        own_vote = self._get_signed((PREPARE_KEY, body.view, body.seq))
         if (
             own_vote is not None
             and isinstance(own_vote.body, Prepare)
@@ -578,12 +573,7 @@ class Replica:
         or is in another block it accepted in this view, and none appears twice. An honest
         primary never proposes one: it leaves out in-flight txs, and its pool loses every
         committed tx, however it learned of the commit."""
-        hashes = {crypto.sha256(tx) for tx in txs}
-        if len(hashes) != len(txs):
-            return False
-        committed = self.committed_tx_hashes
-        in_flight = self.in_flight_tx_hashes
-        return not any(h in committed or h in in_flight for h in hashes)
+        return are_txs_new(txs, self.committed_tx_hashes, self.in_flight_tx_hashes)
 
     def _purge_used_txs(self) -> None:
         """Drop pending txs that can never commit: executed in a block this replica skipped
@@ -596,7 +586,9 @@ class Replica:
 
     def _accept(self, slot: Slot, view: int, block: Block, now: int) -> None:
         """Adopt ``block`` as this view's proposal at ``slot`` and vote PREPARE for it."""
-        prepare = self._sign_once((_PREPARE, view, slot.seq), Prepare(view, slot.seq, block.digest))
+        prepare = self._sign_once(
+            (PREPARE_KEY, view, slot.seq), Prepare(view, slot.seq, block.digest)
+        )
         if prepare is None:
             return
         assert isinstance(prepare.body, Prepare)
@@ -654,16 +646,16 @@ class Replica:
             digest is not None
             and self.status is Status.NORMAL
             and view not in slot.commit_sent_views
-            and len(slot.prepares.get((view, digest), ())) >= self.quorum
+            and is_prepared(slot, view, digest, self.quorum)
         ):
             self._send_commit(slot, view, digest)
         if slot.certificate is None:
             self._try_commit(slot, now)
 
     def _send_commit(self, slot: Slot, view: int, digest: bytes) -> None:
-        shares = _first_shares(slot.prepares[(view, digest)], self.quorum)
+        shares = compute_first_shares(slot.prepares[(view, digest)], self.quorum)
         certificate = PreparedCertificate(view, slot.seq, slot.blocks[digest], shares)
-        commit = self._sign_once((_COMMIT, view, slot.seq), Commit(view, slot.seq, digest))
+        commit = self._sign_once((COMMIT_KEY, view, slot.seq), Commit(view, slot.seq, digest))
         if commit is None:
             return
         slot.commit_sent_views.add(view)
@@ -683,7 +675,7 @@ class Replica:
                 self._request_fetch(now, sorted(shares))
                 continue
             certificate = CommitCertificate(
-                view, slot.seq, digest, _first_shares(shares, self.quorum)
+                view, slot.seq, digest, compute_first_shares(shares, self.quorum)
             )
             slot.certificate = certificate
             self.committed[slot.seq] = CertifiedBlock(block, certificate)
@@ -702,7 +694,7 @@ class Replica:
         entry = apply_certified_block(self.chain_rules, self.application, self.history, certified)
         state_root = entry.state_root
         self.history[height] = entry
-        self.last_executed = height
+        self._transition_executed(height)
         self.next_seq = max(self.next_seq, height + 1)
         self.last_progress_ms = now
         if len(block.txs) >= self.config.txs_per_block_max:
@@ -772,7 +764,7 @@ class Replica:
         if body.seq > self.last_executed and len(signers) >= self.weak_quorum:
             self._request_fetch(now, sorted(signers))
         if len(signers) >= self.quorum:
-            proof = CheckpointProof(body, _first_shares(signers, self.quorum))
+            proof = CheckpointProof(body, compute_first_shares(signers, self.quorum))
             if body.seq <= self.last_executed:
                 self._make_stable(proof)
 
@@ -808,13 +800,13 @@ class Replica:
             return
         if not self._is_in_window(seq):
             return
-        existing = self._get_signed((_PRE_PREPARE, self.view, seq))
+        existing = self._get_signed((PRE_PREPARE_KEY, self.view, seq))
         if existing is None:
             block = self._build_block(seq, now)
             if not block.txs and not self._is_heartbeat_due(now):
                 return  # an idle chain only proposes empty blocks as liveness heartbeats
             existing = self._sign_once(
-                (_PRE_PREPARE, self.view, seq), PrePrepare(self.view, seq, block)
+                (PRE_PREPARE_KEY, self.view, seq), PrePrepare(self.view, seq, block)
             )
         assert existing is not None and isinstance(existing.body, PrePrepare)
         self.next_seq = seq + 1
@@ -886,7 +878,7 @@ class Replica:
             for seq in sorted(self.slots):
                 if self.slots[seq].certificate is not None:
                     continue
-                for kind in (_PRE_PREPARE, _PREPARE, _COMMIT):
+                for kind in (PRE_PREPARE_KEY, PREPARE_KEY, COMMIT_KEY):
                     message = self._get_signed((kind, self.view, seq))
                     if message is not None:
                         self._emit(Broadcast(message))
@@ -931,17 +923,15 @@ class Replica:
             self.stats["view_changes_escalated"] += 1
         else:
             self.stats["view_changes_started"] += 1
-        self._start_view_change(view + 1, now, _first_shares(shares, self.quorum))
+        self._start_view_change(view + 1, now, compute_first_shares(shares, self.quorum))
 
     def _start_view_change(
         self, target: int, now: int, suspicions: tuple[SignatureShare, ...]
     ) -> None:
         """Leave the current view for ``target``: binding, so only with the proof that 2f+1
         validators suspected view ``target - 1`` (every honest replica that sees it joins)."""
-        assert target > self.view
-        self.status = Status.VIEW_CHANGING
+        self._transition_to_view_change(target)
         self.suspected_ms = None
-        self.view_change_target = target
         self.view_started_ms = now
         self.timers.pop(TimerKind.PROPOSE, None)
         prepared = tuple(
@@ -950,9 +940,9 @@ class Replica:
             if slot.prepared is not None and seq > self.stable_seq
         )
         body = ViewChange(target, self.stable_proof, prepared, suspicions)
-        message = self._sign_once((_VIEW_CHANGE, target, 0), body)
+        message = self._sign_once((VIEW_CHANGE_KEY, target, 0), body)
         if message is None:  # after a restart: resend what was signed for this view then
-            message = self._get_signed((_VIEW_CHANGE, target, 0))
+            message = self._get_signed((VIEW_CHANGE_KEY, target, 0))
             assert message is not None
         self._emit(Broadcast(message))
         self.view_changes.setdefault(target, {})[self.replica_id] = message
@@ -962,7 +952,7 @@ class Replica:
         """Every own VIEW-CHANGE above the current view: peers still collecting a lower
         target may have lost it, and without it they could never reach a quorum."""
         for target in range(self.view + 1, self.view_change_target + 1):
-            message = self._get_signed((_VIEW_CHANGE, target, 0))
+            message = self._get_signed((VIEW_CHANGE_KEY, target, 0))
             if message is not None:
                 self._emit(Broadcast(message))
 
@@ -972,34 +962,17 @@ class Replica:
         known = self.valid_view_changes.get(key)
         if known is not None and (known.body is body or known.body == body):
             return True
-        if not self._is_signed(message) or not self._is_structurally_valid_view_change(body):
+        if not self._is_signed(message) or not is_structurally_valid_view_change(
+            self.validators,
+            body,
+            self.config.watermark_window_blocks,
+            self._check(),
+            self.quorum,
+        ):
             return False
         if len(self.valid_view_changes) >= limits.validators_max * (limits.view_ahead_max + 1):
             self.valid_view_changes.clear()
         self.valid_view_changes[key] = message
-        return True
-
-    def _is_structurally_valid_view_change(self, body: ViewChange) -> bool:
-        check = self._check()
-        if body.checkpoint is not None and not verify_checkpoint_proof(
-            self.validators, body.checkpoint, check, self.quorum
-        ):
-            return False
-        if not is_quorum_of_shares(
-            self.validators, Suspect(body.new_view - 1), body.suspicions, check, self.quorum
-        ):
-            return False
-        base = body.checkpoint_seq
-        seqs = [certificate.seq for certificate in body.prepared]
-        if len(set(seqs)) != len(seqs):
-            return False
-        for certificate in body.prepared:
-            if certificate.view >= body.new_view:
-                return False
-            if not base < certificate.seq <= base + self.config.watermark_window_blocks:
-                return False
-            if not verify_prepared_certificate(self.validators, certificate, check, self.quorum):
-                return False
         return True
 
     def _on_view_change(self, message: SignedMessage, body: ViewChange, now: int) -> None:
@@ -1029,9 +1002,9 @@ class Replica:
         if len(changes) < self.quorum:
             return
         chosen = tuple(changes[signer] for signer in sorted(changes)[: self.quorum])
-        message = self._sign_once((_NEW_VIEW, target, 0), NewView(target, chosen))
+        message = self._sign_once((NEW_VIEW_KEY, target, 0), NewView(target, chosen))
         if message is None:
-            message = self._get_signed((_NEW_VIEW, target, 0))
+            message = self._get_signed((NEW_VIEW_KEY, target, 0))
             assert message is not None
         self._emit(Broadcast(message))
         assert isinstance(message.body, NewView)
@@ -1068,9 +1041,7 @@ class Replica:
             body.view,
             self.validators.primary_of(body.view),
         )
-        self.view = body.view
-        self.status = Status.NORMAL
-        self.view_change_target = body.view
+        self._transition_to_view(body.view)
         self.new_view_message = message
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
@@ -1210,7 +1181,7 @@ class Replica:
         ):
             return self._drop("bad_snapshot")
         self.stats["state_transfers"] += 1
-        self.last_executed = checkpoint.seq
+        self._transition_installed(checkpoint.seq)
         self.next_seq = max(self.next_seq, checkpoint.seq + 1)
         self.last_progress_ms = now
         for entry in history:
@@ -1235,7 +1206,7 @@ class Replica:
             self.history.pop(0, None)
         for entry in executed:
             self.history[entry.height] = entry
-        self.last_executed = last.height
+        self._transition_installed(last.height)
         self.next_seq = last.height + 1
         self._purge_used_txs()
 
@@ -1261,25 +1232,23 @@ class Replica:
                 body = message.body
                 if isinstance(body, PrePrepare | Prepare | Commit):
                     kind = (
-                        _PRE_PREPARE
+                        PRE_PREPARE_KEY
                         if isinstance(body, PrePrepare)
-                        else (_PREPARE if isinstance(body, Prepare) else _COMMIT)
+                        else (PREPARE_KEY if isinstance(body, Prepare) else COMMIT_KEY)
                     )
                     self.signed[(kind, body.view, body.seq)] = message
                     highest_view = max(highest_view, body.view)
                 elif isinstance(body, ViewChange):
-                    self.signed[(_VIEW_CHANGE, body.new_view, 0)] = message
+                    self.signed[(VIEW_CHANGE_KEY, body.new_view, 0)] = message
                     change_target = max(change_target, body.new_view)
                 elif isinstance(body, NewView):
-                    self.signed[(_NEW_VIEW, body.view, 0)] = message
+                    self.signed[(NEW_VIEW_KEY, body.view, 0)] = message
                     highest_view = max(highest_view, body.view)
-        self.view = highest_view
-        self.view_change_target = highest_view
-        self.new_view_message = self.signed.get((_NEW_VIEW, highest_view, 0))
+        self._transition_to_view(highest_view)
+        self.new_view_message = self.signed.get((NEW_VIEW_KEY, highest_view, 0))
         if change_target > highest_view:
-            self.status = Status.VIEW_CHANGING
-            self.view_change_target = change_target
-            own = self.signed[(_VIEW_CHANGE, change_target, 0)]
+            self._transition_to_view_change(change_target)
+            own = self.signed[(VIEW_CHANGE_KEY, change_target, 0)]
             self.view_changes.setdefault(change_target, {})[self.replica_id] = own
             self._broadcast_own_view_change()
         self._request_fetch(now, list(range(self.validators.size)), force=True)
@@ -1294,45 +1263,8 @@ class Replica:
         slot.blocks[certificate.block.digest] = certificate.block
 
 
-def compute_reproposals(
-    view_changes: Sequence[ViewChange], chain_id: str, view: int, primary: int
-) -> tuple[int, tuple[Block, ...]]:
-    """PBFT's NEW-VIEW rule, as a pure function every replica evaluates alike.
-
-    Returns the highest stable checkpoint among the view changes and, for each
-    sequence number above it up to the highest prepared one, the block prepared
-    in the highest view, or a null block where none was prepared.
-    """
-    base = max(change.checkpoint_seq for change in view_changes)
-    best: dict[int, PreparedCertificate] = {}
-    for change in view_changes:
-        for certificate in change.prepared:
-            if certificate.seq <= base:
-                continue
-            current = best.get(certificate.seq)
-            if (
-                current is None
-                or certificate.view > current.view
-                or (
-                    certificate.view == current.view
-                    and certificate.block.digest < current.block.digest
-                )
-            ):
-                best[certificate.seq] = certificate
-    highest = max(best, default=base)
-    blocks = tuple(
-        best[seq].block if seq in best else create_null_block(chain_id, seq, view, primary)
-        for seq in range(base + 1, highest + 1)
-    )
-    return base, blocks
-
-
-def _first_shares(shares: dict[int, SignatureShare], count: int) -> tuple[SignatureShare, ...]:
-    return tuple(shares[signer] for signer in sorted(shares)[:count])
-
-
 def _accept_any_signature(_public_key: bytes, _payload: bytes, _signature: bytes) -> bool:
     return True
 
 
-__all__ = ["Replica", "Slot", "Status", "compute_reproposals"]
+__all__ = ["Replica", "Slot", "Status", "compute_censorship_clock_start", "compute_reproposals"]
