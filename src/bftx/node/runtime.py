@@ -5,8 +5,10 @@ The replica and the exchange are pure; everything that touches time, disks
 and sockets happens here. Replica outputs are executed in order, with one
 rule: a `Persist` is on disk (synced) before any message after it is sent, so
 a vote is durable before anyone can see it. Records are synced once per loop
-iteration (group commit); the messages behind them wait for that sync, in
-order, while local outputs (timers, execution) run at once.
+iteration (group commit); the messages and the block saves behind them wait
+for that sync, in order, while timers run at once. The outputs go through
+`bftx.consensus.executor.OutputExecutor` (the simulator runs the same one):
+any exception halts the node and drops the rest of the output list.
 
 A validator votes. A follower verifies certified blocks it fetches from the
 validators (`bftx.node.sync`), executes them, and serves the same queries.
@@ -27,23 +29,19 @@ from typing import Any
 from bftx import limits
 from bftx.chain import Genesis
 from bftx.consensus import (
-    Broadcast,
     Committed,
     ConsensusConfig,
     Output,
-    Persist,
     PruneRecord,
     Replica,
-    Send,
-    SetTimer,
     StateRestored,
     TimerKind,
     ValidatorSet,
-    ViewInstalled,
     encode_message,
     prune_journal,
     verify_commit_certificate,
 )
+from bftx.consensus.executor import OutputExecutor
 from bftx.consensus.messages import (
     Block,
     CommitCertificate,
@@ -112,6 +110,9 @@ class ExecutedBlocks:
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         return self.application.validate_block(txs)
 
+    def is_tx_used(self, tx: bytes) -> bool:
+        return self.application.is_tx_used(tx)
+
     def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
         state_root = self.application.execute_block(height, timestamp_ms, txs)
         result = self.application.last_result
@@ -136,6 +137,45 @@ class ExecutedBlocks:
         self.results.clear()
         self.restored[height] = snapshot
         return True
+
+
+class _NodePorts:
+    """The node's disk, network and timers as the output executor's ports."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def save_journal(self, records: list[JournalRecord]) -> None:
+        self.node._guard_disk(self.node._persist, records)
+
+    def request_sync(self) -> None:
+        self.node._schedule_sync()
+
+    def send(self, to: int | None, message: SignedMessage) -> None:
+        payload = encode_message(message)
+        if to is None:
+            self.node._broadcast_to_validators(payload)
+        else:
+            self.node._send_to_validator(to, payload)
+
+    def set_timer(self, kind: TimerKind, deadline_ms: int) -> None:
+        self.node._set_timer(kind, deadline_ms)
+
+    def save_committed(self, committed: Committed) -> None:
+        self.node._guard_disk(self.node._on_committed, committed)
+
+    def save_restored(self, restored: StateRestored) -> None:
+        self.node._guard_disk(self.node._on_state_restored, restored)
+
+    def on_view_installed(self, view: int) -> None:
+        metrics = self.node.metrics
+        metrics.view.set(view)
+        if view > 0:
+            metrics.view_changes.inc()
+        logger.info("view installed", extra={"view": view})
+
+    def on_halt(self, reason: str, details: str) -> None:
+        self.node.halt(reason, details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +238,7 @@ class Node:
         # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
         # at the edge instead of queueing past every timeout.
         self.client_backlog_txs_max = limits.client_backlog_txs_max
-        self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
-        self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
+        self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
@@ -263,7 +302,8 @@ class Node:
             self._journal = [
                 decode_journal_record(data, self.chain_id) for data in self.store.load_journal()
             ]
-            self._execute(self.replica.start(self.clock(), self._journal))
+            replica, journal, now = self.replica, self._journal, self.clock()
+            self._run(lambda: replica.start(now, journal))
         await self.network.start()
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
@@ -382,26 +422,12 @@ class Node:
 
     # --- executing replica outputs ----------------------------------------------------
 
+    def _run(self, call: Callable[[], list[Output]]) -> None:
+        """Call the replica and execute its outputs; any exception halts the node."""
+        self.executor.run(call)
+
     def _execute(self, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, Persist):
-                self._unsynced.append(output.record)
-                self._schedule_sync()
-            elif isinstance(output, Broadcast):
-                self._send_after_sync(None, encode_message(output.message))
-            elif isinstance(output, Send):
-                self._send_after_sync(output.to, encode_message(output.message))
-            elif isinstance(output, SetTimer):
-                self._set_timer(output.kind, output.deadline_ms)
-            elif isinstance(output, Committed):
-                self._guard_disk(self._on_committed, output)
-            elif isinstance(output, StateRestored):
-                self._guard_disk(self._on_state_restored, output)
-            elif isinstance(output, ViewInstalled):
-                self.metrics.view.set(output.view)
-                if output.view > 0:
-                    self.metrics.view_changes.inc()
-                logger.info("view installed", extra={"view": output.view})
+        self.executor.execute(outputs)
 
     def _guard_disk(self, write: Callable[[Any], None], argument: Any) -> bool:
         """Run a store write; if the disk fails, halt instead of going on with state the store lacks."""
@@ -412,25 +438,20 @@ class Node:
             return False
         return True
 
-    def halt(self, reason: str) -> None:
-        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503)."""
+    def halt(self, reason: str, details: str = "") -> None:
+        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503).
+
+        The output executor stops at once too: the rest of the output list being
+        executed is dropped, and no record or message waiting for a sync goes out.
+        """
         if self.halted is not None:
             return
         self.halted = reason
+        self.executor.halt(reason, details)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        self._held_sends.clear()
-        logger.error("node halted", extra={"reason": reason})
-
-    def _send_after_sync(self, to: int | None, payload: bytes) -> None:
-        """Send now, or after the pending sync when records wait for it (keeping the order)."""
-        if self._unsynced:
-            self._held_sends.append((to, payload))
-        elif to is None:
-            self._broadcast_to_validators(payload)
-        else:
-            self._send_to_validator(to, payload)
+        logger.error("node halted", extra={"reason": reason, "traceback": details or None})
 
     def _schedule_sync(self) -> None:
         if self._sync_scheduled:
@@ -446,17 +467,8 @@ class Node:
     def _sync_journal(self) -> None:
         """Persist every record of this loop iteration in one synced transaction, then send."""
         self._sync_scheduled = False
-        if self.store is None or not self._unsynced:
-            return
-        records, self._unsynced = self._unsynced, []
-        if not self._guard_disk(self._persist, records):
-            return  # halted: the votes behind these records are never sent
-        sends, self._held_sends = self._held_sends, []
-        for to, payload in sends:
-            if to is None:
-                self._broadcast_to_validators(payload)
-            else:
-                self._send_to_validator(to, payload)
+        if self.store is not None:
+            self.executor.sync()
 
     def _persist(self, records: list[JournalRecord]) -> None:
         """Journal records, synced before anything after them is sent (one transaction for all)."""
@@ -487,7 +499,8 @@ class Node:
         if now < deadline_ms:  # the event loop's clock ran ahead of the wall clock: wait the rest
             self._set_timer(kind, deadline_ms)
             return
-        self._execute(self.replica.on_timer(kind, now))
+        replica = self.replica
+        self._run(lambda: replica.on_timer(kind, now))
 
     def _on_committed(self, committed: Committed) -> None:
         block = committed.block
@@ -601,7 +614,8 @@ class Node:
         assert self.mempool is not None
         ready = self.mempool.release_ready()
         if self.replica is not None and ready:
-            self._execute(self.replica.on_client_txs(ready, now))
+            replica = self.replica
+            self._run(lambda: replica.on_client_txs(ready, now))
 
     def _remember_submission(self, tx_hash: bytes, now: int) -> None:
         self._submitted_ms[tx_hash] = now
@@ -635,22 +649,24 @@ class Node:
         Retransmitted proposals and view changes repeat the same bytes; under load
         decoding them again (every tx, the txs root) is what turns slowness into a storm.
         """
-        assert self.replica is not None
+        replica = self.replica
+        assert replica is not None
         now = self.clock()
         if len(payload) < LARGE_MESSAGE_BYTES:
-            self._execute(self.replica.on_bytes(payload, now))
+            self._run(lambda: replica.on_bytes(payload, now))
             return
         message = self._decoded_messages.get(payload)
         if message is None:
             try:
                 message = decode_message(payload, self.chain_id)
             except DecodeError:
-                self._execute(self.replica.on_bytes(payload, now))  # the replica counts it
+                self._run(lambda: replica.on_bytes(payload, now))  # the replica counts it
                 return
             self._decoded_messages[payload] = message
             if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
                 self._decoded_messages.popitem(last=False)
-        self._execute(self.replica.on_message(message, now))
+        decoded = message
+        self._run(lambda: replica.on_message(decoded, now))
 
     def _broadcast_to_validators(self, payload: bytes) -> None:
         assert self.network is not None
