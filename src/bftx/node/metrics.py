@@ -42,6 +42,14 @@ class NodeMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.halted = Gauge(
+            "bftx_halted", "1 once the node halted (see /v1/health for why)", registry=self.registry
+        )
+        self.invariant_checks = Counter(
+            "bftx_invariant_checks",
+            "Blocks checked by the runtime invariants",
+            registry=self.registry,
+        )
         self.commit_latency = Histogram(
             "bftx_commit_latency_seconds",
             "From submission to this node until the tx's block committed",

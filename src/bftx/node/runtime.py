@@ -69,6 +69,7 @@ from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
 from bftx.node.config import NodeConfig
+from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
 from bftx.node.recovery import encode_history, recover
 from bftx.p2p.gossip import GossipBatcher, decode_batch
@@ -101,8 +102,11 @@ class ExecutedBlocks:
     the node saves them.
     """
 
-    def __init__(self, application: ExchangeApplication) -> None:
+    def __init__(
+        self, application: ExchangeApplication, fault_execute_height: int | None = None
+    ) -> None:
         self.application = application
+        self.fault_execute_height = fault_execute_height  # a test hook (`bftx.node.hooks`)
         self.results: dict[int, tuple[BlockResult, bytes | None]] = {}
         self.restored: dict[int, bytes] = {}  # snapshots installed by state transfer, by height
 
@@ -113,6 +117,8 @@ class ExecutedBlocks:
         return self.application.validate_block(txs)
 
     def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
+        if height == self.fault_execute_height:
+            raise InjectedFault(f"{FAULT_EXECUTE_HEIGHT}: injected fault executing block {height}")
         state_root = self.application.execute_block(height, timestamp_ms, txs)
         result = self.application.last_result
         assert result is not None and result.height == height
@@ -157,8 +163,10 @@ class Node:
         genesis: Genesis,
         key: KeyPair,
         clock: Callable[[], int] = wall_clock_ms,
+        hooks: TestHooks | None = None,
     ) -> None:
         self.config = config
+        self.hooks = hooks if hooks is not None else TestHooks.from_environment()
         self.genesis = genesis
         self.key = key
         self.clock = clock
@@ -208,6 +216,9 @@ class Node:
     # --- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._on_loop_exception)
+        if self.hooks.active:
+            logger.warning("test hooks are active: not for production", extra={"hooks": self.hooks})
         self.store = Store.open(
             self.config.database_path, self.chain_id, self.genesis.compute_hash()
         )
@@ -218,7 +229,7 @@ class Node:
             self.consensus_config.pipeline_depth_blocks,
         )
         self.application = recovered.application
-        self.executed = ExecutedBlocks(self.application)
+        self.executed = ExecutedBlocks(self.application, self.hooks.fault_execute_height)
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
         gc.freeze()  # the recovered state lives as long as the node: keep it out of collections
@@ -245,6 +256,7 @@ class Node:
             if self.config.is_validator
             else None,
             on_message=self._on_network_message,
+            on_handler_error=self._on_handler_error,
         )
         self.metrics.add_counts(
             "bftx_p2p", "Transport counters", "counter", self.network.metrics.as_dict
@@ -310,7 +322,17 @@ class Node:
         return self.application.exchange.height
 
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
-        """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent."""
+        """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
+
+        An exception from the application while admitting halts the node (and is raised on).
+        """
+        try:
+            return self._submit(data, origin)
+        except Exception as error:
+            self.fail(error, "admitting a tx")
+            raise
+
+    def _submit(self, data: bytes, origin: bytes | None) -> Admitted:
         assert self.mempool is not None and self.gossip is not None
         if origin is None and len(self.mempool) >= self.client_backlog_txs_max:
             self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
@@ -412,11 +434,42 @@ class Node:
             return False
         return True
 
+    def fail(self, error: BaseException, where: str) -> None:
+        """An exception from the replica, the application or the store: log its traceback, halt.
+
+        Whatever raised may have left the replica or the state half updated, so
+        nothing it did may go further (DESIGN.md section 8); a restart recovers
+        from the journal and the store.
+        """
+        logger.error("exception %s: halting", where, exc_info=error)
+        self.halt(f"exception {where}: {type(error).__name__}: {error}")
+
+    def _on_handler_error(self, error: BaseException) -> None:
+        self.fail(error, "handling a network message")
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Timers and scheduled callbacks raise into the loop's handler: halt there too.
+
+        Only a socket error reported by a transport (a peer went away) is not the node's bug.
+        """
+        error = context.get("exception")
+        from_transport = any(key in context for key in ("transport", "protocol", "socket"))
+        if error is None or (isinstance(error, OSError) and from_transport):
+            loop.default_exception_handler(context)
+            return
+        self.fail(error, f"in a callback ({context.get('message', 'unknown')})")
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.fail(error, f"in task {task.get_name()}")
+
     def halt(self, reason: str) -> None:
         """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503)."""
         if self.halted is not None:
             return
         self.halted = reason
+        self.metrics.halted.set(1)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -654,12 +707,16 @@ class Node:
 
     def _broadcast_to_validators(self, payload: bytes) -> None:
         assert self.network is not None
+        if self.halted:  # a halted node sends no consensus message, whoever asks
+            return
         for index, public_key in enumerate(self.validators.public_keys):
             if index != self.validator_index:
                 self.network.send(public_key, CONSENSUS_CHANNEL, payload)
 
     def _send_to_validator(self, index: int, payload: bytes) -> None:
         assert self.network is not None
+        if self.halted:
+            return
         if index != self.validator_index and self.validators.is_validator(index):
             self.network.send(self.validators.public_keys[index], CONSENSUS_CHANNEL, payload)
 
@@ -755,7 +812,7 @@ class Node:
     async def _follow(self) -> None:
         assert self.network is not None
         rotation = 0
-        while True:
+        while not self.halted:
             connected = [
                 key for key in self.validators.public_keys if key in self.network.connected_peers()
             ]
@@ -768,7 +825,7 @@ class Node:
     def _spawn(self, coroutine: Coroutine[None, None, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._on_task_done)
 
 
 def _trade_row(height: int, trade: Trade) -> TradeRow:
