@@ -496,8 +496,9 @@ def _view_change(value: Value, chain_id: str) -> ViewChange:
     )
 
 
-def _history(value: Value) -> tuple[HistoryEntry, ...]:
-    items = codec.expect_list(value, limits.pipeline_depth_blocks, "history")
+def decode_history_entries(value: Value, entries_max: int) -> tuple[HistoryEntry, ...]:
+    """The one decoder of `HistoryEntry` lists (on the wire and in the store)."""
+    items = codec.expect_list(value, entries_max, "history")
     entries = []
     for item in items:
         height, digest, state_root, timestamp = codec.expect_tuple(item, 4, "history entry")
@@ -510,6 +511,10 @@ def _history(value: Value) -> tuple[HistoryEntry, ...]:
             )
         )
     return tuple(entries)
+
+
+def _history(value: Value) -> tuple[HistoryEntry, ...]:
+    return decode_history_entries(value, limits.pipeline_depth_blocks)
 
 
 def _fetch_reply(value: Value, chain_id: str, depth: int) -> FetchReply:

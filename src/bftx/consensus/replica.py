@@ -29,6 +29,7 @@ from bftx.consensus.certificates import (
     verify_commit_certificate,
     verify_prepared_certificate,
 )
+from bftx.consensus.certified import ChainRules, apply_certified_block
 from bftx.consensus.config import ConsensusConfig
 from bftx.consensus.messages import (
     Block,
@@ -161,6 +162,9 @@ class Replica:
         self._signature_check = signature_check
         self.quorum = policy.quorum_override or validators.quorum
         self.weak_quorum = validators.fault_tolerance + 1  # at least one honest member
+        self.chain_rules = ChainRules(
+            validators, config.pipeline_depth_blocks, self._check(), self.quorum
+        )
 
         self.view = 0
         self.status = Status.NORMAL
@@ -631,10 +635,9 @@ class Replica:
     def _execute(self, certified: CertifiedBlock, now: int) -> None:
         block = certified.block
         height = block.height
-        previous = self.history[self.last_executed]
-        timestamp = max(block.header.timestamp_ms, previous.timestamp_ms)
-        state_root = self.application.execute_block(height, timestamp, block.txs)
-        self.history[height] = HistoryEntry(height, block.digest, state_root, timestamp)
+        entry = apply_certified_block(self.chain_rules, self.application, self.history, certified)
+        state_root = entry.state_root
+        self.history[height] = entry
         self.last_executed = height
         self.next_seq = max(self.next_seq, height + 1)
         self.last_progress_ms = now
@@ -1114,6 +1117,9 @@ class Replica:
         )
         heights = [entry.height for entry in executed]
         assert heights == list(range(heights[0], last.height + 1)), "executed must be consecutive"
+        if heights[0] > 0:
+            # The genesis entry was computed from an application that was already past genesis.
+            self.history.pop(0, None)
         for entry in executed:
             self.history[entry.height] = entry
         self.last_executed = last.height

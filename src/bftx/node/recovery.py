@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bftx import codec
 from bftx.consensus import ValidatorSet, verify_commit_certificate
 from bftx.consensus.messages import HistoryEntry, compute_genesis_hash
 from bftx.consensus.storage import (
     compute_execution_timestamp,
     decode_block,
     decode_commit_certificate,
+    decode_history,
+)
+from bftx.consensus.storage import (
+    encode_history as encode_history,
 )
 from bftx.errors import DecodeError
 from bftx.exchange.application import ExchangeApplication
@@ -90,26 +93,6 @@ def recover(
             del history[old]
         replayed += 1
     return Recovered(application, tuple(history[h] for h in sorted(history)), replayed)
-
-
-def encode_history(history: tuple[HistoryEntry, ...]) -> bytes:
-    return codec.encode(tuple(entry.to_value() for entry in history))
-
-
-def decode_history(data: bytes) -> tuple[HistoryEntry, ...]:
-    entries = codec.expect_list(codec.decode(data, 65_536), 1_024, "history")
-    history = []
-    for entry in entries:
-        height, digest, state_root, timestamp_ms = codec.expect_tuple(entry, 4, "history entry")
-        history.append(
-            HistoryEntry(
-                codec.expect_int(height, "history height", 0, 2**62),
-                codec.expect_bytes(digest, "history digest", max_size=32),
-                codec.expect_bytes(state_root, "history state root", max_size=32),
-                codec.expect_int(timestamp_ms, "history timestamp", 0, 2**62),
-            )
-        )
-    return tuple(history)
 
 
 def _snapshot_tail(store: Store, height: int, state_root: bytes) -> tuple[HistoryEntry, ...]:

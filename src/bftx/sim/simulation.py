@@ -227,7 +227,12 @@ class Simulation:
             if instance.behaviour is not None and not instance.behaviour.needs_replica:
                 instance.replica = None
                 continue
-            instance.replica = self._create_replica(instance, self._create_application())
+            application = self._create_application()
+            instance.replica = self._create_replica(instance, application)
+            # The store starts with the genesis entry, as the node's does: a replica restarted
+            # below the pipeline depth checks anchors against it.
+            genesis = instance.replica.history[0]
+            instance.disk.save_executed((genesis,), application.create_snapshot())
             self._call(instance, lambda r, now: r.start(now))
             if instance.behaviour is not None and instance.behaviour.tick_interval_ms:
                 self.push(instance.behaviour.tick_interval_ms, _TICK, instance)
