@@ -24,12 +24,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from bftx import limits
+from bftx import crypto, limits
 from bftx.chain import Genesis
 from bftx.consensus import (
     Broadcast,
+    ChainRules,
     Committed,
     ConsensusConfig,
+    InvalidCertifiedBlock,
     Output,
     Persist,
     PruneRecord,
@@ -40,12 +42,13 @@ from bftx.consensus import (
     TimerKind,
     ValidatorSet,
     ViewInstalled,
+    apply_certified_block,
     encode_message,
     prune_journal,
-    verify_commit_certificate,
 )
 from bftx.consensus.messages import (
     Block,
+    CertifiedBlock,
     CommitCertificate,
     HistoryEntry,
     SignedMessage,
@@ -53,7 +56,6 @@ from bftx.consensus.messages import (
 )
 from bftx.consensus.outputs import JournalRecord
 from bftx.consensus.storage import (
-    compute_execution_timestamp,
     decode_block,
     decode_commit_certificate,
     decode_journal_record,
@@ -102,16 +104,19 @@ class ExecutedBlocks:
     the node saves them.
     """
 
-    def __init__(
-        self, application: ExchangeApplication, fault_execute_height: int | None = None
-    ) -> None:
+    def __init__(self, application: ExchangeApplication, hooks: TestHooks | None = None) -> None:
         self.application = application
-        self.fault_execute_height = fault_execute_height  # a test hook (`bftx.node.hooks`)
+        hooks = hooks or TestHooks()
+        self.fault_execute_height = hooks.fault_execute_height  # test hooks (`bftx.node.hooks`)
+        self.recommits = hooks.recommits
         self.results: dict[int, tuple[BlockResult, bytes | None]] = {}
         self.restored: dict[int, bytes] = {}  # snapshots installed by state transfer, by height
 
     def check_tx(self, tx: bytes) -> int:
-        return self.application.check_tx(tx)
+        code = self.application.check_tx(tx)
+        if self.recommits and code == Code.NONCE_USED:
+            return int(Code.OK)  # the mutant: a committed tx passes as new
+        return code
 
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         return self.application.validate_block(txs)
@@ -178,6 +183,7 @@ class Node:
         self.consensus_config = ConsensusConfig(
             self.validators, idle_block_interval_ms=IDLE_BLOCK_INTERVAL_MS
         )
+        self.chain_rules = ChainRules(self.validators, self.consensus_config.pipeline_depth_blocks)
         self.validator_index = genesis.validator_index(key.public_key)
         if config.is_validator and self.validator_index is None:
             raise ConfigError(
@@ -229,7 +235,7 @@ class Node:
             self.consensus_config.pipeline_depth_blocks,
         )
         self.application = recovered.application
-        self.executed = ExecutedBlocks(self.application, self.hooks.fault_execute_height)
+        self.executed = ExecutedBlocks(self.application, self.hooks)
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
         gc.freeze()  # the recovered state lives as long as the node: keep it out of collections
@@ -592,6 +598,8 @@ class Node:
         touched.update(e.maker for r in result.receipts for e in r.events if isinstance(e, Trade))
         self.mempool.remove_committed([receipt.tx_hash for receipt in result.receipts], touched)
         self._release_ready(self.clock())
+        if self.hooks.recommits:
+            self._offer_committed_again(block)
         if snapshot is not None:
             self.store.save_snapshot(height, result.state_root, snapshot)
         self._observe_commit(block, result)
@@ -618,15 +626,22 @@ class Node:
         self.metrics.mempool_txs.set(len(self.mempool))
 
     def _on_state_restored(self, restored: StateRestored) -> None:
-        """State transfer replaced the state: save it as a snapshot so a restart resumes from it."""
-        assert self.store is not None
+        """State transfer replaced the state: save it as a snapshot so a restart resumes from it,
+        purge what the skipped heights committed, and fetch their blocks in the background."""
+        assert self.store is not None and self.mempool is not None
         self.store.save_snapshot(
             restored.height,
             restored.state_root,
             self.executed.restored.pop(restored.height),
             transfer_history=encode_history(restored.history),
         )
+        # The skipped heights committed txs this node never saw in a block: every pending tx
+        # whose nonce they used (a committed tx, or one that lost the nonce race) leaves now.
+        self.mempool.recheck_all()
+        self._history = {entry.height: entry for entry in restored.history}
         self.metrics.height.set(restored.height)
+        self.metrics.mempool_txs.set(len(self.mempool))
+        self._release_ready(self.clock())
         logger.info("state restored by state transfer", extra={"height": restored.height})
 
     def _schedule_release(self) -> None:
@@ -655,6 +670,14 @@ class Node:
         ready = self.mempool.release_ready()
         if self.replica is not None and ready:
             self._execute(self.replica.on_client_txs(ready, now))
+
+    def _offer_committed_again(self, block: Block) -> None:
+        """The ``recommit`` mutant (a test hook): put the exactly-once bug back by offering a
+        committed block's txs to the proposal pool again, past the committed-tx filters."""
+        assert self.replica is not None
+        for data in block.txs:
+            self.replica.committed_tx_hashes.pop(crypto.sha256(data), None)
+        self._execute(self.replica.on_client_txs(list(block.txs), self.clock()))
 
     def _remember_submission(self, tx_hash: bytes, now: int) -> None:
         self._submitted_ms[tx_hash] = now
@@ -789,23 +812,30 @@ class Node:
             self.network.send(peer, SYNC_CHANNEL, sync.encode_reply(blocks))
 
     def _apply_synced(self, blocks: tuple[tuple[bytes, bytes], ...]) -> None:
+        """Certified blocks from a validator, through the one path every certified block takes."""
         for block_bytes, certificate_bytes in blocks:
             try:
                 block = decode_block(block_bytes, self.chain_id)
                 certificate = decode_commit_certificate(certificate_bytes)
-            except DecodeError:
+            except DecodeError as error:
+                logger.warning("sync: malformed block refused", extra={"error": str(error)})
                 return
             height = self.height + 1
             if block.height != height:
                 continue
-            if not verify_commit_certificate(self.validators, certificate, block):
-                logger.warning(
-                    "sync: block with an invalid certificate refused", extra={"height": height}
+            try:
+                apply_certified_block(
+                    self.chain_rules,
+                    self.executed,
+                    self._history,
+                    CertifiedBlock(block, certificate),
                 )
+            except InvalidCertifiedBlock as error:
+                if error.is_divergence:  # 2f+1 certified it and this node disagrees: stop
+                    self.halt(f"sync: this node's state diverged from the certified one: {error}")
+                else:
+                    logger.warning("sync: certified block refused", extra={"error": str(error)})
                 return
-            previous = self._history.get(height - 1)
-            timestamp = compute_execution_timestamp(block, previous.timestamp_ms if previous else 0)
-            self.executed.execute_block(height, timestamp, block.txs)
             result, snapshot = self.executed.results.pop(height)
             self._save_block(block, certificate, result, snapshot)
 
