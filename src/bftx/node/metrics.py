@@ -45,6 +45,11 @@ class NodeMetrics:
         self.halted = Gauge(
             "bftx_halted", "1 once the node halted (see /v1/health for why)", registry=self.registry
         )
+        self.fault_margin = Gauge(
+            "bftx_fault_margin",
+            "Validators that may stop signing before the chain stops (0: one fault away)",
+            registry=self.registry,
+        )
         self.invariant_checks = Counter(
             "bftx_invariant_checks",
             "Blocks checked by the runtime invariants",

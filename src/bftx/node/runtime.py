@@ -49,6 +49,7 @@ from bftx.consensus import (
 from bftx.consensus.messages import (
     Block,
     CertifiedBlock,
+    Commit,
     CommitCertificate,
     HistoryEntry,
     SignedMessage,
@@ -74,6 +75,7 @@ from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
 from bftx.node.recovery import encode_history, recover
+from bftx.node.signing import SigningMonitor
 from bftx.p2p.gossip import GossipBatcher, decode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
@@ -195,6 +197,7 @@ class Node:
                 f"{config.key_file}: this key is neither a validator nor a follower in genesis"
             )
         self.metrics = NodeMetrics()
+        self.signing = SigningMonitor(len(genesis.validators))
         self.store: Store | None = None
         self.replica: Replica | None = None
         self.network: Network | None = None
@@ -247,6 +250,13 @@ class Node:
             },
         )
         self.metrics.height.set(self.application.exchange.height)
+        self._observe_stored_certificates()
+        self.metrics.add_gauges(
+            "bftx_validator_last_signed_height",
+            "The last height each validator was seen signing a COMMIT for (0: not seen)",
+            "validator",
+            self._last_signed_heights,
+        )
         self.metrics.add_counts(
             "bftx_dropped_messages",
             "Consensus messages dropped, by reason",
@@ -395,7 +405,19 @@ class Node:
             else [],
             "mempool_txs": len(self.mempool) if self.mempool else 0,
             "halted": self.halted,
+            **self._signing_status(),
         }
+
+    def _observe_stored_certificates(self) -> None:
+        """Who signed the last blocks before this start, from their stored certificates."""
+        assert self.store is not None
+        oldest = max(0, self.height - self.signing.window_blocks)
+        for stored in self.store.blocks_after(oldest):
+            try:
+                certificate = decode_commit_certificate(stored.certificate)
+            except DecodeError:
+                continue  # recovery checked what it replays; an older damaged row is not ours
+            self.signing.observe_signers((s.signer for s in certificate.shares), stored.height)
 
     def stored_block(self, height: int) -> tuple[Block, CommitCertificate, bytes] | None:
         """A committed block with its certificate and encoded result, from the store."""
@@ -593,6 +615,7 @@ class Node:
         self._history[height] = HistoryEntry(
             height, block.digest, result.state_root, result.timestamp_ms
         )
+        self._observe_certificate(height, certificate)
         self._history.pop(height - self.consensus_config.pipeline_depth_blocks, None)
         touched = {receipt.sender for receipt in result.receipts}
         touched.update(e.maker for r in result.receipts for e in r.events if isinstance(e, Trade))
@@ -691,7 +714,7 @@ class Node:
             return
         if message.channel == CONSENSUS_CHANNEL:
             if self.replica is not None and self._is_validator_key(message.peer):
-                self._on_consensus_bytes(message.payload)
+                self._on_consensus_bytes(message.payload, message.peer)
         elif message.channel == TX_GOSSIP_CHANNEL:
             try:
                 txs = decode_batch(message.payload)
@@ -705,17 +728,15 @@ class Node:
         elif message.channel == SYNC_CHANNEL:
             self._on_sync(message)
 
-    def _on_consensus_bytes(self, payload: bytes) -> None:
+    def _on_consensus_bytes(self, payload: bytes, peer: bytes) -> None:
         """Hand a consensus message to the replica, decoding a large one once per distinct bytes.
 
         Retransmitted proposals and view changes repeat the same bytes; under load
         decoding them again (every tx, the txs root) is what turns slowness into a storm.
+        A COMMIT vote a validator sent over its own link shows that it is signing.
         """
         assert self.replica is not None
         now = self.clock()
-        if len(payload) < LARGE_MESSAGE_BYTES:
-            self._execute(self.replica.on_bytes(payload, now))
-            return
         message = self._decoded_messages.get(payload)
         if message is None:
             try:
@@ -723,15 +744,24 @@ class Node:
             except DecodeError:
                 self._execute(self.replica.on_bytes(payload, now))  # the replica counts it
                 return
-            self._decoded_messages[payload] = message
-            if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
-                self._decoded_messages.popitem(last=False)
+            if len(payload) >= LARGE_MESSAGE_BYTES:
+                self._decoded_messages[payload] = message
+                if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
+                    self._decoded_messages.popitem(last=False)
+        self._observe_vote(message, peer)
         self._execute(self.replica.on_message(message, now))
+
+    def _observe_vote(self, message: SignedMessage, sender: bytes) -> None:
+        body = message.body
+        if isinstance(body, Commit) and self.validators.public_keys[message.signer] == sender:
+            self.signing.observe(message.signer, body.seq)
 
     def _broadcast_to_validators(self, payload: bytes) -> None:
         assert self.network is not None
         if self.halted:  # a halted node sends no consensus message, whoever asks
             return
+        if len(payload) < LARGE_MESSAGE_BYTES and self.validator_index is not None:
+            self._observe_own_vote(payload)
         for index, public_key in enumerate(self.validators.public_keys):
             if index != self.validator_index:
                 self.network.send(public_key, CONSENSUS_CHANNEL, payload)
@@ -742,6 +772,53 @@ class Node:
             return
         if index != self.validator_index and self.validators.is_validator(index):
             self.network.send(self.validators.public_keys[index], CONSENSUS_CHANNEL, payload)
+
+    def _observe_own_vote(self, payload: bytes) -> None:
+        """This node's own COMMIT votes (small broadcasts; decoding one costs microseconds)."""
+        message = decode_message(payload, self.chain_id)
+        if isinstance(message.body, Commit):
+            self.signing.observe(message.signer, message.body.seq)
+
+    def _observe_certificate(self, height: int, certificate: CommitCertificate | None) -> None:
+        if certificate is not None:
+            self.signing.observe_signers((share.signer for share in certificate.shares), height)
+        state = self.signing.update_warning(height)
+        if state is not None:
+            names = [self.genesis.validators[i].name for i in state.not_signing]
+            if state.is_one_fault_from_stopping:
+                logger.warning(
+                    "one fault away from stopping: too few validators sign commits",
+                    extra={
+                        "height": height,
+                        "signing": len(state.signing),
+                        "needed_for_margin": self.signing.quorum + 1,
+                        "not_signing": ",".join(names),
+                    },
+                )
+            else:
+                logger.info("fault margin restored", extra={"height": height})
+        self.metrics.fault_margin.set(self.signing.compute_state(height).margin)
+
+    def _signing_status(self) -> dict[str, object]:
+        state = self.signing.compute_state(self.height)
+        return {
+            "signing": [
+                {"validator": validator.name, "index": index, "last_signed_height": last}
+                for index, (validator, last) in enumerate(
+                    zip(self.genesis.validators, self.signing.last_signed, strict=True)
+                )
+            ],
+            "validators_not_signing": [self.genesis.validators[i].name for i in state.not_signing],
+            "fault_margin": state.margin,
+        }
+
+    def _last_signed_heights(self) -> dict[str, int]:
+        return {
+            validator.name: last or 0
+            for validator, last in zip(
+                self.genesis.validators, self.signing.last_signed, strict=True
+            )
+        }
 
     def _is_validator_key(self, public_key: bytes) -> bool:
         return public_key in self.validators.public_keys
