@@ -50,11 +50,6 @@ class NodeMetrics:
             "Validators that may stop signing before the chain stops (0: one fault away)",
             registry=self.registry,
         )
-        self.invariant_checks = Counter(
-            "bftx_invariant_checks",
-            "Blocks checked by the runtime invariants",
-            registry=self.registry,
-        )
         self.commit_latency = Histogram(
             "bftx_commit_latency_seconds",
             "From submission to this node until the tx's block committed",

@@ -71,6 +71,7 @@ from bftx.exchange.events import BlockResult, Trade, encode_block_result
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
+from bftx.node.checks import RuntimeChecks
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
@@ -111,6 +112,7 @@ class ExecutedBlocks:
         hooks = hooks or TestHooks()
         self.fault_execute_height = hooks.fault_execute_height  # test hooks (`bftx.node.hooks`)
         self.recommits = hooks.recommits
+        self.checks = RuntimeChecks(application.exchange.state)
         self.results: dict[int, tuple[BlockResult, bytes | None]] = {}
         self.restored: dict[int, bytes] = {}  # snapshots installed by state transfer, by height
 
@@ -129,6 +131,7 @@ class ExecutedBlocks:
         state_root = self.application.execute_block(height, timestamp_ms, txs)
         result = self.application.last_result
         assert result is not None and result.height == height
+        self.checks.check_block(self.application.exchange.state, result)  # raises: halt
         snapshot = (
             self.application.create_snapshot()
             if height % limits.snapshot_interval_blocks == 0
@@ -146,6 +149,7 @@ class ExecutedBlocks:
     def restore_snapshot(self, height: int, snapshot: bytes, state_root: bytes) -> bool:
         if not self.application.restore_snapshot(height, snapshot, state_root):
             return False
+        self.checks.rebuild(self.application.exchange.state)
         self.results.clear()
         self.restored[height] = snapshot
         return True
