@@ -45,6 +45,7 @@ from bftx.consensus import (
     apply_certified_block,
     encode_message,
     prune_journal,
+    verify_commit_certificate,
 )
 from bftx.consensus.messages import (
     Block,
@@ -67,7 +68,7 @@ from bftx.consensus.storage import (
 from bftx.crypto import KeyPair
 from bftx.errors import Code, ConfigError, DecodeError
 from bftx.exchange.application import ExchangeApplication
-from bftx.exchange.events import BlockResult, Trade, encode_block_result
+from bftx.exchange.events import BlockResult, Trade, decode_block_result, encode_block_result
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
@@ -202,6 +203,8 @@ class Node:
             )
         self.metrics = NodeMetrics()
         self.signing = SigningMonitor(len(genesis.validators))
+        self.backfill = sync.Backfill(agreement=self.validators.fault_tolerance + 1)
+        self._skipped_up_to = 0  # no height above it was skipped by a state transfer
         self.store: Store | None = None
         self.replica: Replica | None = None
         self.network: Network | None = None
@@ -302,6 +305,9 @@ class Node:
         )
         if not self.config.is_validator:
             self._spawn(self._follow())
+        self._skipped_up_to = self.height  # everything executed by now is saved or skipped
+        self._refresh_gap()
+        self._spawn(self._fill_gaps())
         logger.info(
             "node started",
             extra={
@@ -588,34 +594,7 @@ class Node:
     ) -> None:
         assert self.store is not None and self.mempool is not None
         height = block.height
-        self.store.save_block(
-            StoredBlock(
-                height,
-                block.digest,
-                result.state_root,
-                result.timestamp_ms,
-                encode_block(block),
-                encode_commit_certificate(certificate),
-                encode_block_result(result),
-            ),
-            [
-                TxRow(
-                    receipt.tx_hash,
-                    height,
-                    position,
-                    int(receipt.code),
-                    receipt.sender,
-                    receipt.nonce,
-                )
-                for position, receipt in enumerate(result.receipts)
-            ],
-            [
-                _trade_row(height, event)
-                for receipt in result.receipts
-                for event in receipt.events
-                if isinstance(event, Trade)
-            ],
-        )
+        _write_block(self.store, block, certificate, result, encode_block_result(result))
         self._history[height] = HistoryEntry(
             height, block.digest, result.state_root, result.timestamp_ms
         )
@@ -666,6 +645,8 @@ class Node:
         # whose nonce they used (a committed tx, or one that lost the nonce race) leaves now.
         self.mempool.recheck_all()
         self._history = {entry.height: entry for entry in restored.history}
+        self._skipped_up_to = max(self._skipped_up_to, restored.height)
+        self._refresh_gap()
         self.metrics.height.set(restored.height)
         self.metrics.mempool_txs.set(len(self.mempool))
         self._release_ready(self.clock())
@@ -866,16 +847,20 @@ class Node:
 
     def _on_sync(self, message: Message) -> None:
         try:
-            kind, body = sync.decode_sync(message.payload)
+            decoded = sync.decode_sync(message.payload)
         except DecodeError:
             logger.warning(
                 "malformed sync message dropped", extra={"peer": self._member_name(message.peer)}
             )
             return
-        if kind == sync.REQUEST and isinstance(body, int):
-            self._serve_sync(message.peer, body)
-        elif kind == sync.REPLY and isinstance(body, tuple) and not self.config.is_validator:
-            self._apply_synced(body)
+        if isinstance(decoded, sync.SyncRequest):
+            self._serve_sync(message.peer, decoded.from_height)
+        elif isinstance(decoded, sync.SyncReply) and not self.config.is_validator:
+            self._apply_synced(decoded.blocks)
+        elif isinstance(decoded, sync.BackfillRequest):
+            self._serve_backfill(message.peer, decoded)
+        elif isinstance(decoded, sync.BackfillReply) and self._is_validator_key(message.peer):
+            self._on_backfill_reply(message.peer, decoded)
 
     def _serve_sync(self, peer: bytes, from_height: int) -> None:
         assert self.store is not None and self.network is not None
@@ -920,6 +905,93 @@ class Node:
             result, snapshot = self.executed.results.pop(height)
             self._save_block(block, certificate, result, snapshot)
 
+    # --- backfill of heights skipped by state transfer -------------------------------
+
+    def _refresh_gap(self) -> None:
+        """The lowest skipped range at or below the last state transfer (``_skipped_up_to``):
+        heights above it this node executes and saves itself, so backfill never races them."""
+        assert self.store is not None
+        gap = self.store.first_gap(self._skipped_up_to)
+        if gap != self.backfill.gap and gap is not None:
+            logger.info("fetching skipped blocks", extra={"from": gap[0], "to": gap[1]})
+        self.backfill.set_gap(gap)
+
+    async def _fill_gaps(self) -> None:
+        """Ask f + 1 validators (in turn) for the lowest skipped heights, until none is left."""
+        assert self.network is not None
+        rotation = 0
+        while not self.halted:
+            await asyncio.sleep(limits.sync_interval_ms / 1000)
+            wanted = self.backfill.request_range()
+            if wanted is None:
+                continue
+            connected = self.network.connected_peers()
+            peers = [key for key in self.validators.public_keys if key in connected]
+            request = sync.encode_backfill_request(*wanted)
+            for offset in range(min(self.backfill.agreement, len(peers))):
+                self.network.send(peers[(rotation + offset) % len(peers)], SYNC_CHANNEL, request)
+            rotation += 1
+
+    def _serve_backfill(self, peer: bytes, request: sync.BackfillRequest) -> None:
+        assert self.store is not None and self.network is not None
+        blocks: list[tuple[bytes, bytes, bytes]] = []
+        size = 0
+        last = min(request.to_height, request.from_height + limits.sync_blocks_max - 1)
+        for height in range(request.from_height, last + 1):
+            stored = self.store.block(height)
+            if stored is None:
+                continue  # skipped here too: the requester asks others as well
+            entry_size = len(stored.block) + len(stored.certificate) + len(stored.result)
+            if blocks and size + entry_size > limits.sync_reply_bytes_budget:
+                break
+            blocks.append((stored.block, stored.certificate, stored.result))
+            size += entry_size
+        if blocks:
+            self.network.send(peer, SYNC_CHANNEL, sync.encode_backfill_reply(blocks))
+
+    def _on_backfill_reply(self, peer: bytes, reply: sync.BackfillReply) -> None:
+        """Skipped blocks from a validator: certificate checked here, the result taken once
+        f + 1 validators sent the same bytes for it; then saved (never executed)."""
+        assert self.store is not None
+        saved = 0
+        for block_bytes, certificate_bytes, result_bytes in reply.blocks:
+            try:
+                block = decode_block(block_bytes, self.chain_id)
+                certificate = decode_commit_certificate(certificate_bytes)
+                result = decode_block_result(result_bytes)
+            except DecodeError as error:
+                logger.warning(
+                    "backfill: malformed block refused",
+                    extra={"peer": self._member_name(peer), "error": str(error)},
+                )
+                return
+            problem = self._find_backfill_problem(block, certificate, result)
+            if problem is not None:
+                logger.warning(
+                    "backfill: block refused",
+                    extra={"peer": self._member_name(peer), "height": block.height, "why": problem},
+                )
+                return
+            agreed = self.backfill.offer(
+                peer, block.height, block_bytes, certificate_bytes, result_bytes
+            )
+            if agreed is not None and self.store.block(block.height) is None:
+                _write_block(self.store, block, certificate, result, result_bytes)
+                saved += 1
+        if saved:
+            self._refresh_gap()
+
+    def _find_backfill_problem(
+        self, block: Block, certificate: CommitCertificate, result: BlockResult
+    ) -> str | None:
+        if not verify_commit_certificate(self.validators, certificate, block):
+            return "no quorum of validator signatures for this block"
+        if result.height != block.height:
+            return f"the result is for height {result.height}"
+        if sorted(r.tx_hash for r in result.receipts) != sorted(map(crypto.sha256, block.txs)):
+            return "the result's receipts are not the block's txs"
+        return None
+
     async def _follow(self) -> None:
         assert self.network is not None
         rotation = 0
@@ -937,6 +1009,40 @@ class Node:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._on_task_done)
+
+
+def _write_block(
+    store: Store,
+    block: Block,
+    certificate: CommitCertificate,
+    result: BlockResult,
+    result_bytes: bytes,
+) -> None:
+    """Block, certificate, result, tx index and trades in one store transaction."""
+    height = block.height
+    store.save_block(
+        StoredBlock(
+            height,
+            block.digest,
+            result.state_root,
+            result.timestamp_ms,
+            encode_block(block),
+            encode_commit_certificate(certificate),
+            result_bytes,
+        ),
+        [
+            TxRow(
+                receipt.tx_hash, height, position, int(receipt.code), receipt.sender, receipt.nonce
+            )
+            for position, receipt in enumerate(result.receipts)
+        ],
+        [
+            _trade_row(height, event)
+            for receipt in result.receipts
+            for event in receipt.events
+            if isinstance(event, Trade)
+        ],
+    )
 
 
 def _trade_row(height: int, trade: Trade) -> TradeRow:
