@@ -18,7 +18,6 @@ import asyncio
 import gc
 import logging
 import sqlite3
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -73,6 +72,7 @@ from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
 from bftx.node.checks import RuntimeChecks
+from bftx.node.clock import NodeClock
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
@@ -93,10 +93,6 @@ SYNC_CHANNEL = 3
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ExecutedBlocks:
@@ -174,14 +170,15 @@ class Node:
         config: NodeConfig,
         genesis: Genesis,
         key: KeyPair,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] | None = None,
         hooks: TestHooks | None = None,
     ) -> None:
         self.config = config
         self.hooks = hooks if hooks is not None else TestHooks.from_environment()
         self.genesis = genesis
         self.key = key
-        self.clock = clock
+        # Timers and block timestamps: monotonic, slewed towards the wall clock (bftx.node.clock).
+        self.clock = clock if clock is not None else NodeClock()
         self.chain_id = genesis.chain_id
         self.exchange_genesis = ExchangeGenesis.from_document(genesis.exchange)
         self.validators = ValidatorSet(
