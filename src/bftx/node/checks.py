@@ -20,8 +20,10 @@ which is checked in full once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
+from operator import attrgetter
+from typing import cast
 
 from bftx.exchange.events import BlockResult
 from bftx.exchange.invariants import find_crossed_books
@@ -51,13 +53,19 @@ class RuntimeChecks:
 
     def check_block(self, state: ExchangeState, result: BlockResult) -> None:
         """After executing ``result``'s block on ``state``: raise `InvariantViolation` if broken."""
+        totals, account_totals, accounts = self.totals, self.account_totals, state.accounts
         for address in self.always_touched | _touched_accounts(state, result):
-            account = state.accounts.get(address)
+            account = accounts.get(address)
             new = _account_totals(account.balances) if account is not None else {}
-            old = self.account_totals.get(address, {})
-            for symbol in new.keys() | old.keys():
-                self.totals[symbol] += new.get(symbol, 0) - old.get(symbol, 0)
-            self.account_totals[address] = new
+            old = account_totals.get(address)
+            if old == new:
+                continue
+            for symbol, amount in new.items():
+                totals[symbol] += amount
+            if old is not None:
+                for symbol, amount in old.items():
+                    totals[symbol] -= amount
+            account_totals[address] = new
         self.blocks_checked += 1
         self._raise_if_violated(state, f"block {result.height}")
 
@@ -77,31 +85,41 @@ def _account_totals(balances: dict[str, list[int]]) -> dict[str, int]:
     return {symbol: available + locked for symbol, (available, locked) in balances.items()}
 
 
-_ADDRESS_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per event type, a getter of its bytes fields (the accounts it may name), found once.
+_BYTES_FIELDS: dict[type, Callable[[object], tuple[object, ...]]] = {}
 
 
 def _touched_accounts(state: ExchangeState, result: BlockResult) -> set[bytes]:
     """The accounts a block names: its senders and every account one of its events names."""
-    touched: set[bytes] = set()
-    accounts = state.accounts
+    touched = {receipt.sender for receipt in result.receipts}
+    named: set[object] = set()
     for receipt in result.receipts:
-        touched.add(receipt.sender)
         for event in receipt.events:
-            touched.update(_named_accounts(event, accounts))
+            named.update(_bytes_fields(event))
     for event in result.block_events:
-        touched.update(_named_accounts(event, accounts))
+        named.update(_bytes_fields(event))
+    accounts = state.accounts
+    touched.update(value for value in named if isinstance(value, bytes) and value in accounts)
     return touched
 
 
-def _named_accounts(event: object, accounts: Container[bytes]) -> list[bytes]:
-    kind = type(event)
-    names = _ADDRESS_FIELDS.get(kind)
-    if names is None:
-        names = tuple(f.name for f in fields(event)) if is_dataclass(event) else ()
-        _ADDRESS_FIELDS[kind] = names
-    found = []
-    for name in names:
-        value = getattr(event, name)
-        if isinstance(value, bytes) and value in accounts:
-            found.append(value)
-    return found
+def _bytes_fields(event: object) -> tuple[object, ...]:
+    getter = _BYTES_FIELDS.get(type(event))
+    if getter is None:
+        names = (
+            [f.name for f in fields(event) if f.type in ("bytes", bytes)]
+            if is_dataclass(event)
+            else []
+        )
+        getter = _make_getter(names)
+        _BYTES_FIELDS[type(event)] = getter
+    return getter(event)
+
+
+def _make_getter(names: list[str]) -> Callable[[object], tuple[object, ...]]:
+    if not names:
+        return lambda _event: ()
+    if len(names) == 1:
+        single = attrgetter(names[0])
+        return lambda event: (single(event),)
+    return cast(Callable[[object], tuple[object, ...]], attrgetter(*names))
