@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bftx.consensus import ChainRules, InvalidCertifiedBlock, ValidatorSet, apply_certified_block
+from bftx.consensus.certified import BAD_CERTIFICATE, STATE_ROOT_MISMATCH
 from bftx.consensus.messages import CertifiedBlock, HistoryEntry, compute_genesis_hash
 from bftx.consensus.storage import (
     decode_block,
@@ -73,7 +74,7 @@ def recover(
                 expected_state_root=stored.state_root,
             )
         except InvalidCertifiedBlock as error:
-            raise StoreError(f"{store.path}: replaying: {error}{_advice(error)}") from error
+            raise StoreError(f"{store.path}: {_explain(error)}") from error
         history[height] = entry
         for old in [h for h in history if h <= height - pipeline_depth_blocks]:
             del history[old]
@@ -81,10 +82,18 @@ def recover(
     return Recovered(application, tuple(history[h] for h in sorted(history)), replayed)
 
 
-def _advice(error: InvalidCertifiedBlock) -> str:
+def _explain(error: InvalidCertifiedBlock) -> str:
+    height = error.height
+    if error.reason == STATE_ROOT_MISMATCH:
+        return f"block {height} executes to another state root than the one stored"
+    if error.reason == BAD_CERTIFICATE:
+        return f"block {height} is not the block its certificate commits"
     if error.is_divergence:
-        return ": this node's state diverged from the certified one; restore it from a healthy node"
-    return ""
+        return (
+            f"replaying: {error}: this node's state diverged from the certified one; "
+            "stop and restore it from a healthy node"
+        )
+    return f"replaying: {error}"
 
 
 def _snapshot_tail(store: Store, height: int, state_root: bytes) -> tuple[HistoryEntry, ...]:
