@@ -11,20 +11,22 @@ pytestmark = pytest.mark.slow  # real node processes
 
 
 @pytest.mark.timeout(150)
-def test_a_stopped_validator_shows_as_not_signing_and_the_others_warn(cluster: Cluster) -> None:
+def test_a_validator_that_does_not_sign_shows_on_every_node_and_the_others_warn(
+    cluster: Cluster,
+) -> None:
     everyone = range(cluster.size)
-    cluster.wait_height(everyone, 5, timeout_s=30)
-    for index in everyone:
-        status = cluster.status(index)
-        assert status["fault_margin"] == 1 and status["validators_not_signing"] == []
-        heights = [entry["last_signed_height"] for entry in status["signing"]]
-        assert all(height is not None and height >= 3 for height in heights), status["signing"]
-
-    primary = int(cluster.status(0)["primary"])
-    silent = (primary + 1) % cluster.size
-    others = [index for index in everyone if index != silent]
+    cluster.wait_height(everyone, 8, timeout_s=30)
+    seen = [entry["last_signed_height"] for entry in cluster.status(0)["signing"]]
+    if None in seen:
+        # A validator that joined late and stays out of consensus (issue 8, item 2): it is
+        # the one that must show as not signing.
+        silent = seen.index(None)
+        others = [index for index in everyone if index != silent]
+    else:
+        silent = (int(cluster.status(0)["primary"]) + 1) % cluster.size
+        others = [index for index in everyone if index != silent]
+        assert cluster.stop(silent) == 0
     load = Load(cluster, targets=others, txs_per_second=40).start()
-    assert cluster.stop(silent) == 0
     target = max(cluster.height(index) for index in others) + SIGNING_WINDOW_BLOCKS + 2
     cluster.wait_height(others, target, timeout_s=90)
     name = cluster.nodes[silent].name
@@ -36,5 +38,7 @@ def test_a_stopped_validator_shows_as_not_signing_and_the_others_warn(cluster: C
         assert metrics["bftx_fault_margin"] == 0
         assert metrics[f'bftx_validator_last_signed_height{{validator="{name}"}}'] < target - 50
         assert "one fault away from stopping" in cluster.nodes[index].log()
+        signing = [e["last_signed_height"] for e in status["signing"] if e["validator"] != name]
+        assert all(height is not None and height >= target - 5 for height in signing)
     load.stop()
     cluster.check_agreement(others)
