@@ -15,10 +15,12 @@ from bftx.consensus import TimerKind
 from bftx.crypto import load_key
 from bftx.errors import ConfigError
 from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
+from bftx.node import sync
 from bftx.node.config import load_config
 from bftx.node.hooks import TestHooks
-from bftx.node.runtime import Node
+from bftx.node.runtime import SYNC_CHANNEL, TX_GOSSIP_CHANNEL, Node
 from bftx.node.testnet import CHAIN_ID, create_testnet
+from bftx.p2p.gossip import encode_batch
 from bftx.p2p.network import Message
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,12 +67,13 @@ def test_exception_in_the_application_halts_with_the_traceback_logged(
     assert halted is not None and "InjectedFault" in halted
     assert at_halt == later == 1
     assert any(
-        record.exc_info is not None and "InjectedFault" in repr(record.exc_info[1])
+        "Traceback" in str(getattr(record, "traceback", ""))
+        and "InjectedFault" in str(getattr(record, "traceback", ""))
         for record in caplog.records
     )
 
 
-def test_exception_in_a_timer_callback_halts_the_node(tmp_path: Path) -> None:
+def test_exception_in_a_timer_of_the_replica_halts_the_node(tmp_path: Path) -> None:
     def break_timers(node: Node) -> None:
         assert node.replica is not None
 
@@ -80,27 +83,53 @@ def test_exception_in_a_timer_callback_halts_the_node(tmp_path: Path) -> None:
         node.replica.on_timer = on_timer  # type: ignore[method-assign,assignment]
 
     halted, at_halt, later = run_single_validator(tmp_path, break_timers)
-    assert halted is not None and "KeyError" in halted and "callback" in halted
+    assert halted is not None and "KeyError" in halted
+    assert at_halt == later
+
+
+def test_exception_in_any_loop_callback_halts_the_node(tmp_path: Path) -> None:
+    def schedule_a_bug(_node: Node) -> None:
+        def bug() -> None:
+            raise ZeroDivisionError("a bug in a scheduled callback")
+
+        asyncio.get_running_loop().call_later(0.01, bug)
+
+    halted, at_halt, later = run_single_validator(tmp_path, schedule_a_bug)
+    assert halted is not None and "ZeroDivisionError" in halted and "callback" in halted
     assert at_halt == later
 
 
 def test_exception_in_a_network_handler_halts_the_node(tmp_path: Path) -> None:
-    def break_gossip(node: Node) -> None:
-        assert node.replica is not None
+    def break_sync(node: Node) -> None:
+        def serve(_peer: bytes, _from_height: int) -> None:
+            raise AssertionError("a bug serving sync")
 
-        def on_bytes(_payload: bytes, _now: int) -> list[object]:
-            raise AssertionError("the replica broke an invariant")
-
-        node.replica.on_bytes = on_bytes  # type: ignore[method-assign,assignment]
+        node._serve_sync = serve  # type: ignore[method-assign]
         assert node.network is not None
         validator = node.validators.public_keys[0]
         # As the transport would deliver it: the handler's exception goes to the node.
         node.network._on_message = node._on_network_message
-        node.network._deliver(Message(validator, 1, b"\x00"))
+        node.network._deliver(Message(validator, SYNC_CHANNEL, sync.encode_request(1)))
 
-    halted, at_halt, later = run_single_validator(tmp_path, break_gossip)
+    halted, at_halt, later = run_single_validator(tmp_path, break_sync)
     assert halted is not None and "AssertionError" in halted and "network message" in halted
     assert at_halt == later == 0
+
+
+def test_exception_admitting_a_gossiped_tx_halts_the_node(tmp_path: Path) -> None:
+    def break_admission(node: Node) -> None:
+        assert node.mempool is not None and node.network is not None
+
+        def add(_data: bytes, _now: int) -> object:
+            raise KeyError("a bug in admission")
+
+        node.mempool.add = add  # type: ignore[method-assign,assignment]
+        node.network._on_message = node._on_network_message
+        peer = node.validators.public_keys[0]
+        node.network._deliver(Message(peer, TX_GOSSIP_CHANNEL, encode_batch([b"tx"])))
+
+    halted, _at_halt, _later = run_single_validator(tmp_path, break_admission)
+    assert halted is not None and "KeyError" in halted and "admitting a tx" in halted
 
 
 def test_a_halted_node_sends_no_consensus_message(tmp_path: Path) -> None:

@@ -205,6 +205,7 @@ class Replica:
         self.dropped: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._outputs: list[Output] = []
+        self._signing: dict[tuple[int, int, int], SignedMessage] = {}  # signed during this call
 
     # --- public inputs ------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class Replica:
         `Committed` outputs, or of a `StateRestored`), oldest first; empty for
         an application at genesis.
         """
-        self._outputs = []
+        self._begin()
         self.view_started_ms = now
         self.last_progress_ms = now
         if executed:
@@ -243,7 +244,7 @@ class Replica:
         self._resume_executed(history)  # the same path as start(..., executed=history)
 
     def on_message(self, message: SignedMessage, now: int) -> list[Output]:
-        self._outputs = []
+        self._begin()
         self._dispatch(message, now)
         self._arm_timers(now)
         return self._take()
@@ -263,7 +264,7 @@ class Replica:
 
     def on_client_txs(self, txs: Sequence[bytes], now: int) -> list[Output]:
         """Many client txs at once (`on_client_tx` for each, timers armed once)."""
-        self._outputs = []
+        self._begin()
         added = False
         for tx in txs:
             added = self._add_pending_tx(tx, now) or added
@@ -279,6 +280,8 @@ class Replica:
             self.stats["txs_duplicate"] += 1
         elif len(self.pending_txs) >= limits.pending_txs_max:
             self.stats["txs_pool_full"] += 1
+        elif self.application.is_tx_used(tx):
+            self.stats["txs_duplicate"] += 1  # executed in a block this replica did not see
         elif self.application.check_tx(tx) != CHECK_TX_OK:
             self.stats["txs_rejected"] += 1
         else:
@@ -287,7 +290,7 @@ class Replica:
         return False
 
     def on_timer(self, kind: TimerKind, now: int) -> list[Output]:
-        self._outputs = []
+        self._begin()
         deadline = self.timers.get(kind)
         if deadline is not None and now >= deadline:
             del self.timers[kind]
@@ -326,9 +329,22 @@ class Replica:
 
     # --- helpers: outputs, signing, timers -------------------------------------------
 
+    def _begin(self) -> None:
+        """A new input: whatever an earlier call left half done (it raised) is not kept."""
+        self._outputs = []
+        self._signing = {}
+
     def _take(self) -> list[Output]:
+        """The call completed: its signed messages are recorded together with their Persists."""
         outputs, self._outputs = self._outputs, []
+        self.signed.update(self._signing)
+        self._signing = {}
         return outputs
+
+    def _get_signed(self, key: tuple[int, int, int]) -> SignedMessage | None:
+        """What this replica signed under ``key``, in an earlier call or this one."""
+        message = self._signing.get(key)
+        return message if message is not None else self.signed.get(key)
 
     def _emit(self, output: Output) -> None:
         self._outputs.append(output)
@@ -341,16 +357,19 @@ class Replica:
         """Sign ``body`` unless this replica already signed something else under ``key``.
 
         The journal record is emitted before the message can be sent: this is the
-        durability rule that keeps a restarted replica from equivocating.
+        durability rule that keeps a restarted replica from equivocating. The
+        message joins `signed` (what retransmissions resend) only when the call
+        returns its outputs, so a call that raises leaves no signed message behind
+        whose `Persist` was never executed.
         """
-        existing = self.signed.get(key)
+        existing = self._get_signed(key)
         if existing is not None:
             if existing.body == body:
                 return existing
             self.stats["refused_to_sign_twice"] += 1
             return None
         message = self._sign(body)
-        self.signed[key] = message
+        self._signing[key] = message
         self._emit(Persist(SignedRecord(message)))
         return message
 
@@ -477,7 +496,7 @@ class Replica:
             or header.is_null
         ):
             return self._drop("malformed_proposal")
-        own_vote = self.signed.get((_PREPARE, body.view, body.seq))
+        own_vote = self._get_signed((_PREPARE, body.view, body.seq))
         if (
             own_vote is not None
             and isinstance(own_vote.body, Prepare)
@@ -528,9 +547,32 @@ class Replica:
             return "timestamp_in_future"
         if len(block.txs) > self.config.txs_per_block_max:
             return "too_many_txs"
+        if not self._are_txs_new(block.txs):
+            return "duplicate_tx"
         if not self.application.validate_block(block.txs):
             return "invalid_block"
         return None
+
+    def _are_txs_new(self, txs: tuple[bytes, ...]) -> bool:
+        """Exactly once: no tx of a proposal was committed (in the window this replica remembers)
+        or is in another block it accepted in this view, and none appears twice. An honest
+        primary never proposes one: it leaves out in-flight txs, and its pool loses every
+        committed tx, however it learned of the commit."""
+        hashes = {crypto.sha256(tx) for tx in txs}
+        if len(hashes) != len(txs):
+            return False
+        committed = self.committed_tx_hashes
+        in_flight = self.in_flight_tx_hashes
+        return not any(h in committed or h in in_flight for h in hashes)
+
+    def _purge_used_txs(self) -> None:
+        """Drop pending txs that can never commit: executed in a block this replica skipped
+        (state transfer), or beaten by a rival with the same nonce. Without this a losing tx
+        of a nonce race would keep the censorship clock running against an honest primary."""
+        used = [h for h, p in self.pending_txs.items() if self.application.is_tx_used(p.tx)]
+        for tx_hash in used:
+            del self.pending_txs[tx_hash]
+        self.stats["txs_purged"] += len(used)
 
     def _accept(self, slot: Slot, view: int, block: Block, now: int) -> None:
         """Adopt ``block`` as this view's proposal at ``slot`` and vote PREPARE for it."""
@@ -735,7 +777,7 @@ class Replica:
             return
         if not self._is_in_window(seq):
             return
-        existing = self.signed.get((_PRE_PREPARE, self.view, seq))
+        existing = self._get_signed((_PRE_PREPARE, self.view, seq))
         if existing is None:
             block = self._build_block(seq, now)
             if not block.txs and not self._is_heartbeat_due(now):
@@ -781,6 +823,7 @@ class Replica:
 
     def _on_progress_deadline(self, now: int) -> None:
         if self.status is Status.NORMAL:
+            self._purge_used_txs()
             stalled = now - max(self.last_progress_ms, self.view_started_ms)
             oldest = self._oldest_pending_ms()
             censored = (
@@ -818,7 +861,7 @@ class Replica:
                 if self.slots[seq].certificate is not None:
                     continue
                 for kind in (_PRE_PREPARE, _PREPARE, _COMMIT):
-                    message = self.signed.get((kind, self.view, seq))
+                    message = self._get_signed((kind, self.view, seq))
                     if message is not None:
                         self._emit(Broadcast(message))
         if self.own_checkpoint is not None:
@@ -842,7 +885,8 @@ class Replica:
         body = ViewChange(target, self.stable_proof, prepared)
         message = self._sign_once((_VIEW_CHANGE, target, 0), body)
         if message is None:  # after a restart: resend what was signed for this view then
-            message = self.signed[(_VIEW_CHANGE, target, 0)]
+            message = self._get_signed((_VIEW_CHANGE, target, 0))
+            assert message is not None
         self._emit(Broadcast(message))
         self.view_changes.setdefault(target, {})[self.replica_id] = message
         self._try_send_new_view(target, now)
@@ -851,7 +895,7 @@ class Replica:
         """Every own VIEW-CHANGE above the current view: peers still collecting a lower
         target may have lost it, and without it they could never reach a quorum."""
         for target in range(self.view + 1, self.view_change_target + 1):
-            message = self.signed.get((_VIEW_CHANGE, target, 0))
+            message = self._get_signed((_VIEW_CHANGE, target, 0))
             if message is not None:
                 self._emit(Broadcast(message))
 
@@ -927,7 +971,8 @@ class Replica:
         chosen = tuple(changes[signer] for signer in sorted(changes)[: self.quorum])
         message = self._sign_once((_NEW_VIEW, target, 0), NewView(target, chosen))
         if message is None:
-            message = self.signed[(_NEW_VIEW, target, 0)]
+            message = self._get_signed((_NEW_VIEW, target, 0))
+            assert message is not None
         self._emit(Broadcast(message))
         assert isinstance(message.body, NewView)
         self._install_view(message, message.body, now)
@@ -1105,6 +1150,7 @@ class Replica:
             self.history[entry.height] = entry
         self.committed = {h: b for h, b in self.committed.items() if h > checkpoint.seq}
         self.snapshots[checkpoint.seq] = (transfer.snapshot, history)
+        self._purge_used_txs()
         self._emit(StateRestored(checkpoint.seq, checkpoint.state_root, history))
         self._make_stable(transfer.proof)
 
@@ -1124,6 +1170,7 @@ class Replica:
             self.history[entry.height] = entry
         self.last_executed = last.height
         self.next_seq = last.height + 1
+        self._purge_used_txs()
 
     def _restore(self, journal: Sequence[JournalRecord], now: int) -> None:
         highest_view = 0

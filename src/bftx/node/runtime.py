@@ -18,6 +18,7 @@ import asyncio
 import gc
 import logging
 import sqlite3
+import traceback
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -26,26 +27,22 @@ from typing import Any
 from bftx import crypto, limits
 from bftx.chain import Genesis
 from bftx.consensus import (
-    Broadcast,
     ChainRules,
     Committed,
     ConsensusConfig,
     InvalidCertifiedBlock,
     Output,
-    Persist,
     PruneRecord,
     Replica,
-    Send,
-    SetTimer,
     StateRestored,
     TimerKind,
     ValidatorSet,
-    ViewInstalled,
     apply_certified_block,
     encode_message,
     prune_journal,
     verify_commit_certificate,
 )
+from bftx.consensus.executor import OutputExecutor
 from bftx.consensus.messages import (
     Block,
     CertifiedBlock,
@@ -119,6 +116,9 @@ class ExecutedBlocks:
             return int(Code.OK)  # the mutant: a committed tx passes as new
         return code
 
+    def is_tx_used(self, tx: bytes) -> bool:
+        return not self.recommits and self.application.is_tx_used(tx)
+
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         return self.application.validate_block(txs)
 
@@ -150,6 +150,46 @@ class ExecutedBlocks:
         self.results.clear()
         self.restored[height] = snapshot
         return True
+
+
+class _NodePorts:
+    """The node's disk, network and timers as the output executor's ports."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def save_journal(self, records: list[JournalRecord]) -> None:
+        self.node._guard_disk(self.node._persist, records)
+
+    def request_sync(self) -> None:
+        self.node._schedule_sync()
+
+    def send(self, to: int | None, message: SignedMessage) -> None:
+        self.node._observe_own_vote(message)
+        payload = encode_message(message)
+        if to is None:
+            self.node._broadcast_to_validators(payload)
+        else:
+            self.node._send_to_validator(to, payload)
+
+    def set_timer(self, kind: TimerKind, deadline_ms: int) -> None:
+        self.node._set_timer(kind, deadline_ms)
+
+    def save_committed(self, committed: Committed) -> None:
+        self.node._guard_disk(self.node._on_committed, committed)
+
+    def save_restored(self, restored: StateRestored) -> None:
+        self.node._guard_disk(self.node._on_state_restored, restored)
+
+    def on_view_installed(self, view: int) -> None:
+        metrics = self.node.metrics
+        metrics.view.set(view)
+        if view > 0:
+            metrics.view_changes.inc()
+        logger.info("view installed", extra={"view": view})
+
+    def on_halt(self, reason: str, details: str) -> None:
+        self.node.halt(reason, details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +242,7 @@ class Node:
         self.signing = SigningMonitor(len(genesis.validators))
         self.backfill = sync.Backfill(agreement=self.validators.fault_tolerance + 1)
         self._skipped_up_to = 0  # no height above it was skipped by a state transfer
+        self._offered_again: dict[bytes, None] = {}  # the recommit mutant's (a test hook)
         self.store: Store | None = None
         self.replica: Replica | None = None
         self.network: Network | None = None
@@ -219,8 +260,7 @@ class Node:
         # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
         # at the edge instead of queueing past every timeout.
         self.client_backlog_txs_max = limits.client_backlog_txs_max
-        self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
-        self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
+        self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
@@ -295,7 +335,8 @@ class Node:
             self._journal = [
                 decode_journal_record(data, self.chain_id) for data in self.store.load_journal()
             ]
-            self._execute(self.replica.start(self.clock(), self._journal))
+            replica, journal, now = self.replica, self._journal, self.clock()
+            self._run(lambda: replica.start(now, journal))
         await self.network.start()
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
@@ -439,26 +480,12 @@ class Node:
 
     # --- executing replica outputs ----------------------------------------------------
 
+    def _run(self, call: Callable[[], list[Output]]) -> None:
+        """Call the replica and execute its outputs; any exception halts the node."""
+        self.executor.run(call)
+
     def _execute(self, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, Persist):
-                self._unsynced.append(output.record)
-                self._schedule_sync()
-            elif isinstance(output, Broadcast):
-                self._send_after_sync(None, encode_message(output.message))
-            elif isinstance(output, Send):
-                self._send_after_sync(output.to, encode_message(output.message))
-            elif isinstance(output, SetTimer):
-                self._set_timer(output.kind, output.deadline_ms)
-            elif isinstance(output, Committed):
-                self._guard_disk(self._on_committed, output)
-            elif isinstance(output, StateRestored):
-                self._guard_disk(self._on_state_restored, output)
-            elif isinstance(output, ViewInstalled):
-                self.metrics.view.set(output.view)
-                if output.view > 0:
-                    self.metrics.view_changes.inc()
-                logger.info("view installed", extra={"view": output.view})
+        self.executor.execute(outputs)
 
     def _guard_disk(self, write: Callable[[Any], None], argument: Any) -> bool:
         """Run a store write; if the disk fails, halt instead of going on with state the store lacks."""
@@ -476,8 +503,10 @@ class Node:
         nothing it did may go further (DESIGN.md section 8); a restart recovers
         from the journal and the store.
         """
-        logger.error("exception %s: halting", where, exc_info=error)
-        self.halt(f"exception {where}: {type(error).__name__}: {error}")
+        self.halt(
+            f"exception {where}: {type(error).__name__}: {error}",
+            "".join(traceback.format_exception(error)),
+        )
 
     def _on_handler_error(self, error: BaseException) -> None:
         self.fail(error, "handling a network message")
@@ -499,26 +528,21 @@ class Node:
         if not task.cancelled() and (error := task.exception()) is not None:
             self.fail(error, f"in task {task.get_name()}")
 
-    def halt(self, reason: str) -> None:
-        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503)."""
+    def halt(self, reason: str, details: str = "") -> None:
+        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503).
+
+        The output executor stops at once too: the rest of the output list being
+        executed is dropped, and no record or message waiting for a sync goes out.
+        """
         if self.halted is not None:
             return
         self.halted = reason
         self.metrics.halted.set(1)
+        self.executor.halt(reason, details)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        self._held_sends.clear()
-        logger.error("node halted", extra={"reason": reason})
-
-    def _send_after_sync(self, to: int | None, payload: bytes) -> None:
-        """Send now, or after the pending sync when records wait for it (keeping the order)."""
-        if self._unsynced:
-            self._held_sends.append((to, payload))
-        elif to is None:
-            self._broadcast_to_validators(payload)
-        else:
-            self._send_to_validator(to, payload)
+        logger.error("node halted", extra={"reason": reason, "traceback": details or None})
 
     def _schedule_sync(self) -> None:
         if self._sync_scheduled:
@@ -534,17 +558,8 @@ class Node:
     def _sync_journal(self) -> None:
         """Persist every record of this loop iteration in one synced transaction, then send."""
         self._sync_scheduled = False
-        if self.store is None or not self._unsynced:
-            return
-        records, self._unsynced = self._unsynced, []
-        if not self._guard_disk(self._persist, records):
-            return  # halted: the votes behind these records are never sent
-        sends, self._held_sends = self._held_sends, []
-        for to, payload in sends:
-            if to is None:
-                self._broadcast_to_validators(payload)
-            else:
-                self._send_to_validator(to, payload)
+        if self.store is not None:
+            self.executor.sync()
 
     def _persist(self, records: list[JournalRecord]) -> None:
         """Journal records, synced before anything after them is sent (one transaction for all)."""
@@ -575,7 +590,8 @@ class Node:
         if now < deadline_ms:  # the event loop's clock ran ahead of the wall clock: wait the rest
             self._set_timer(kind, deadline_ms)
             return
-        self._execute(self.replica.on_timer(kind, now))
+        replica = self.replica
+        self._run(lambda: replica.on_timer(kind, now))
 
     def _on_committed(self, committed: Committed) -> None:
         block = committed.block
@@ -674,15 +690,25 @@ class Node:
         assert self.mempool is not None
         ready = self.mempool.release_ready()
         if self.replica is not None and ready:
-            self._execute(self.replica.on_client_txs(ready, now))
+            replica = self.replica
+            self._run(lambda: replica.on_client_txs(ready, now))
 
     def _offer_committed_again(self, block: Block) -> None:
         """The ``recommit`` mutant (a test hook): put the exactly-once bug back by offering a
         committed block's txs to the proposal pool again, past the committed-tx filters."""
-        assert self.replica is not None
+        replica = self.replica
+        assert replica is not None
+        again = []
         for data in block.txs:
-            self.replica.committed_tx_hashes.pop(crypto.sha256(data), None)
-        self._execute(self.replica.on_client_txs(list(block.txs), self.clock()))
+            tx_hash = crypto.sha256(data)
+            replica.committed_tx_hashes.pop(tx_hash, None)
+            if tx_hash not in self._offered_again:  # once each: a duplicate, not a flood
+                self._offered_again[tx_hash] = None
+                again.append(data)
+        while len(self._offered_again) > limits.pending_txs_max:
+            del self._offered_again[next(iter(self._offered_again))]
+        now = self.clock()
+        self._run(lambda: replica.on_client_txs(again, now))
 
     def _remember_submission(self, tx_hash: bytes, now: int) -> None:
         self._submitted_ms[tx_hash] = now
@@ -717,21 +743,23 @@ class Node:
         decoding them again (every tx, the txs root) is what turns slowness into a storm.
         A COMMIT vote a validator sent over its own link shows that it is signing.
         """
-        assert self.replica is not None
+        replica = self.replica
+        assert replica is not None
         now = self.clock()
         message = self._decoded_messages.get(payload)
         if message is None:
             try:
                 message = decode_message(payload, self.chain_id)
             except DecodeError:
-                self._execute(self.replica.on_bytes(payload, now))  # the replica counts it
+                self._run(lambda: replica.on_bytes(payload, now))  # the replica counts it
                 return
             if len(payload) >= LARGE_MESSAGE_BYTES:
                 self._decoded_messages[payload] = message
                 if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
                     self._decoded_messages.popitem(last=False)
         self._observe_vote(message, peer)
-        self._execute(self.replica.on_message(message, now))
+        decoded = message
+        self._run(lambda: replica.on_message(decoded, now))
 
     def _observe_vote(self, message: SignedMessage, sender: bytes) -> None:
         body = message.body
@@ -742,8 +770,6 @@ class Node:
         assert self.network is not None
         if self.halted:  # a halted node sends no consensus message, whoever asks
             return
-        if len(payload) < LARGE_MESSAGE_BYTES and self.validator_index is not None:
-            self._observe_own_vote(payload)
         for index, public_key in enumerate(self.validators.public_keys):
             if index != self.validator_index:
                 self.network.send(public_key, CONSENSUS_CHANNEL, payload)
@@ -755,9 +781,8 @@ class Node:
         if index != self.validator_index and self.validators.is_validator(index):
             self.network.send(self.validators.public_keys[index], CONSENSUS_CHANNEL, payload)
 
-    def _observe_own_vote(self, payload: bytes) -> None:
-        """This node's own COMMIT votes (small broadcasts; decoding one costs microseconds)."""
-        message = decode_message(payload, self.chain_id)
+    def _observe_own_vote(self, message: SignedMessage) -> None:
+        """This node's own COMMIT votes, as the replica sends them."""
         if isinstance(message.body, Commit):
             self.signing.observe(message.signer, message.body.seq)
 

@@ -42,6 +42,14 @@ class SafetyChecker:
     def on_assertion(self, node: int, message: str, now_ms: int) -> None:
         self._violate(f"t={now_ms}ms node {node}: replica stopped on a broken invariant: {message}")
 
+    def on_unjournaled_send(self, node: int, kind: str, now_ms: int) -> None:
+        self._violate(
+            f"t={now_ms}ms node {node}: sent a {kind} whose journal record is not durable"
+        )
+
+    def on_equivocation(self, node: int, kind: str, now_ms: int) -> None:
+        self._violate(f"t={now_ms}ms node {node}: signed two different {kind}s for one slot")
+
     def _compare(self, node: int, height: int, digest: bytes, root: bytes, now_ms: int) -> None:
         known = self.committed.setdefault(height, (digest, root))
         if known[0] != digest:
