@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bftx.client import core
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
-from bftx.client.signing import RequestSigner, websocket_headers
+from bftx.client.signing import RequestPolicy, websocket_headers
 from bftx.client.sync import _json
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
@@ -42,7 +42,7 @@ class AsyncClient:
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=timeout,
-            auth=RequestSigner(self.key) if self.key is not None else None,
+            auth=RequestPolicy(self.key),
         )
         self._markets: dict[str, core.MarketInfo] = {}
         self._chain_id: str | None = None
