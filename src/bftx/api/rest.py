@@ -1,4 +1,4 @@
-"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` (served offline).
 
 Every error is ``application/problem+json`` with a stable ``code``; bad input
 is always a 4xx that says what was wrong, never a 500. Market symbols appear
@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from bftx import codec, crypto, limits
 from bftx.api.access import AccessControl, authenticator_for, may_see_account
+from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
 from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeBudget, intake_for
 from bftx.api.units import format_amount, format_price, format_size
@@ -314,6 +315,12 @@ def create_app(node: Node) -> FastAPI:
                 f"The request body is over {limits.api_request_bytes_max} bytes; refused unread"
             ),
         },
+        docs_url=None,  # register_docs serves /docs without a CDN
+        redoc_url=None,
+    )
+    register_docs(app)
+    register_metrics_pointer(
+        app, lambda: f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
     )
     # Starlette runs the middleware added last first: BodyLimit bounds what AccessControl reads.
     app.add_middleware(AccessControl, authenticator=lambda: authenticator_for(node))
@@ -687,8 +694,20 @@ def _admit(node: Node, intake: IntakeBudget, data: bytes, refused: Refusals) -> 
         tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
         accepted=admitted.code is Code.OK,
         code=admitted.code.slug,
-        message=CODE_DESCRIPTIONS[admitted.code],
+        message=_refusal_message(node, admitted.code, admitted.tx_hash),
     )
+
+
+def _refusal_message(node: Node, code: Code, tx_hash: bytes | None) -> str:
+    """The code's description; for a resubmitted tx, that its first copy already committed."""
+    if code in (Code.NONCE_USED, Code.DUPLICATE_TX) and tx_hash is not None and node.store:
+        row = node.store.tx(tx_hash)
+        if row is not None:
+            return (
+                f"this very tx is already committed at height {row.height} (its first copy "
+                f"counts; this copy is not admitted); GET /v1/txs/{tx_hash.hex()} has its result"
+            )
+    return CODE_DESCRIPTIONS[code]
 
 
 def _decode_tx_text(text: str) -> bytes:
