@@ -16,7 +16,13 @@ from bftx.consensus import (
     TimerKind,
 )
 from bftx.consensus.executor import OutputExecutor
-from bftx.consensus.messages import Prepare, PrePrepare, SignedMessage
+from bftx.consensus.messages import (
+    CommitCertificate,
+    HistoryEntry,
+    Prepare,
+    PrePrepare,
+    SignedMessage,
+)
 from bftx.consensus.outputs import JournalRecord, SignedRecord
 from tests.consensus.support import make_chain, make_first_block, make_replica, sign
 
@@ -137,3 +143,16 @@ def test_signed_message_is_not_kept_when_the_call_that_signed_it_raises() -> Non
     with pytest.raises(RuntimeError):
         replica.on_message(sign(KEYS, 0, PrePrepare(0, 1, block)), 20)
     assert replica.signed == {}, "a vote whose Persist never ran must not be resent later"
+
+
+def test_block_saved_only_once_the_votes_that_committed_it_are_durable() -> None:
+    """A crash between the own COMMIT and its sync must not leave the block in the store."""
+    block = make_first_block()
+    certificate = CommitCertificate(0, 1, block.digest, ())
+    entry = HistoryEntry(1, block.digest, b"\x00" * 32, 10)
+    ports = RecordingPorts(fail_on="journal")
+    executor = OutputExecutor(ports)
+    executor.execute([*persisted_vote(), Committed(block, certificate, entry.state_root, entry)])
+    assert ports.events == []  # held behind the unsynced record
+    executor.sync()  # the sync fails: halted, and the block was never saved
+    assert ports.events == [] and executor.halted is not None

@@ -4,11 +4,15 @@ The node (asyncio, SQLite, TLS) and the simulator (fake disk, fake network,
 virtual clock) both execute `Replica` outputs through `OutputExecutor`, so
 the simulator tests the very rules the node runs on:
 
-- **Persist before send.** A `Persist` is handed to the journal port and is
-  durable only once `sync` returns; every `Send`/`Broadcast` behind an
-  unsynced record waits for that sync, in order. Local outputs (timers,
-  execution) run at once. A runtime may sync once per batch (group commit):
-  it calls `sync` when ``request_sync`` asks for it.
+- **Persist before send, and before save.** A `Persist` is handed to the
+  journal port and is durable only once `sync` returns; every
+  `Send`/`Broadcast`, and every `Committed`/`StateRestored` (saving executed
+  state), behind an unsynced record waits for that sync, in order. A block
+  this replica committed with its own COMMIT is therefore never in the store
+  while that vote could still be lost: a crash before the sync forgets both
+  (the simulator's `crash_before_persist` found the difference). Timers and
+  view notices run at once. A runtime may sync once per batch (group
+  commit): it calls `sync` when ``request_sync`` asks for it.
 - **Halt, never lie.** If the replica call or any port raises, the executor
   halts with the reason: the rest of the output list is dropped, records not
   yet synced and the messages waiting for them are discarded, and from then
@@ -78,7 +82,7 @@ class OutputExecutor:
         self.policy = policy  # only the simulator's send-before-persist mutant changes it
         self.halted: str | None = None
         self.unsynced: list[JournalRecord] = []
-        self.held: list[tuple[int | None, SignedMessage]] = []  # sends waiting for the sync
+        self.held: list[Output] = []  # sends and saves waiting for the sync, in order
 
     def run(self, call: Callable[[], list[Output]], what: str = "replica") -> None:
         """Call the replica (``call`` returns its outputs) and execute them; halt if either raises."""
@@ -107,25 +111,27 @@ class OutputExecutor:
         if isinstance(output, Persist):
             self.unsynced.append(output.record)
             ports.request_sync()
-        elif isinstance(output, Broadcast):
-            self._send(None, output.message)
-        elif isinstance(output, Send):
-            self._send(output.to, output.message)
         elif isinstance(output, SetTimer):
             ports.set_timer(output.kind, output.deadline_ms)
+        elif isinstance(output, ViewInstalled):
+            ports.on_view_installed(output.view)
+        elif self.unsynced and not self.policy.send_before_persist:
+            self.held.append(output)
+        else:
+            self._release(output)
+
+    def _release(self, output: Output) -> None:
+        """A send or a save whose journal records are durable."""
+        ports = self.ports
+        if isinstance(output, Broadcast):
+            ports.send(None, output.message)
+        elif isinstance(output, Send):
+            ports.send(output.to, output.message)
         elif isinstance(output, Committed):
             ports.save_committed(output)
-        elif isinstance(output, StateRestored):
+        else:
+            assert isinstance(output, StateRestored)
             ports.save_restored(output)
-        else:
-            assert isinstance(output, ViewInstalled)
-            ports.on_view_installed(output.view)
-
-    def _send(self, to: int | None, message: SignedMessage) -> None:
-        if self.unsynced and not self.policy.send_before_persist:
-            self.held.append((to, message))
-        else:
-            self.ports.send(to, message)
 
     def sync(self) -> None:
         """Make the waiting records durable, then send what waited for them, in order."""
@@ -140,11 +146,15 @@ class OutputExecutor:
         if self.halted is not None:
             return  # the port halted the runtime itself (a store error it reports its own way)
         held, self.held = self.held, []
-        for to, message in held:
+        for output in held:
+            if self.halted is not None:
+                return
             try:
-                self.ports.send(to, message)
+                self._release(output)
             except Exception as error:
-                self.halt(f"sending raised {error!r}", traceback.format_exc())
+                self.halt(
+                    f"executing {type(output).__name__} raised {error!r}", traceback.format_exc()
+                )
                 return
 
     def halt(self, reason: str, details: str = "") -> None:

@@ -5,8 +5,10 @@ The replica and the exchange are pure; everything that touches time, disks
 and sockets happens here. Replica outputs are executed in order, with one
 rule: a `Persist` is on disk (synced) before any message after it is sent, so
 a vote is durable before anyone can see it. Records are synced once per loop
-iteration (group commit); the messages behind them wait for that sync, in
-order, while local outputs (timers, execution) run at once.
+iteration (group commit); the messages and the block saves behind them wait
+for that sync, in order, while timers run at once. The outputs go through
+`bftx.consensus.executor.OutputExecutor` (the simulator runs the same one):
+any exception halts the node and drops the rest of the output list.
 
 A validator votes. A follower verifies certified blocks it fetches from the
 validators (`bftx.node.sync`), executes them, and serves the same queries.

@@ -80,7 +80,7 @@ def withhold_prepared(
     body = output.message.body
     if not isinstance(body, ViewChange) or (not body.prepared and body.checkpoint is None):
         return output
-    hollow = sign_as(context, node, ViewChange(body.new_view, None, ()))
+    hollow = sign_as(context, node, ViewChange(body.new_view, None, (), body.suspicions))
     return Broadcast(hollow) if isinstance(output, Broadcast) else Send(output.to, hollow)
 
 
@@ -289,7 +289,7 @@ class FarFuture(Behaviour):
             Prepare(replica.view + FAR, replica.last_executed + 1, digest),
             Commit(replica.view, replica.last_executed + FAR, digest),
             Checkpoint(interval * FAR, digest, digest),
-            ViewChange(replica.view + FAR, None, ()),
+            ViewChange(replica.view + FAR, None, (), ()),
         ]
         for body in bodies:
             context.transmit(node, Broadcast(sign_as(context, node, body)))

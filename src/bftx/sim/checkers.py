@@ -71,11 +71,12 @@ def compute_memory_bounds(config: ConsensusConfig, journal_records: int) -> dict
     checkpoints = window // config.checkpoint_interval_blocks + 2
     return {
         "slots": window,
-        "committed_blocks": window + limits.fetch_blocks_max,
+        "committed_blocks": window + config.checkpoint_interval_blocks + limits.fetch_blocks_max,
         "snapshots": checkpoints + limits.fetch_blocks_max // config.checkpoint_interval_blocks,
         "checkpoint_votes": 2 * nodes * checkpoints,
         "signed": 3 * window + 2 * (limits.view_ahead_max + 2),
         "view_changes": nodes * (limits.view_ahead_max + 1),
+        "suspicions": nodes * (limits.view_ahead_max + 1),
         "pending_txs": limits.pending_txs_max,
         "committed_tx_hashes": limits.pending_txs_max,
         "history": window + limits.fetch_blocks_max + 2 * config.pipeline_depth_blocks + 1,

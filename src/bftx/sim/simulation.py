@@ -36,7 +36,8 @@ from bftx.consensus import (
     encode_message,
 )
 from bftx.consensus.executor import OutputExecutor
-from bftx.consensus.messages import Commit, HistoryEntry, NewView, Prepare, PrePrepare, ViewChange
+from bftx.consensus.journal import compute_journal_key
+from bftx.consensus.messages import HistoryEntry
 from bftx.sim.app import CounterApplication
 from bftx.sim.byzantine import AdversaryContext, Behaviour, create_behaviour
 from bftx.sim.checkers import SafetyChecker, find_memory_violations
@@ -103,10 +104,6 @@ def create_keys(nodes: int) -> list[crypto.KeyPair]:
 
 class InjectedFault(Exception):
     """Raised by a simulated port on purpose (fault kinds output_exception, crash_before_persist)."""
-
-
-# Journaled message kinds: an honest validator sends one only once its record is durable.
-_JOURNALED = (PrePrepare, Prepare, Commit, ViewChange, NewView)
 
 
 @dataclass(slots=True)
@@ -345,11 +342,11 @@ class Simulation:
         """An honest validator sends a journaled message only once its record is durable, and
         never two different messages for one journal key."""
         body = message.body
-        if not isinstance(body, _JOURNALED) or message.signer != instance.node_id:
+        key = compute_journal_key(body)
+        if key is None or message.signer != instance.node_id:
             return
         if not instance.disk.is_durable(message):
             self.safety.on_unjournaled_send(instance.node_id, type(body).__name__, self.now)
-        key = _journal_key(message)
         known = instance.sent_signatures.setdefault(key, message.signature)
         if known != message.signature:
             self.safety.on_equivocation(instance.node_id, type(body).__name__, self.now)
@@ -513,17 +510,6 @@ class Simulation:
                     f"{replica.status.value})"
                 )
         return result
-
-
-def _journal_key(message: SignedMessage) -> tuple[int, int, int]:
-    body = message.body
-    if isinstance(body, ViewChange):
-        return (5, body.new_view, 0)
-    if isinstance(body, NewView):
-        return (6, body.view, 0)
-    assert isinstance(body, PrePrepare | Prepare | Commit)
-    kind = 1 if isinstance(body, PrePrepare) else 2 if isinstance(body, Prepare) else 3
-    return (kind, body.view, body.seq)
 
 
 class SimulatedPorts:
