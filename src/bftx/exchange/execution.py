@@ -228,8 +228,9 @@ def execute_block(
     """Execute a committed block's txs (signatures already verified by block validation)."""
     assert height == state.height + 1, f"block {height} does not follow {state.height}"
     state.height = height
-    block_events = expire_orders(state, timestamp_ms)
+    # The seed first: expiries depend on the timestamp the proposer picks, the seed must not.
     seed = compute_order_seed(height, state.compute_state_root())
+    block_events = expire_orders(state, timestamp_ms)
     receipts = tuple(execute_tx(state, tx, timestamp_ms) for tx in canonical_order(txs, seed))
     return BlockResult(
         height, timestamp_ms, receipts, tuple(block_events), state.compute_state_root()

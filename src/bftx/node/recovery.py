@@ -1,10 +1,10 @@
 """Rebuilding a node's state from its store, trusting nothing that certificates do not prove.
 
 Restart = load the latest snapshot, then replay every stored block after it.
-Each replayed block must hash to its stored digest, carry a valid commit
-certificate for that digest, and execute to the stored state root; each
-header's anchor state root must match the root this node computed for the
-anchor height. Any disagreement stops the node with `StoreError`: a node must
+Each replayed block must hash to its stored digest and then pass the one path
+every certified block takes (`bftx.consensus.apply_certified_block`: a valid
+commit certificate, the anchor digest and state root this node computed, the
+timestamp rule), and execute to the stored state root. Any disagreement stops the node with `StoreError`: a node must
 never serve a state that differs from the certified one.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bftx.consensus import ValidatorSet, verify_commit_certificate
-from bftx.consensus.messages import HistoryEntry, compute_genesis_hash
+from bftx.consensus import ChainRules, InvalidCertifiedBlock, ValidatorSet, apply_certified_block
+from bftx.consensus.certified import BAD_CERTIFICATE, STATE_ROOT_MISMATCH
+from bftx.consensus.messages import CertifiedBlock, HistoryEntry, compute_genesis_hash
 from bftx.consensus.storage import (
-    compute_execution_timestamp,
     decode_block,
     decode_commit_certificate,
     decode_history,
@@ -52,6 +52,7 @@ def recover(
                 f"{store.path}: the snapshot at height {height} does not match its state root"
             )
         history = {entry.height: entry for entry in tail}
+    rules = ChainRules(validators, pipeline_depth_blocks)
     replayed = 0
     for stored in store.blocks_after(application.exchange.height):
         height = application.exchange.height + 1
@@ -62,37 +63,37 @@ def recover(
             certificate = decode_commit_certificate(stored.certificate)
         except DecodeError as error:
             raise StoreError(f"{store.path}: block {height} is damaged: {error}") from error
-        if block.digest != stored.block_hash or not verify_commit_certificate(
-            validators, certificate, block
-        ):
-            raise StoreError(
-                f"{store.path}: block {height} is not the block its certificate commits"
+        if block.digest != stored.block_hash:
+            raise StoreError(f"{store.path}: block {height} does not hash to its stored digest")
+        try:
+            entry = apply_certified_block(
+                rules,
+                application,
+                history,
+                CertifiedBlock(block, certificate),
+                expected_state_root=stored.state_root,
             )
-        anchor = history.get(max(height - pipeline_depth_blocks, 0))
-        header = block.header
-        if (
-            not header.is_null
-            and anchor is not None
-            and (
-                anchor.state_root != header.anchor_state_root or anchor.digest != header.anchor_hash
-            )
-        ):
-            raise StoreError(
-                f"{store.path}: replaying block {height} disagrees with the certified state root of block "
-                f"{anchor.height}: this node's state diverged; stop and restore it from a healthy node"
-            )
-        previous = history[height - 1]
-        timestamp = compute_execution_timestamp(block, previous.timestamp_ms)
-        state_root = application.execute_block(height, timestamp, block.txs)
-        if state_root != stored.state_root:
-            raise StoreError(
-                f"{store.path}: block {height} executes to another state root than the one stored"
-            )
-        history[height] = HistoryEntry(height, block.digest, state_root, timestamp)
+        except InvalidCertifiedBlock as error:
+            raise StoreError(f"{store.path}: {_explain(error)}") from error
+        history[height] = entry
         for old in [h for h in history if h <= height - pipeline_depth_blocks]:
             del history[old]
         replayed += 1
     return Recovered(application, tuple(history[h] for h in sorted(history)), replayed)
+
+
+def _explain(error: InvalidCertifiedBlock) -> str:
+    height = error.height
+    if error.reason == STATE_ROOT_MISMATCH:
+        return f"block {height} executes to another state root than the one stored"
+    if error.reason == BAD_CERTIFICATE:
+        return f"block {height} is not the block its certificate commits"
+    if error.is_divergence:
+        return (
+            f"replaying: {error}: this node's state diverged from the certified one; "
+            "stop and restore it from a healthy node"
+        )
+    return f"replaying: {error}"
 
 
 def _snapshot_tail(store: Store, height: int, state_root: bytes) -> tuple[HistoryEntry, ...]:
