@@ -149,9 +149,15 @@ class ExecutedBlocks:
         if not self.application.restore_snapshot(height, snapshot, state_root):
             return False
         self.checks.rebuild(self.application.exchange.state)
-        self.results.clear()
+        # Results of blocks executed before the transfer stay: their `Committed` outputs may
+        # still wait for the journal sync (the executor holds saves until it is durable).
         self.restored[height] = snapshot
         return True
+
+    def forget_results_up_to(self, height: int) -> None:
+        """Drop results no `Committed` will ask for: heights a state transfer went past."""
+        for stale in [h for h in self.results if h <= height]:
+            del self.results[stale]
 
 
 class _NodePorts:
@@ -656,6 +662,7 @@ class Node:
             self.executed.restored.pop(restored.height),
             transfer_history=encode_history(restored.history),
         )
+        self.executed.forget_results_up_to(restored.height)  # outputs before it are saved
         # The skipped heights committed txs this node never saw in a block: every pending tx
         # whose nonce they used (a committed tx, or one that lost the nonce race) leaves now.
         self.mempool.recheck_all()
