@@ -205,6 +205,15 @@ def test_sdk_receipt_that_disagrees_with_the_chain_is_reported() -> None:
     assert compute_sdk_receipt_mismatches([good], views) == ["c"]
 
 
+def test_an_sdk_receipt_whose_status_was_not_sampled_is_checked_by_its_block() -> None:
+    views = _cluster()
+    for view in views:
+        view.txs.pop("c", None)  # no node was asked for this tx's status
+    assert compute_sdk_receipt_mismatches([SdkReceipt("c", "node1", 2, "ok")], views) == []
+    assert compute_sdk_receipt_mismatches([SdkReceipt("c", "node1", 5, "ok")], views) == ["c"]
+    assert compute_sdk_receipt_mismatches([SdkReceipt("zz", "node1", 2, "ok")], views) == ["zz"]
+
+
 def test_an_unreadable_node_fails_the_run() -> None:
     views = _cluster()
     views[2] = NodeView("node2", 0, unreachable="no answer to /v1/status")

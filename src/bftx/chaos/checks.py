@@ -251,15 +251,22 @@ def compute_sdk_receipt_mismatches(
 ) -> list[str]:
     """SDK receipts that disagree with what the network settled on.
 
-    The settled answer is the one every node gives (when they differ, the tx is
-    already a status mismatch); a receipt whose height or code is not that
-    answer told its client something untrue.
+    The height is checked for every receipt, against the blocks every node
+    served: a receipt whose tx sits at another height, or in no block, told its
+    client something untrue. The code is checked where the nodes were asked
+    for the tx's status (a sample: `compute_status_sample`), against the one
+    answer every node gives (when they differ, the tx is already a status
+    mismatch).
     """
+    heights = compute_tx_heights(views)
     wrong = []
     for receipt in receipts:
+        if heights.get(receipt.tx_hash, set()) != {receipt.height}:
+            wrong.append(receipt.tx_hash)
+            continue
         answers = {view.txs.get(receipt.tx_hash) for view in views} - {None}
         settled = {(a.height, a.code) for a in answers if a is not None and a.status == COMMITTED}
-        if settled != {(receipt.height, receipt.code)}:
+        if answers and settled != {(receipt.height, receipt.code)}:
             wrong.append(receipt.tx_hash)
     return sorted(wrong)
 
