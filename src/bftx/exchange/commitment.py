@@ -37,6 +37,9 @@ _BUCKET = b"\x00"
 _NODE = b"\x01"
 
 Bucket = dict[bytes, tuple[bytes, bytes]]  # key -> (record, value)
+_sha256 = hashlib.sha256
+KEY_BYTES_MAX = 255  # state keys are short: a tag and an address or id
+_KEY_LENGTHS = [length.to_bytes(2, "big") for length in range(KEY_BYTES_MAX + 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,11 @@ class _Height:
 
 
 class StateCommitment:
-    __slots__ = ("buckets", "buckets_log2", "dirty", "heights", "levels", "undo")
+    __slots__ = ("buckets", "buckets_log2", "dirty", "heights", "levels", "shift", "undo")
 
     def __init__(self, buckets_log2: int) -> None:
         self.buckets_log2 = buckets_log2
+        self.shift = 32 - buckets_log2
         count = 1 << buckets_log2
         self.buckets: list[Bucket] = [{} for _ in range(count)]
         self.dirty: set[int] = set()
@@ -76,15 +80,13 @@ class StateCommitment:
         return compute_bucket_index(key, self.buckets_log2)
 
     def put(self, key: bytes, value: bytes) -> None:
-        index = self.bucket_of(key)
+        # on the hot path of every block: `bucket_of` and the record are inlined
+        index = int.from_bytes(_sha256(key).digest()[:4], "big") >> self.shift
         bucket = self.buckets[index]
         undo = self.undo
         if undo is not None and index not in undo:
-            undo[index] = dict(bucket)
-        bucket[key] = (
-            len(key).to_bytes(2, "big") + key + hashlib.sha256(value).digest(),
-            value,
-        )
+            undo[index] = bucket.copy()
+        bucket[key] = (_KEY_LENGTHS[len(key)] + key + _sha256(value).digest(), value)
         self.dirty.add(index)
 
     def delete(self, key: bytes) -> None:
@@ -93,7 +95,7 @@ class StateCommitment:
         if key in bucket:
             undo = self.undo
             if undo is not None and index not in undo:
-                undo[index] = dict(bucket)
+                undo[index] = bucket.copy()
             del bucket[key]
             self.dirty.add(index)
 
@@ -149,11 +151,11 @@ class StateCommitment:
         base = self.levels[0]
         for index in indices:
             bucket = self.buckets[index]
-            base[index] = (
-                sha256(_BUCKET + b"".join(bucket[key][0] for key in sorted(bucket))).digest()
-                if bucket
-                else _EMPTY_BUCKET
-            )
+            if bucket:
+                records = [bucket[key][0] for key in sorted(bucket)]
+                base[index] = sha256(_BUCKET + b"".join(records)).digest()
+            else:
+                base[index] = _EMPTY_BUCKET
         touched = indices
         for depth in range(1, len(self.levels)):
             below, level = self.levels[depth - 1], self.levels[depth]
@@ -198,7 +200,7 @@ def compute_proof_root(proof: BucketProof, buckets_log2: int) -> bytes | None:
             return None
         if key == proof.key:
             listed_hash = value_hash
-        records.append(len(key).to_bytes(2, "big") + key + value_hash)
+        records.append(_KEY_LENGTHS[len(key)] + key + value_hash)
         previous = key
     if proof.value is None:
         if listed_hash is not None:
