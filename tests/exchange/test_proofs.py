@@ -136,3 +136,58 @@ def test_key_texts_name_the_state_entries() -> None:
     assert parse_key(f"deal:0x{'11' * 32}") == contract_key(bytes([0x11]) * 32)
     assert parse_key("supply:BTC") == b"sBTC"
     assert parse_key("counters") == b"g"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 40), st.one_of(st.none(), st.binary(min_size=1, max_size=8))),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=limits.proof_heights_max + 4,
+    ),
+    st.data(),
+)
+def test_every_kept_height_proves_exactly_what_it_held(
+    blocks: list[list[tuple[int, bytes | None]]], data: st.DataObject
+) -> None:
+    """Random puts and deletes over many heights: a proof of any key at any kept height shows
+    the value it had then (or its absence) and leads to that height's root."""
+    commitment = StateCommitment(3)  # 8 buckets: many keys share one
+    commitment.seal(0)
+    history: list[tuple[bytes, dict[bytes, bytes]]] = [(commitment.root(), {})]
+    current: dict[bytes, bytes] = {}
+    for height, changes in enumerate(blocks, start=1):
+        for number, value in changes:
+            key = b"k" + bytes([number])
+            if value is None:
+                commitment.delete(key)
+                current.pop(key, None)
+            else:
+                commitment.put(key, value)
+                current[key] = value
+        commitment.seal(height)
+        history.append((commitment.root(), dict(current)))
+    for height in commitment.provable_heights():
+        root, held = history[height]
+        key = b"k" + bytes([data.draw(st.integers(0, 40))])
+        proof = commitment.prove(key, height)
+        assert proof is not None and proof.value == held.get(key)
+        assert compute_proof_root(proof, 3) == root
+
+
+def test_a_cancelled_order_is_present_before_and_absent_after() -> None:
+    from bftx.exchange import CancelOrder, Side
+    from bftx.exchange.state import order_key
+
+    w = World.create([ALICE, BOB])
+    nonce = w.next_nonce(ALICE)
+    assert w.place(ALICE, Side.BUY, 100, 1).code.name == "OK"
+    placed_at = w.exchange.height
+    w.run(ALICE, CancelOrder(nonce))
+    before = w.exchange.prove(order_key(ALICE.address, nonce), placed_at)
+    after = w.exchange.prove(order_key(ALICE.address, nonce), w.exchange.height)
+    assert before is not None and before.value is not None
+    assert after is not None and after.value is None
