@@ -10,8 +10,9 @@ the generic ``POST /v1/txs``. Amounts are decimal strings in the asset's units
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, Field
@@ -19,7 +20,19 @@ from pydantic import BaseModel, Field
 from bftx import codec, limits
 from bftx.api.units import format_amount
 from bftx.errors import DecodeError
-from bftx.exchange.contracts import Deal, Htlc
+from bftx.exchange.contracts import Contracts, Deal, Htlc
+from bftx.exchange.events import (
+    DealClosed,
+    DealFunded,
+    DealProposed,
+    DealRefunded,
+    DealSettled,
+    Event,
+    HtlcClaimed,
+    HtlcLocked,
+    HtlcRefunded,
+)
+from bftx.exchange.genesis import Asset
 from bftx.exchange.machine import Exchange
 from bftx.exchange.proofs import StateProof, encode_proof, parse_key
 from bftx.node.runtime import Node
@@ -228,3 +241,58 @@ def deal_model(exchange: Exchange, deal: Deal) -> DealModel:
         funded_b=deal.funded_b,
         status=deal.status.name.lower(),
     )
+
+
+# --- WebSocket account events ----------------------------------------------------------
+
+_CONTRACT_EVENTS: dict[type, str] = {
+    HtlcLocked: "htlc_locked",
+    HtlcClaimed: "htlc_claimed",
+    HtlcRefunded: "htlc_refunded",
+    DealProposed: "deal_proposed",
+    DealFunded: "deal_funded",
+    DealSettled: "deal_settled",
+    DealRefunded: "deal_refunded",
+    DealClosed: "deal_closed",
+}
+_AMOUNT_ASSETS = {"amount": "asset", "deliver_amount": "deliver_asset", "pay_amount": "pay_asset"}
+
+
+def contract_account_events(
+    event: Event, contracts: Contracts, assets: Mapping[str, Asset]
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """A contract event for the account channel of each account it concerns (both parties;
+    also the claimer of an HTLC), with amounts as decimal strings; [] for other events."""
+    if not isinstance(
+        event,
+        HtlcLocked
+        | HtlcClaimed
+        | HtlcRefunded
+        | DealProposed
+        | DealFunded
+        | DealSettled
+        | DealRefunded
+        | DealClosed,
+    ):
+        return []
+    kind = _CONTRACT_EVENTS[type(event)]
+    payload: dict[str, Any] = {"event": kind}
+    for field in fields(event):
+        value = getattr(event, field.name)
+        asset_field = _AMOUNT_ASSETS.get(field.name)
+        if asset_field is not None:
+            decimals = assets[getattr(event, asset_field)].decimals
+            payload[field.name] = format_amount(value, decimals)
+        elif isinstance(value, bytes):
+            payload["id" if field.name == "contract_id" else field.name] = value.hex()
+        else:
+            payload[field.name] = value
+    contract_id: bytes = event.contract_id
+    htlc = contracts.htlcs.get(contract_id)
+    deal = contracts.deals.get(contract_id)
+    owners = {htlc.sender, htlc.receiver} if htlc else set()
+    if deal is not None:
+        owners = {deal.party_a, deal.party_b}
+    if isinstance(event, HtlcClaimed):
+        owners.add(event.claimer)
+    return [(owner, payload) for owner in sorted(owners)]
