@@ -4,7 +4,9 @@ against a live in-process cluster (tests/api/conftest.py)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pytest
 from websockets.sync.client import connect
 
 from bftx import crypto, limits
@@ -73,3 +75,44 @@ def test_htlc_events_reach_both_parties_account_channels(cluster: LiveCluster) -
         seen_claim = receive_until(ws, has("htlc_claimed"))
         claim_event = next(e for e in seen_claim["events"] if e["event"] == "htlc_claimed")
         assert claim_event["preimage"] == SECRET.hex()
+
+
+def test_grpc_serves_htlcs_light_blocks_and_verifiable_proofs(cluster: LiveCluster) -> None:
+    import grpc
+
+    from bftx.api.grpc import bftx_pb2 as pb
+    from bftx.api.grpc import bftx_pb2_grpc
+    from bftx.chain import Genesis
+    from bftx.client import verify_bundle
+
+    sender, receiver = cluster.fresh_traders(2)
+    with Client(cluster.api_url(), key=sender) as alice:
+        locked = alice.htlc_lock("USD", "5", receiver.address, crypto.sha256(SECRET), later_ms())
+    with grpc.insecure_channel(cluster.grpc_target()) as channel:
+        stub = bftx_pb2_grpc.BftxStub(channel)
+        htlc = stub.GetHtlc(pb.GetContractRequest(id=bytes.fromhex(locked["id"])), timeout=5)
+        assert (htlc.status, htlc.amount, htlc.receiver) == ("open", "5.000000", receiver.address)
+        with pytest.raises(grpc.RpcError) as missing:
+            stub.GetDeal(pb.GetContractRequest(id=bytes(32)), timeout=5)
+        assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as bad:
+            stub.GetProof(pb.GetProofRequest(key="nonsense"), timeout=5)
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+        def proof() -> Any:
+            try:
+                answer = stub.GetProof(pb.GetProofRequest(key=f"htlc:{locked['id']}"), timeout=5)
+            except grpc.RpcError:
+                return None
+            return answer if answer.present else None  # certified 4 blocks after the lock
+
+        found = wait_for(proof, 10.0, "a certified proof of the HTLC")
+        light = stub.GetLightBlock(pb.GetLightBlockRequest(height=1), timeout=5)
+        assert light.height == 1 and light.header
+    bundle = {
+        "proof": found.proof.hex(),
+        "header": found.header.hex(),
+        "certificate": found.certificate.hex(),
+    }
+    verified = verify_bundle(Genesis.load(cluster.testnet.nodes[0].genesis_file), bundle)
+    assert verified.value is not None and verified.value == found.value

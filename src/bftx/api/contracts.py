@@ -131,8 +131,8 @@ def register_contract_routes(
         response_model=LightBlockModel,
         summary="A block header with its commit certificate",
     )
-    async def light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
-        return _light_block(node, height, problem)
+    async def get_light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
+        return light_block(node, height, problem)
 
     @app.get(
         "/v1/proofs",
@@ -153,42 +153,50 @@ def register_contract_routes(
             Query(ge=0, le=2**62, description="state after this block; default: newest certified"),
         ] = None,
     ) -> ProofModel:
-        try:
-            state_key = parse_key(key)
-        except DecodeError as error:
-            raise problem(400, "invalid_key", str(error)) from error
-        depth = limits.pipeline_depth_blocks
-        if height is None:
-            height = node.height - depth
-            if height < 0:
-                raise problem(404, "not_certified", "no state is certified by a header yet")
-        if height + depth > node.height:
-            raise problem(
-                404,
-                "not_certified",
-                f"the state after {height} is certified by block {height + depth}, "
-                f"not committed yet (latest {node.height})",
-            )
-        found = exchange().prove(state_key, height)
-        if found is None:
-            raise problem(
-                404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
-            )
-        light = _light_block(node, height + depth, problem)
-        return ProofModel(
-            key=key,
-            key_hex=state_key.hex(),
-            height=height,
-            present=found.value is not None,
-            value=None if found.value is None else found.value.hex(),
-            proof=encode_proof(StateProof(height, found)).hex(),
-            header=light.header,
-            certificate=light.certificate,
-            certified_height=light.height,
+        return build_proof(node, exchange(), key, height, problem)
+
+
+def build_proof(
+    node: Node, exchange: Exchange, key: str, height: int | None, problem: ProblemFactory
+) -> ProofModel:
+    """The proof bundle of ``key`` in the state after ``height`` (default: the newest certified
+    one), with the light block that certifies that state."""
+    try:
+        state_key = parse_key(key)
+    except DecodeError as error:
+        raise problem(400, "invalid_key", str(error)) from error
+    depth = limits.pipeline_depth_blocks
+    if height is None:
+        height = node.height - depth
+        if height < 0:
+            raise problem(404, "not_certified", "no state is certified by a header yet")
+    if height + depth > node.height:
+        raise problem(
+            404,
+            "not_certified",
+            f"the state after {height} is certified by block {height + depth}, "
+            f"not committed yet (latest {node.height})",
         )
+    found = exchange.prove(state_key, height)
+    if found is None:
+        raise problem(
+            404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
+        )
+    light = light_block(node, height + depth, problem)
+    return ProofModel(
+        key=key,
+        key_hex=state_key.hex(),
+        height=height,
+        present=found.value is not None,
+        value=None if found.value is None else found.value.hex(),
+        proof=encode_proof(StateProof(height, found)).hex(),
+        header=light.header,
+        certificate=light.certificate,
+        certified_height=light.height,
+    )
 
 
-def _light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
+def light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
     found = node.stored_block(height) if height > 0 else None
     if found is None:
         raise problem(
