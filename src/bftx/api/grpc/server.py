@@ -13,13 +13,16 @@ Must never: show uncommitted state, or do per-tx awaits on the bulk path
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import grpc
 
 from bftx import limits
+from bftx.api.access import AccessError, Identity, authenticator_for
 from bftx.api.contracts import build_proof, deal_model, htlc_model, light_block
 from bftx.api.feed import (
     BOOK_LEVELS,
@@ -33,17 +36,17 @@ from bftx.api.feed import (
     market_label,
 )
 from bftx.api.grpc import bftx_pb2 as pb
-from bftx.api.grpc import bftx_pb2_grpc
 from bftx.api.units import format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
 from bftx.exchange.events import decode_block_result
 from bftx.node.runtime import Node
 
+SERVICE_NAME = "bftx.v1.Bftx"
 STREAM_QUEUE_MESSAGES_MAX = 1_024  # per server stream; a client this far behind is ended
 REJECTIONS_REPORTED_MAX = 1_000  # rejections listed one by one in a bulk submission summary
-GRPC_MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # one TxBatch of txs_per_block_max txs fits
 
-assert limits.txs_per_block_max * (limits.tx_bytes_max + 4) < GRPC_MESSAGE_BYTES_MAX
+
+log = logging.getLogger(__name__)
 
 
 class _StreamEnded(Exception):
@@ -100,6 +103,10 @@ class BftxService:
 
     def __init__(self, node: Node) -> None:
         self._node = node
+
+    @property
+    def node(self) -> Node:
+        return self._node
 
     # --- unary queries -----------------------------------------------------------------
 
@@ -168,6 +175,13 @@ class BftxService:
             )
         exchange = self._node.application.exchange
         owner = request.address
+        if not _may_see_account(self._node, owner):
+            await _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "forbidden",
+                "an account is visible to its owner and to auditors only",
+            )
         return pb.Account(
             address=owner,
             registered=exchange.is_registered(owner),
@@ -179,7 +193,7 @@ class BftxService:
     async def GetBlock(self, request: pb.GetBlockRequest, context: Any) -> pb.Block:
         node = self._node
         height = request.height or node.height
-        found = node.stored_block(height) if height > 0 else None
+        found = node.stored_block(height) if 0 < height <= node.height else None
         if found is None:
             await _abort(
                 context,
@@ -211,6 +225,7 @@ class BftxService:
         if htlc is None:
             await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such HTLC")
         assert htlc is not None
+        await self._check_parties(context, (htlc.sender, htlc.receiver))
         view = htlc_model(exchange, htlc)
         return pb.Htlc(
             id=htlc.contract_id,
@@ -230,6 +245,7 @@ class BftxService:
         if deal is None:
             await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such deal")
         assert deal is not None
+        await self._check_parties(context, (deal.party_a, deal.party_b))
         view = deal_model(exchange, deal)
         return pb.Deal(
             id=deal.contract_id,
@@ -244,6 +260,15 @@ class BftxService:
             funded_b=deal.funded_b,
             status=view.status,
         )
+
+    async def _check_parties(self, context: Any, parties: tuple[bytes, ...]) -> None:
+        if not any(_may_see_account(self._node, party) for party in parties):
+            await _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "forbidden",
+                "a contract is visible to its parties and auditors only",
+            )
 
     async def GetLightBlock(self, request: pb.GetLightBlockRequest, context: Any) -> pb.LightBlock:
         try:
@@ -263,7 +288,14 @@ class BftxService:
         height = request.height if request.HasField("height") else None
         exchange = self._node.application.exchange
         try:
-            found = build_proof(self._node, exchange, request.key, height, _Refusal)
+            found = build_proof(
+                self._node,
+                exchange,
+                request.key,
+                height,
+                _Refusal,
+                lambda owner: _may_see_account(self._node, owner),
+            )
         except _Refusal as refusal:
             await refusal.abort(context)
             raise
@@ -361,6 +393,7 @@ class BftxService:
 
 _REFUSAL_STATUS = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
+    403: grpc.StatusCode.PERMISSION_DENIED,
     404: grpc.StatusCode.NOT_FOUND,
     409: grpc.StatusCode.FAILED_PRECONDITION,
 }
@@ -422,6 +455,164 @@ def _block_message(payload: Payload) -> pb.Block:
     )
 
 
+class _Malformed:
+    """What a request that is not a valid protobuf message of its type decodes to."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _deserializer(message_class: Any) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return message_class.FromString(data)
+        except Exception:  # DecodeError, or whatever the parser raises on garbage
+            return _Malformed(message_class.DESCRIPTOR.full_name)
+
+    return decode
+
+
+async def _refuse_malformed(request: Any, context: Any) -> None:
+    if isinstance(request, _Malformed):
+        await _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "malformed",
+            f"the request is not a valid {request.type_name} message",
+        )
+
+
+async def _fail(context: Any, method: str) -> NoReturn:
+    """A bug answered as INTERNAL without internal names; the log has the traceback."""
+    log.exception("gRPC %s failed", method)
+    await _abort(
+        context, grpc.StatusCode.INTERNAL, "internal_error", "the node failed to answer this call"
+    )
+
+
+_ACCESS_STATUS = {
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
+    "bftx_grpc_identity", default=None
+)
+
+
+async def _admit_call(node: Node, method: str, context: Any) -> None:
+    """Authenticate a call from its metadata (see `bftx.access`); the identity for its handler.
+
+    gRPC signs the call, not its messages: the target is the method path, the
+    body is empty, so a stream authenticates once.
+    """
+    metadata = {
+        str(key).lower(): value
+        for key, value in (context.invocation_metadata() or ())
+        if isinstance(value, str)
+    }
+    try:
+        identity = authenticator_for(node).admit(
+            metadata, "POST", "", f"/{SERVICE_NAME}/{method}", b""
+        )
+    except AccessError as error:
+        await _abort(context, _ACCESS_STATUS[error.status], error.code, error.detail)
+    _identity.set(identity)
+
+
+def _may_see_account(node: Node, owner: bytes) -> bool:
+    identity = _identity.get()
+    return not node.genesis.access.permissioned or (
+        identity is not None and identity.may_read_account(owner)
+    )
+
+
+def guarded_handlers(service: BftxService) -> Any:
+    """The service's handlers: malformed requests are INVALID_ARGUMENT, bugs are INTERNAL.
+
+    Built from the proto's service descriptor instead of the generated
+    ``add_BftxServicer_to_server``, so every method decodes its requests
+    without raising (grpc would answer a parse failure with an internal
+    exception's name) and no handler exception leaks its class or traceback.
+    """
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["Bftx"].methods:
+        behaviour = getattr(service, method.name)
+        decode = _deserializer(getattr(pb, method.input_type.name))
+        encode = getattr(pb, method.output_type.name).SerializeToString
+        if method.client_streaming and not method.server_streaming:
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                _guard_stream_unary(service.node, behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+        elif method.server_streaming and not method.client_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _guard_unary_stream(service.node, behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+        else:
+            assert not method.client_streaming, f"{method.name}: no bidirectional calls"
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _guard_unary(service.node, behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+_PASS_THROUGH = (grpc.aio.AbortError, asyncio.CancelledError)
+
+
+def _guard_unary(node: Node, behaviour: Any, name: str) -> Any:
+    async def call(request: Any, context: Any) -> Any:
+        await _admit_call(node, name, context)
+        await _refuse_malformed(request, context)
+        try:
+            return await behaviour(request, context)
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
+def _guard_unary_stream(node: Node, behaviour: Any, name: str) -> Any:
+    async def call(request: Any, context: Any) -> AsyncIterator[Any]:
+        await _admit_call(node, name, context)
+        await _refuse_malformed(request, context)
+        try:
+            async for message in behaviour(request, context):
+                yield message
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
+def _guard_stream_unary(node: Node, behaviour: Any, name: str) -> Any:
+    async def call(requests: AsyncIterator[Any], context: Any) -> Any:
+        await _admit_call(node, name, context)
+
+        async def checked() -> AsyncIterator[Any]:
+            async for request in requests:
+                await _refuse_malformed(request, context)
+                yield request
+
+        try:
+            return await behaviour(checked(), context)
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
 class GrpcServer:
     """The gRPC API beside REST, in the node's event loop."""
 
@@ -434,12 +625,11 @@ class GrpcServer:
     async def start(self) -> None:
         self._server = grpc.aio.server(
             options=[
-                ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+                ("grpc.max_receive_message_length", limits.grpc_message_bytes_max),
                 ("grpc.so_reuseport", 0),
             ]
         )
-        register: Any = bftx_pb2_grpc.add_BftxServicer_to_server
-        register(BftxService(self._node), self._server)
+        self._server.add_generic_rpc_handlers((guarded_handlers(BftxService(self._node)),))
         try:
             self.port = self._server.add_insecure_port(self._address)
         except RuntimeError as error:  # grpc's way of saying the port is busy
