@@ -37,7 +37,7 @@ def test_unknown_contracts_are_404_and_bad_ids_400(cluster: LiveCluster) -> None
 def test_proof_requests_say_what_is_wrong(cluster: LiveCluster) -> None:
     base = cluster.api_url()
     bad_key = cluster.http.get(f"{base}/v1/proofs", params={"key": "wallet:1"})
-    assert bad_key.status_code == 400 and bad_key.json()["code"] == "invalid_key"
+    assert bad_key.status_code == 400 and bad_key.json()["code"] == "invalid_request"
     wait_for(lambda: cluster.status()["height"] > limits.pipeline_depth_blocks, 10.0, "blocks")
     future = cluster.http.get(f"{base}/v1/proofs", params={"key": "counters", "height": 2**40})
     assert future.status_code == 404 and future.json()["code"] == "not_certified"

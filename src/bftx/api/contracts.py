@@ -40,6 +40,16 @@ from bftx.exchange.state import COUNTERS_KEY
 from bftx.node.runtime import Node
 
 _HEX_ID = r"^(0x)?[0-9a-fA-F]{64}$"
+# what `bftx.exchange.proofs.parse_key` accepts (narrower for supply symbols and order nonces,
+# so every schema-valid key is accepted)
+_KEY_PATTERN = (
+    r"^(account:(0x)?[0-9a-fA-F]{40}"
+    r"|(htlc|deal|contract):(0x)?[0-9a-fA-F]{64}"
+    r"|order:(0x)?[0-9a-fA-F]{40}:[0-9]{1,18}"
+    r"|supply:[A-Za-z0-9]{1,16}"
+    r"|counters"
+    r"|raw:(0x)?([0-9a-fA-F]{2}){1,64})$"
+)
 
 ProblemFactory = Callable[[int, str, str], Exception]
 
@@ -149,6 +159,7 @@ def register_contract_routes(
             str,
             Query(
                 max_length=200,
+                pattern=_KEY_PATTERN,
                 description="account:<address>, htlc:<id>, deal:<id>, order:<owner>:<nonce>, "
                 "supply:<SYMBOL>, counters, raw:<hex>",
             ),
