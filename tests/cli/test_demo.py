@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from bftx.cli import main
 
 STEPS = (
     "1 submit",
@@ -41,3 +44,15 @@ def test_demo_exit_prints_every_step_of_the_data_flow_and_exits_0() -> None:
     assert "identical hash on all 4" in output
     assert "alice BTC:" in output and "bob   USD:" in output
     assert "/docs" in output and output.rstrip().endswith("stopped")
+    # the network and its temporary directory are gone: print no command that needs them
+    assert "Try, in another terminal" not in output and "bftx book" not in output
+
+
+def test_demo_refuses_a_directory_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    assert main(["demo", "--dir", str(tmp_path), "--random-ports"]) == 1
+    out = capsys.readouterr().out
+    assert "was not written by bftx demo" in " ".join(out.split())
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

@@ -163,8 +163,9 @@ def test_errors_exit_1_with_the_code(cli: Cli) -> None:
     unknown = cli.run("book", "--market", "ETH/USD", "--url", cli.cluster.api_url(), "--json")
     assert unknown[0] == 1 and json.loads(unknown[1])["error"] == "unknown_market"
 
-    bad_hash = cli.run("tx", "abc", "--url", cli.cluster.api_url())
-    assert bad_hash[0] == 1 and "tx_hash" in bad_hash[1]
+    cli.capsys.readouterr()
+    assert main(["tx", "abc", "--url", cli.cluster.api_url()]) == 1
+    assert "tx_hash" in cli.capsys.readouterr().err  # errors for people go to standard error
 
 
 def test_the_node_must_be_named(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

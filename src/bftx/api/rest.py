@@ -1,4 +1,4 @@
-"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+"""REST API v1 (FastAPI). OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` (served offline).
 
 Every error is ``application/problem+json`` with a stable ``code``; bad input
 is always a 4xx that says what was wrong, never a 500. Market symbols appear
@@ -7,6 +7,7 @@ in paths with a dash (``BTC-USD``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -27,7 +28,9 @@ from starlette.requests import ClientDisconnect
 from bftx import codec, crypto, limits
 from bftx.api.access import AccessControl, authenticator_for, may_see_account
 from bftx.api.contracts import register_contract_routes
+from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeBudget, intake_for
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -80,9 +83,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiProblem(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.headers = headers
 
 
 class Problem(BaseModel):
@@ -291,11 +297,20 @@ def create_app(node: Node) -> FastAPI:
                 "Permissioned reads: the request is unsigned, badly signed, stale or replayed"
             ),
             403: _problem_response("Permissioned reads: not yours to see (another's account)"),
-            429: _problem_response("Too many requests from this identity: see Retry-After"),
+            429: _problem_response(
+                "Too many requests from this identity, or the node sheds load "
+                "(overloaded: every tx of the request refused before any check); see Retry-After"
+            ),
             413: _problem_response(
                 f"The request body is over {limits.api_request_bytes_max} bytes; refused unread"
             ),
         },
+        docs_url=None,  # register_docs serves /docs without a CDN
+        redoc_url=None,
+    )
+    register_docs(app)
+    register_metrics_pointer(
+        app, lambda: f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
     )
     # Starlette runs the middleware added last first: BodyLimit bounds what AccessControl reads.
     app.add_middleware(AccessControl, authenticator=lambda: authenticator_for(node))
@@ -308,7 +323,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(ApiProblem)
     async def on_problem(_request: Request, error: ApiProblem) -> JSONResponse:
-        return problem(error.status, error.code, error.detail)
+        return problem(error.status, error.code, error.detail, error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -354,7 +369,10 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
     async def submit(request: SubmitRequest) -> Admission:
-        return _admit(node, _decode_tx_text(request.tx), refused)
+        admission = _admit(node, intake_for(node), _decode_tx_text(request.tx), refused)
+        if admission.code in _LOAD_CODES:
+            raise _overloaded(admission.message)
+        return admission
 
     @app.post(
         "/v1/txs/batch",
@@ -365,7 +383,15 @@ def create_app(node: Node) -> FastAPI:
     )
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
-        results = [_admit(node, data, refused) for data in txs]
+        intake = intake_for(node)
+        results: list[Admission] = []
+        for first in range(0, len(txs), limits.intake_chunk_txs):
+            if first:
+                await asyncio.sleep(0)  # let consensus messages waiting on the loop in
+            chunk = txs[first : first + limits.intake_chunk_txs]
+            results += [_admit(node, intake, data, refused) for data in chunk]
+        if results and all(result.code in _LOAD_CODES for result in results):
+            raise _overloaded(results[0].message)
         return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
 
     @app.get("/v1/txs/batch", include_in_schema=False)
@@ -648,18 +674,39 @@ class Refusals:
         return self._codes.get(tx_hash)
 
 
-def _admit(node: Node, data: bytes, refused: Refusals) -> Admission:
+_LOAD_CODES = (OVERLOADED, Code.MEMPOOL_FULL.slug)  # refused for load, not for what the tx is
+
+
+def _overloaded(message: str) -> ApiProblem:
+    return ApiProblem(429, OVERLOADED, message, {"Retry-After": "1"})
+
+
+def _admit(node: Node, intake: IntakeBudget, data: bytes, refused: Refusals) -> Admission:
     if node.halted:
         raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
-    admitted = node.submit(data)
+    admitted = intake.admit(data)
+    if admitted is None:
+        return Admission(tx_hash=None, accepted=False, code=OVERLOADED, message=OVERLOADED_MESSAGE)
     if admitted.code is not Code.OK and admitted.tx_hash is not None:
         refused.remember(admitted.tx_hash, admitted.code)
     return Admission(
         tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
         accepted=admitted.code is Code.OK,
         code=admitted.code.slug,
-        message=CODE_DESCRIPTIONS[admitted.code],
+        message=_refusal_message(node, admitted.code, admitted.tx_hash),
     )
+
+
+def _refusal_message(node: Node, code: Code, tx_hash: bytes | None) -> str:
+    """The code's description; for a resubmitted tx, that its first copy already committed."""
+    if code in (Code.NONCE_USED, Code.DUPLICATE_TX) and tx_hash is not None and node.store:
+        row = node.store.tx(tx_hash)
+        if row is not None:
+            return (
+                f"this very tx is already committed at height {row.height} (its first copy "
+                f"counts; this copy is not admitted); GET /v1/txs/{tx_hash.hex()} has its result"
+            )
+    return CODE_DESCRIPTIONS[code]
 
 
 def _decode_tx_text(text: str) -> bytes:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bftx.cli.output import print_warning
+from bftx.cli.sim import fault_warnings
 from bftx.errors import BftxError
 
 
@@ -61,6 +63,8 @@ def _bench(arguments: argparse.Namespace) -> int:
     if arguments.validators < 1 or arguments.duration <= 0 or arguments.rate <= 0:
         print("error: --validators, --duration and --rate must be positive", file=sys.stderr)
         return 2
+    for warning in fault_warnings(arguments.validators, 0):
+        print_warning(warning)
     if arguments.url and arguments.testnet is None:
         print("error: --url needs --testnet (the accounts' keys)", file=sys.stderr)
         return 2

@@ -1,70 +1,115 @@
 """``bftx demo``: the seed's scenario, step by step, on a local 4-validator testnet.
 
 Alice buys 1.5 BTC at 45,000 USD against Bob's resting sell. The demo prints
-each step of the data flow (DESIGN.md section 1) with its timing: submitted,
+each step of the data flow (docs/architecture.md) with its timing: submitted,
 admitted, gossiped to every node, proposed in block h, committed with its
 certificate, settled (balances before and after), and the latency from
-submission to finality. It then keeps the cluster running until Ctrl-C
-(``--exit`` stops after the scenario).
+submission to finality.
+
+By default the network then keeps running, so the README's quick start can go
+on from it: the testnet is written to ``./testnet`` (``--dir``) on the fixed
+ports of ``bftx testnet init`` (REST API 8700+i, metrics 9700+i, p2p
+26600+i, gRPC 50600+i) until Ctrl-C; the directory stays, and
+``bftx testnet start --dir testnet`` starts the same network again. With
+``--exit`` the demo runs in a temporary directory on free ports, removes it
+and exits, which is what tests and CI want. Every command it prints runs as
+printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import shlex
+import shutil
 import signal
+import socket
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
+from bftx.cli.output import bftx_command, display_path
 from bftx.client import AsyncClient, ClientError
-from bftx.errors import BftxError
+from bftx.errors import BftxError, ConfigError
+
+if TYPE_CHECKING:
+    from bftx.node.launcher import NodeProcesses
 
 console = Console(highlight=False)
 SYMBOL = "BTC/USD"
+VALIDATORS = 4
+DEFAULT_DIR = Path("testnet")
+MARKER = ".bftx-demo"  # a directory holding this file was written by the demo and may be replaced
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser(
-        "demo", help="run the seed's trade on a local 4-validator testnet, step by step"
+        "demo",
+        help="watch one trade go through a local 4-validator network, step by step",
+        description=(
+            "Start a local testnet of 4 validators, place Bob's sell and Alice's buy of "
+            "1.5 BTC at 45,000 USD, and print each step from submission to finality. The "
+            "network then keeps running (in ./testnet, REST API on http://127.0.0.1:8700) "
+            "until Ctrl-C, so you can try the CLI and the SDK against it."
+        ),
     )
     parser.add_argument(
         "--exit",
         action="store_true",
-        help="stop after the scenario instead of running until Ctrl-C",
+        help="stop after the scenario: run in a temporary directory on free ports and remove it",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the testnet directory afterwards")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help=(
+            "where to write the testnet (default: ./testnet, replaced if an earlier demo wrote "
+            "it; with --exit a temporary directory)"
+        ),
+    )
+    parser.add_argument(
+        "--random-ports",
+        action="store_true",
+        help="free ports instead of the fixed ones (API 8700+i, metrics 9700+i); --exit implies it",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="with --exit: keep the temporary testnet directory"
+    )
     parser.set_defaults(handler=_demo)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from bftx.node.launcher import local_cluster
-
+    stays_up = not arguments.exit
     console.print(
-        "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator testnet (f = 1)\n"
+        "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator "
+        "testnet (f = 1)\n"
     )
     try:
-        with local_cluster(
-            validators=4, traders=0, keep=arguments.keep, prefix="bftx-demo-"
-        ) as cluster:
-            console.print(f"testnet in {cluster.testnet}; node logs in nodeN/node.log")
-            urls = _api_urls(cluster.testnet)
-            asyncio.run(_scenario(cluster.testnet, urls))
-            console.print(
-                f"\nREST API and its docs: {urls[0]}/docs  (every node serves one: {', '.join(urls)})"
-            )
-            console.print(
-                f"try: .venv/bin/bftx book --url {urls[0]}    or    .venv/bin/bftx status --url {urls[2]}"
-            )
-            if not arguments.exit:
-                console.print("the testnet keeps running; Ctrl-C stops it")
-                _wait_for_interrupt()
+        with _testnet_directory(arguments) as testnet, _running(testnet) as nodes:
+            console.print(f"testnet in {display_path(testnet)}; node logs in {_logs(testnet)}")
+            urls = _api_urls(testnet)
+            asyncio.run(_scenario(testnet, urls))
+            if stays_up:
+                _print_next_steps(testnet)
+                _wait_for_interrupt(nodes)
+            else:
+                console.print(
+                    "\nwithout --exit the network stays up: every node serves its REST API, "
+                    "with interactive docs at /docs, and the demo prints commands to try",
+                    soft_wrap=True,
+                )
     except (BftxError, ClientError, httpx.HTTPError, TimeoutError) as error:
-        console.print(f"[red]demo failed[/red]: {error}")
+        console.print(f"[red]demo failed[/red]: {escape(str(error))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         pass
@@ -72,7 +117,129 @@ def _demo(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_interrupt() -> None:
+@contextlib.contextmanager
+def _testnet_directory(arguments: argparse.Namespace) -> Iterator[Path]:
+    """A fresh testnet: in ``--dir`` (kept), or in a temporary directory with ``--exit``."""
+    from bftx.node.testnet import create_testnet
+
+    if arguments.exit and arguments.dir is None:
+        parent = Path(tempfile.mkdtemp(prefix="bftx-demo-"))
+        try:
+            create_testnet(parent / "testnet", VALIDATORS, traders=0)
+            yield parent / "testnet"
+        finally:
+            if arguments.keep:
+                testnet = display_path(parent / "testnet")
+                console.print(
+                    f"kept {testnet}; start it again with: {bftx_command()} testnet start --dir {testnet}"
+                )
+            else:
+                shutil.rmtree(parent, ignore_errors=True)
+        return
+    directory: Path = arguments.dir or DEFAULT_DIR
+    fixed_ports = not (arguments.random_ports or arguments.exit)
+    _clear_earlier_demo(directory)
+    if fixed_ports:
+        _check_ports_free()
+    create_testnet(directory, VALIDATORS, traders=0, fixed_ports=fixed_ports)
+    (directory / MARKER).write_text("written by `bftx demo`; the next demo replaces it\n")
+    yield directory
+
+
+def _clear_earlier_demo(directory: Path) -> None:
+    if not directory.exists() or not any(directory.iterdir()):
+        return
+    if not (directory / MARKER).exists():
+        raise ConfigError(
+            f"{display_path(directory)} exists and was not written by bftx demo; "
+            "remove it or choose another directory with --dir"
+        )
+    shutil.rmtree(directory)
+
+
+def _check_ports_free() -> None:
+    from bftx.node.testnet import API_PORT, GRPC_PORT, METRICS_PORT, P2P_PORT
+
+    for base in (API_PORT, METRICS_PORT, P2P_PORT, GRPC_PORT):
+        for port in range(base, base + VALIDATORS):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as error:
+                    raise ConfigError(
+                        f"port {port} on 127.0.0.1 is in use ({error.strerror}): is another "
+                        "bftx demo or testnet running? Stop it with Ctrl-C in its terminal, "
+                        "or run this demo on free ports: make demo ARGS=--random-ports"
+                    ) from error
+
+
+@contextlib.contextmanager
+def _running(testnet: Path) -> Iterator[NodeProcesses]:
+    """Every node of ``testnet`` as a process, stopped however the block ends (Ctrl-C, SIGTERM)."""
+    from bftx.node.launcher import NodeProcesses
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_terminate(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    nodes = NodeProcesses(testnet)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _logs(testnet: Path) -> str:
+    return f"{display_path(testnet)}/nodeN/node.log"
+
+
+def _print_next_steps(testnet: Path) -> None:
+    import tomllib
+
+    from bftx.node.launcher import node_homes
+
+    bftx = bftx_command()
+    where = shlex.quote(display_path(testnet))
+    alice = shlex.quote(display_path(testnet / "accounts" / "alice.json"))
+    console.print(f"\n[bold]The testnet keeps running[/bold] in {where} until Ctrl-C here:")
+    for home in node_homes(testnet):
+        config = tomllib.loads((home / "config.toml").read_text())
+        api, metrics = config["api"], config["metrics"]
+        console.print(
+            f"  {home.name}  REST API http://{api['host']}:{api['port']} (docs /docs)  "
+            f"metrics http://{metrics['host']}:{metrics['port']}/metrics",
+            soft_wrap=True,
+        )
+    console.print("\nTry, in another terminal:")
+    for command in (
+        f"{bftx} status --testnet {where}",
+        f"{bftx} book --testnet {where}",
+        f"{bftx} order place --testnet {where} --key {alice} --side buy --amount 0.5 --price 44000",
+        f"{bftx} order list --testnet {where} --key {alice}",
+        f"{bftx} balance --testnet {where} --key {alice}",
+        f"{bftx} trades --testnet {where} --node 2",
+    ):
+        console.print(f"  {command}", soft_wrap=True, markup=False)
+    console.print("or the Python SDK (docs/sdk.md):")
+    code = (
+        "from bftx.client import Client; print(Client.from_testnet("
+        f'{json.dumps(display_path(testnet))}, "alice").fetch_balance()["USD"])'
+    )
+    python = shlex.quote(display_path(Path(sys.executable)))
+    console.print(f"  {python} -c {shlex.quote(code)}", soft_wrap=True, markup=False)
+    console.print(
+        f"Ctrl-C stops every node; {where} stays, and `{bftx} testnet start --dir {where}` "
+        "starts the same network again.",
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+def _wait_for_interrupt(nodes: NodeProcesses) -> None:
     stop = False
 
     def on_signal(_number: int, _frame: object) -> None:
@@ -81,6 +248,10 @@ def _wait_for_interrupt() -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     while not stop:
+        for home, status in nodes.exited():
+            raise ConfigError(
+                f"{home.name} exited with status {status}; see {display_path(home / 'node.log')}"
+            )
         time.sleep(0.2)
 
 
@@ -100,7 +271,8 @@ async def _scenario(testnet: Path, urls: list[str]) -> None:
     names = [f"node{index}" for index in range(len(urls))]
     http = httpx.AsyncClient(timeout=5)
     started = time.monotonic()
-    await _wait_until_ready(http, urls, started)
+    with console.status(f"starting {len(urls)} validators and connecting them"):  # terminal only
+        await _wait_until_ready(http, urls, started)
     console.print(
         f"[dim]{_ms(started)}[/dim] all {len(urls)} validators are up and connected to each other\n"
     )

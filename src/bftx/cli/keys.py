@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from bftx.crypto import KeyPair, load_key, save_key
+from bftx.cli.output import print_error
+from bftx.client.keys import load_key_file
+from bftx.crypto import KeyPair, save_key
 from bftx.errors import ConfigError
 
 
@@ -20,7 +22,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     generate.set_defaults(handler=_generate)
 
     show = actions.add_parser("show", help="print a key file's public key and address")
-    show.add_argument("path", type=Path)
+    show.add_argument("path", type=Path, help="a key file (JSON with the seed and public key)")
     show.set_defaults(handler=_show)
 
 
@@ -41,9 +43,9 @@ def _generate(arguments: argparse.Namespace) -> int:
 
 def _show(arguments: argparse.Namespace) -> int:
     try:
-        key = load_key(arguments.path)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        key = load_key_file(arguments.path)
+    except ConfigError as error:  # KeyFileError: missing, unreadable, not a key, too open
+        print_error(str(error), getattr(error, "code", None))
         return 1
     print(json.dumps(_describe(key), indent=2))
     return 0

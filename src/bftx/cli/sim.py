@@ -14,7 +14,8 @@ import json
 import sys
 import time
 
-from bftx.sim import APPS, BEHAVIOURS, FAULT_KINDS, MUTANTS, RunSettings, Summary, run_seeds
+from bftx.cli.output import print_warning, progress
+from bftx.sim import APPS, BEHAVIOURS, FAULT_KINDS, MUTANTS, RunSettings, Summary, run_seed
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,7 +32,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--byzantine", type=int, default=None, help="byzantine validators (default f=(n-1)//3)"
     )
-    parser.add_argument("--seeds", type=int, default=100, help="how many seeds to run")
+    parser.add_argument(
+        "--seeds", type=int, default=100, help="how many seeds to run (default 100)"
+    )
     parser.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument(
         "--mutant",
@@ -39,9 +42,17 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=None,
         help="run with a deliberate protocol bug; the checkers must catch it",
     )
-    parser.add_argument("--duration-ms", type=int, default=None, help="simulated time per seed")
     parser.add_argument(
-        "--heal-ms", type=int, default=None, help="when network faults and crashes end"
+        "--duration-ms",
+        type=int,
+        default=None,
+        help="simulated time per seed (default: the scenario's own)",
+    )
+    parser.add_argument(
+        "--heal-ms",
+        type=int,
+        default=None,
+        help="when network faults and crashes end (default: the scenario's own)",
     )
     parser.add_argument(
         "--app",
@@ -59,12 +70,8 @@ def _run(arguments: argparse.Namespace) -> int:
     if nodes < 1 or not 0 <= byzantine < nodes or arguments.seeds < 1:
         print("error: need nodes >= 1, 0 <= byzantine < nodes and seeds >= 1", file=sys.stderr)
         return 2
-    if byzantine > (nodes - 1) // 3:
-        print(
-            f"warning: {byzantine} byzantine of {nodes} exceeds f={(nodes - 1) // 3}; "
-            "the protocol does not promise safety",
-            file=sys.stderr,
-        )
+    for warning in fault_warnings(nodes, byzantine):
+        print_warning(warning)
     settings = RunSettings(
         nodes=nodes,
         byzantine=byzantine,
@@ -76,7 +83,11 @@ def _run(arguments: argparse.Namespace) -> int:
         app=arguments.app,
     )
     started = time.monotonic()
-    summary = run_seeds(settings)
+    summary = Summary(settings)
+    with progress(f"simulating {settings.seeds} seeds", settings.seeds) as advance:
+        for seed in range(settings.seed_start, settings.seed_start + settings.seeds):
+            summary.add(run_seed(settings, seed))
+            advance()
     elapsed = time.monotonic() - started
     if arguments.json:
         print(json.dumps(summary.to_json(), indent=2))
@@ -86,10 +97,36 @@ def _run(arguments: argparse.Namespace) -> int:
     return 1 if summary.is_failure else 0
 
 
+def fault_warnings(nodes: int, byzantine: int) -> list[str]:
+    """What a person should know before trusting a run with these numbers (n >= 3f + 1)."""
+    tolerated = (nodes - 1) // 3
+    warnings = []
+    if tolerated == 0:
+        warnings.append(
+            f"{nodes} validator{'s' if nodes != 1 else ''} tolerate no faulty validator "
+            "(f = 0: PBFT needs n >= 3f + 1, so 4 validators for one fault)"
+        )
+    if byzantine > tolerated:
+        warnings.append(
+            f"{byzantine} byzantine validators is more than f = {tolerated}, the most {nodes} "
+            f"validators tolerate (n >= 3f + 1); the protocol promises neither safety nor "
+            "liveness here, so expect failures"
+        )
+    return warnings
+
+
+def _tolerated(nodes: int, byzantine: int) -> str:
+    tolerated = (nodes - 1) // 3
+    if byzantine > tolerated:
+        return f"f = {tolerated}, exceeded: failures are expected, not a bug"
+    return f"f = {tolerated}"
+
+
 def format_table(summary: Summary) -> str:
     settings = summary.settings
     rows = [
         ("nodes / byzantine", f"{settings.nodes} / {settings.byzantine}"),
+        ("faults tolerated", _tolerated(settings.nodes, settings.byzantine)),
         ("mutant", settings.mutant or "none"),
         ("application", settings.app),
         ("seeds", f"{summary.seeds} (from {settings.seed_start})"),

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from bftx.cli.output import bftx_command, display_path, print_warning
+from bftx.cli.sim import fault_warnings
 from bftx.errors import BftxError
 
 
@@ -21,7 +23,10 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     init.add_argument("--validators", type=int, default=4, help="voting validators (default 4)")
     init.add_argument("--followers", type=int, default=0, help="non-voting followers (default 0)")
     init.add_argument(
-        "--traders", type=int, default=20, help="funded trading accounts besides alice and bob"
+        "--traders",
+        type=int,
+        default=20,
+        help="funded trading accounts besides alice and bob (default 20)",
     )
     init.add_argument("--dir", type=Path, required=True, help="a new or empty directory")
     init.add_argument(
@@ -71,7 +76,9 @@ def _init(arguments: argparse.Namespace) -> int:
             f"  {config.name:<7} {config.mode:<9} p2p {config.p2p_host}:{config.p2p_port}  "
             f"api {config.api_host}:{config.api_port}  metrics {config.metrics_host}:{config.metrics_port}"
         )
-    print(f"start it with: bftx testnet start --dir {arguments.dir}")
+    for warning in fault_warnings(arguments.validators, 0):
+        print_warning(warning)
+    print(f"start it with: {bftx_command()} testnet start --dir {display_path(arguments.dir)}")
     return 0
 
 

@@ -11,20 +11,21 @@ import argparse
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from bftx.cli.output import human, human_number, print_error, seconds
 from bftx.client import Client, ClientError
+from bftx.client.core import MarketInfo, balance_from_account, market_from_json
+from bftx.client.keys import url_from_testnet
 from bftx.crypto import KeyPair, save_key
 from bftx.errors import BftxError
 from bftx.exchange import Register
-
-console = Console()
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,9 +53,14 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         order_actions.add_parser("place", help="place an order and wait until it is final")
     )
     place.add_argument("--key", type=Path, required=True, help="your key file")
-    place.add_argument("--market", default="BTC/USD")
-    place.add_argument("--side", choices=("buy", "sell"), required=True)
-    place.add_argument("--type", choices=("limit", "market"), default="limit")
+    place.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    place.add_argument("--side", choices=("buy", "sell"), required=True, help="buy or sell")
+    place.add_argument(
+        "--type",
+        choices=("limit", "market"),
+        default="limit",
+        help="limit, or market (which still needs --price: the worst price you accept)",
+    )
     place.add_argument("--amount", required=True, help="size in the base asset, e.g. 1.5")
     place.add_argument(
         "--price", help="limit price; for a market order, the worst price you accept"
@@ -70,21 +76,25 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     place.set_defaults(handler=_order_place)
     cancel = _with_node(order_actions.add_parser("cancel", help="cancel one of your open orders"))
-    cancel.add_argument("--key", type=Path, required=True)
-    cancel.add_argument("--id", required=True, help="order id: <address>:<nonce>")
+    cancel.add_argument("--key", type=Path, required=True, help="the key file of the order's owner")
+    cancel.add_argument(
+        "--id",
+        required=True,
+        help="order id: <address>:<nonce>, or just the nonce (the number `order list` shows)",
+    )
     cancel.set_defaults(handler=_order_cancel)
     listing = _with_node(order_actions.add_parser("list", help="your open orders"))
-    listing.add_argument("--key", type=Path, required=True)
+    listing.add_argument("--key", type=Path, required=True, help="your key file")
     listing.set_defaults(handler=_order_list)
 
     book = _with_node(subcommands.add_parser("book", help="the committed order book of a market"))
-    book.add_argument("--market", default="BTC/USD")
-    book.add_argument("--depth", type=int, default=10)
+    book.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    book.add_argument("--depth", type=int, default=10, help="price levels per side")
     book.set_defaults(handler=_book)
 
     trades = _with_node(subcommands.add_parser("trades", help="recent trades of a market"))
-    trades.add_argument("--market", default="BTC/USD")
-    trades.add_argument("--limit", type=int, default=20)
+    trades.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    trades.add_argument("--limit", type=int, default=20, help="how many trades, newest first")
     trades.set_defaults(handler=_trades)
 
     balance = _with_node(
@@ -100,7 +110,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "tx", help="status of a tx: pending, committed (with its result) or unknown"
         )
     )
-    tx.add_argument("tx_hash")
+    tx.add_argument("tx_hash", help="the tx hash (hex) that `order place` or the API returned")
     tx.set_defaults(handler=_tx)
 
     status = _with_node(
@@ -117,6 +127,9 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--node", type=int, default=0, help="with --testnet: which node (default 0)"
     )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the node and for finality"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
         "--identity",
@@ -130,14 +143,7 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def node_url(arguments: argparse.Namespace) -> str:
     if arguments.testnet is not None:
-        path = arguments.testnet / f"node{arguments.node}" / "config.toml"
-        try:
-            api = tomllib.loads(path.read_text())["api"]
-        except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
-            raise ClientError(
-                f"{path}: not a testnet node configuration ({error})", "bad_testnet"
-            ) from error
-        return f"http://{api.get('host', '127.0.0.1')}:{api['port']}"
+        return url_from_testnet(arguments.testnet, arguments.node)
     if arguments.url:
         return str(arguments.url)
     raise ClientError("say which node: --url URL, --testnet DIR, or set BFTX_URL", "no_node")
@@ -147,14 +153,16 @@ def _run(
     arguments: argparse.Namespace, action: Callable[[Client], Any], key: Path | None = None
 ) -> int:
     try:
-        with Client(node_url(arguments), key=key or arguments.identity) as client:
+        with Client(
+            node_url(arguments), key=key or arguments.identity, timeout=arguments.timeout
+        ) as client:
             result = action(client)
     except (ClientError, BftxError) as error:
-        code = getattr(error, "code", "error")
+        code = getattr(error, "code", None) or _code_of(error)
         if getattr(arguments, "json", False):
             print(json.dumps({"error": code, "message": str(error)}))
         else:
-            console.print(f"[red]error[/red] ({code}): {error}")
+            print_error(str(error), code)
         return 1
     if arguments.json:
         print(json.dumps(result, default=str, indent=2))
@@ -217,22 +225,37 @@ def _receipt_dict(receipt: Any) -> dict[str, Any]:
 
 def _order_place(arguments: argparse.Namespace) -> int:
     params = {"timeInForce": arguments.tif, "wait": not arguments.no_wait}
-    return _run(
-        arguments,
-        lambda client: client.create_order(
+
+    def action(client: Client) -> Any:
+        order = client.create_order(
             arguments.market,
             arguments.type,
             arguments.side,
             arguments.amount,
             arguments.price,
             params,
-        ),
-        key=arguments.key,
-    )
+        )
+        _remember_markets(client)
+        return order
+
+    return _run(arguments, action, key=arguments.key)
+
+
+_MARKETS: dict[str, MarketInfo] = {}  # for describing events in units people read
+
+
+def _remember_markets(client: Client) -> None:
+    _MARKETS.update({m["symbol"]: market_from_json(m) for m in client.fetch_markets()})
 
 
 def _order_cancel(arguments: argparse.Namespace) -> int:
-    return _run(arguments, lambda client: client.cancel_order(arguments.id), key=arguments.key)
+    def action(client: Client) -> Any:
+        order_id = arguments.id if ":" in arguments.id else f"{client.address}:{arguments.id}"
+        canceled = client.cancel_order(order_id)
+        _remember_markets(client)
+        return canceled
+
+    return _run(arguments, action, key=arguments.key)
 
 
 def _order_list(arguments: argparse.Namespace) -> int:
@@ -259,7 +282,13 @@ def _balance(arguments: argparse.Namespace) -> int:
 
 
 def _tx(arguments: argparse.Namespace) -> int:
-    return _run(arguments, lambda client: client.fetch_tx(arguments.tx_hash.removeprefix("0x")))
+    def action(client: Client) -> Any:
+        status = client.fetch_tx(arguments.tx_hash.removeprefix("0x"))
+        if status.get("events"):
+            _remember_markets(client)
+        return status
+
+    return _run(arguments, action)
 
 
 def _status(arguments: argparse.Namespace) -> int:
@@ -269,63 +298,174 @@ def _status(arguments: argparse.Namespace) -> int:
 # --- tables ------------------------------------------------------------------------
 
 
+def _code_of(error: Exception) -> str:
+    """A slug for errors that carry no code (``ConfigError`` -> ``config_error``)."""
+    return "".join(
+        f"_{char.lower()}" if char.isupper() else char for char in type(error).__name__
+    ).lstrip("_")
+
+
+def _console() -> Console:
+    """Tables are never cut to 80 columns when piped: ids must stay whole to be copied."""
+    return Console(width=None if sys.stdout.isatty() else 400, highlight=False)
+
+
 def _show(handler: Callable[..., int], result: Any) -> None:
+    console = _console()
     if handler is _book:
-        table = Table(title=f"{result['symbol']} at height {result['nonce']}")
+        table = Table(title=f"{result['symbol']} at height {result['nonce']:,}")
         for column in ("bid amount", "bid", "ask", "ask amount"):
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=True)
         rows = max(len(result["bids"]), len(result["asks"]))
         for index in range(rows):
             bid = result["bids"][index] if index < len(result["bids"]) else ["", ""]
             ask = result["asks"][index] if index < len(result["asks"]) else ["", ""]
-            table.add_row(bid[1], f"[green]{bid[0]}[/green]", f"[red]{ask[0]}[/red]", ask[1])
+            table.add_row(
+                human_number(bid[1]),
+                f"[green]{human_number(bid[0])}[/green]",
+                f"[red]{human_number(ask[0])}[/red]",
+                human_number(ask[1]),
+            )
+        if not rows:
+            table.caption = "the book is empty"
         console.print(table)
-    elif handler in (_trades,):
-        table = Table(title="trades, newest first")
-        for column in ("id", "price", "amount", "taker side", "time (ms)"):
-            table.add_column(column, justify="right")
+    elif handler is _trades:
+        table = Table(title=f"trades, newest first ({len(result)})")
+        for column in ("id", "price", "amount", "taker side", "time (UTC, block time)"):
+            table.add_column(column, justify="right", no_wrap=True)
         for trade in result:
             table.add_row(
-                trade["id"], trade["price"], trade["amount"], trade["side"], str(trade["timestamp"])
+                trade["id"],
+                human_number(trade["price"]),
+                human_number(trade["amount"]),
+                trade["side"],
+                _utc(trade["timestamp"]),
             )
         console.print(table)
+    elif handler is _balance and "balances" in result:  # by --address: the account record
+        _show_mapping(console, {k: v for k, v in result.items() if k != "balances"})
+        _show(handler, balance_from_account(result))
     elif handler is _balance and "free" in result:
         table = Table(title="balances")
         for column in ("asset", "available", "locked", "total"):
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=True)
         for asset in sorted(result["total"]):
             table.add_row(
-                asset, result[asset]["free"], result[asset]["used"], result[asset]["total"]
+                asset,
+                human_number(result[asset]["free"]),
+                human_number(result[asset]["used"]),
+                human_number(result[asset]["total"]),
             )
         console.print(table)
     elif handler is _order_list:
-        table = Table(title="open orders")
-        for column in ("id", "side", "price", "amount", "filled", "remaining"):
-            table.add_column(column)
+        owner = result[0]["id"].partition(":")[0] if result else ""
+        table = Table(title=f"open orders ({len(result)})")
+        for column in ("nonce", "market", "side", "price", "amount", "filled", "remaining"):
+            table.add_column(column, justify="right", no_wrap=True)
         for order in result:
             table.add_row(
-                order["id"],
+                order["id"].partition(":")[2],
+                order["symbol"],
                 order["side"],
-                order["price"],
-                order["amount"],
-                order["filled"],
-                order["remaining"],
+                human_number(order["price"]),
+                human_number(order["amount"]),
+                human_number(order["filled"]),
+                human_number(order["remaining"]),
             )
         console.print(table)
+        if result:
+            console.print(
+                f"cancel one with: order cancel --id NONCE (the whole id is {owner}:NONCE)",
+                soft_wrap=True,
+                markup=False,
+            )
+    elif handler in (_order_place, _order_cancel):
+        _show_order(console, result)
     else:
-        _show_mapping(result)
+        _show_mapping(console, result)
 
 
-def _show_mapping(result: Any) -> None:
-    if not isinstance(result, dict):
-        console.print(result)
-        return
-    table = Table(show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in result.items():
-        table.add_row(
-            str(key),
-            json.dumps(value, default=str) if isinstance(value, dict | list) else str(value),
+def _show_order(console: Console, order: dict[str, Any]) -> None:
+    info = order.get("info") or {}
+    fields: dict[str, Any] = {"id": order["id"]}
+    for name in ("status", "symbol", "side", "type", "price", "amount", "filled", "remaining"):
+        if name in order:
+            value = order[name]
+            fields[name] = human_number(value) if name in _NUMBERS and value else value
+    if info.get("tx_hash"):
+        fields["tx"] = info["tx_hash"]
+        fields["block"] = info["height"]
+        fields["result"] = info["code"]
+        fields["final after"] = seconds(float(info["latency_s"]))
+        fields["events"] = info.get("events", [])
+    _show_mapping(console, fields)
+
+
+_NUMBERS = ("price", "amount", "filled", "remaining")
+
+
+def _describe_event(event: dict[str, Any]) -> str:
+    """One line per event, in the market's units where it is known; the raw record is in --json."""
+    kind = event.get("kind", "?")
+    market = _MARKETS.get(str(event.get("market", "")))
+    if market is None and len(_MARKETS) == 1:
+        market = next(iter(_MARKETS.values()))  # trades and closings do not name their market
+    if market is not None:
+        described = _describe_in_units(kind, event, market)
+        if described is not None:
+            return described
+    details = ", ".join(
+        f"{key} {human(value)}"
+        for key, value in event.items()
+        if key not in ("kind", "owner", "market") and not isinstance(value, dict | list)
+    )
+    return f"{kind}: {details}" if details else kind
+
+
+def _describe_in_units(kind: str, event: dict[str, Any], market: MarketInfo) -> str | None:
+    def amount(lots: int) -> str:
+        return f"{human_number(market.amount_of(lots))} {market.base}"
+
+    def price(ticks: int) -> str:
+        return f"{human_number(market.price_of(ticks))} {market.quote}"
+
+    if kind == "order_placed":
+        return (
+            f"order_placed: {event['side']} {amount(event['quantity_lots'])} at "
+            f"{price(event['price_ticks'])} ({event['order_type']}, nonce {event['nonce']})"
         )
-    console.print(table)
+    if kind == "trade":
+        return (
+            f"trade #{event['trade_id']}: {amount(event['quantity_lots'])} at "
+            f"{price(event['price_ticks'])}, taker {event['taker_side']}s; maker order "
+            f"{event['maker']}:{event['maker_nonce']}; fees (smallest units of what each "
+            f"receives) maker {event['maker_fee']:,}, taker {event['taker_fee']:,}"
+        )
+    if kind == "order_closed":
+        return (
+            f"order_closed: nonce {event['nonce']}, {event['reason']}, "
+            f"{amount(event['remaining_lots'])} unfilled"
+        )
+    return None
+
+
+def _utc(timestamp_ms: int) -> str:
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{timestamp_ms % 1000:03d}"
+
+
+def _show_mapping(console: Console, result: Any) -> None:
+    """``field  value`` lines, values whole (a hash is never cut) and readable."""
+    if not isinstance(result, dict):
+        console.print(human(result), soft_wrap=True, markup=False)
+        return
+    width = max((len(str(key)) for key in result), default=0)
+    for key, value in result.items():
+        lines = [human(value)]
+        if key == "halted":
+            lines = ["no" if value is None else f"yes: {value}"]
+        elif key == "events" and isinstance(value, list):  # one line per event
+            lines = [_describe_event(event) for event in value] or ["-"]
+        for index, line in enumerate(lines):
+            label = str(key) if index == 0 else ""
+            console.print(f"{label:<{width}}  {line}", soft_wrap=True, markup=False)

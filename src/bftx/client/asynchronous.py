@@ -15,11 +15,11 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bftx.client import core
+from bftx.client import core, keys
 from bftx.client.contracts import AsyncContractsMixin
-from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
 from bftx.client.signing import RequestPolicy, websocket_headers
-from bftx.client.sync import _json
+from bftx.client.sync import _json, _unreachable
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
@@ -49,6 +49,25 @@ class AsyncClient(AsyncContractsMixin):
         self._chain_id: str | None = None
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
+
+    @classmethod
+    def from_testnet(
+        cls,
+        testnet: str | Path = "testnet",
+        account: str | None = None,
+        *,
+        node: int = 0,
+        timeout: float = 10.0,
+        wait: bool = True,
+    ) -> Self:
+        """A client for node ``node`` of a local testnet directory, as ``account`` (e.g. ``"alice"``).
+
+        Reads the node's URL from ``TESTNET/nodeN/config.toml`` and the key from
+        ``TESTNET/accounts/ACCOUNT.json``: what ``bftx testnet init`` and
+        ``bftx demo`` write (``make demo`` uses ``./testnet``).
+        """
+        key = keys.account_key_file(testnet, account) if account is not None else None
+        return cls(keys.url_from_testnet(testnet, node), key=key, timeout=timeout, wait=wait)
 
     async def __aenter__(self) -> Self:
         return self
@@ -89,6 +108,11 @@ class AsyncClient(AsyncContractsMixin):
         rows = await self._get(f"/v1/markets/{core.path_symbol(symbol)}/trades", params)
         trades = [core.trade_from_json(t) for t in rows]
         return [t for t in trades if since is None or t["timestamp"] >= since]
+
+    async def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
+        result: dict[str, Any] = await self._get(f"/v1/txs/{tx_hash}")
+        return result
 
     # --- account data ------------------------------------------------------------
 
@@ -132,12 +156,17 @@ class AsyncClient(AsyncContractsMixin):
         params = params or {}
         market = await self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
-        nonce, receipt = await self._send(
+        nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         order_id = f"{self.address}:{nonce}"
         if receipt is None:
-            return {"id": order_id, "symbol": market.symbol, "status": "pending", "info": {}}
+            return {
+                "id": order_id,
+                "symbol": market.symbol,
+                "status": "pending",
+                "info": {"tx_hash": tx_hash},  # wait_for(tx_hash) waits for finality
+            }
         if not receipt.ok:
             raise OrderRejected(
                 f"the order was rejected at execution: {receipt.code}", receipt.code
@@ -151,7 +180,7 @@ class AsyncClient(AsyncContractsMixin):
     ) -> dict[str, Any]:
         params = params or {}
         body = core.cancel_body(id, self.address)
-        _nonce, receipt = await self._send(
+        _nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         if receipt is not None and not receipt.ok:
@@ -160,8 +189,21 @@ class AsyncClient(AsyncContractsMixin):
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": core.receipt_info(receipt) if receipt else {},
+            "info": core.receipt_info(receipt) if receipt else {"tx_hash": tx_hash},
         }
+
+    async def submit(
+        self, tx: bytes, wait: bool = False, timeout: float | None = None
+    ) -> core.Receipt | str:
+        """Submit signed tx bytes; the receipt once final with ``wait``, else the tx hash."""
+        admission = await self._post("/v1/txs", {"tx": core.encode_for_json(tx)})
+        if not admission["accepted"]:
+            raise OrderRejected(
+                f"rejected at admission: {admission['code']}: {admission['message']}",
+                admission["code"],
+            )
+        tx_hash: str = admission["tx_hash"]
+        return await self.wait_for(tx_hash, timeout) if wait else tx_hash
 
     async def wait_for(
         self, tx_hash: str, timeout: float | None = None, started: float | None = None
@@ -261,14 +303,14 @@ class AsyncClient(AsyncContractsMixin):
         except ConnectionClosed:
             pass  # the server ended the stream (it stops, or we fell behind)
         except (OSError, InvalidHandshake, TimeoutError) as error:
-            raise ClientError(f"cannot stream from {ws_url}: {error}", "unreachable") from error
+            raise NetworkError(f"cannot stream from {ws_url}: {error}") from error
         await asyncio.sleep(STREAM_RECONNECT_DELAY_S)  # then the caller reconnects and resyncs
 
     # --- internals -----------------------------------------------------------------
 
     async def _send(
         self, body: Body, wait: bool, timeout: float | None
-    ) -> tuple[int, core.Receipt | None]:
+    ) -> tuple[int, str, core.Receipt | None]:
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         chain_id = await self._chain()
@@ -289,7 +331,7 @@ class AsyncClient(AsyncContractsMixin):
                         admission["code"],
                     )
             receipt = await self.wait_for(admission["tx_hash"], timeout, started) if wait else None
-            return nonce, receipt
+            return nonce, admission["tx_hash"], receipt
         raise AssertionError("unreachable")
 
     async def _next_nonce(self) -> int:
@@ -327,14 +369,14 @@ class AsyncClient(AsyncContractsMixin):
         try:
             response = await self._http.get(path, params=params)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
     async def _post(self, path: str, document: dict[str, Any]) -> Any:
         try:
             response = await self._http.post(path, json=document)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
 

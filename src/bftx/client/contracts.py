@@ -159,7 +159,7 @@ class ContractsMixin:
 
         def _send(
             self, body: Body, wait: bool, timeout: float | None
-        ) -> tuple[int, core.Receipt | None]: ...
+        ) -> tuple[int, str, core.Receipt | None]: ...
 
         def _get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
 
@@ -258,14 +258,18 @@ class ContractsMixin:
         params = params or {}
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
-        nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        nonce, _tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
         return contract_result(compute_contract_id(self.key.address, nonce), receipt, what)
 
     def _act(
         self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
     ) -> dict[str, Any]:
         params = params or {}
-        _nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        _nonce, _tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
         return contract_result(contract_id, receipt, what)
 
 
@@ -276,7 +280,7 @@ class AsyncContractsMixin:
 
         async def _send(
             self, body: Body, wait: bool, timeout: float | None
-        ) -> tuple[int, core.Receipt | None]: ...
+        ) -> tuple[int, str, core.Receipt | None]: ...
 
         async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
 
@@ -368,7 +372,7 @@ class AsyncContractsMixin:
         params = params or {}
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
-        nonce, receipt = await self._send(
+        nonce, _tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         return contract_result(compute_contract_id(self.key.address, nonce), receipt, what)
@@ -377,7 +381,7 @@ class AsyncContractsMixin:
         self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
     ) -> dict[str, Any]:
         params = params or {}
-        _nonce, receipt = await self._send(
+        _nonce, _tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
         return contract_result(contract_id, receipt, what)

@@ -12,8 +12,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from bftx import limits
 from bftx.client.errors import InvalidOrder
-from bftx.crypto import KeyPair, load_key
+from bftx.client.keys import load_key_file
+from bftx.crypto import KeyPair
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
 from bftx.exchange.transactions import Body
 
@@ -36,23 +38,57 @@ class MarketInfo:
     lot: Decimal  # size increment (base)
     min_size: Decimal
 
+    @property
+    def max_price(self) -> Decimal:
+        """The highest price an order may carry (the protocol's bound on ticks)."""
+        return self.tick * limits.price_ticks_max
+
+    @property
+    def max_size(self) -> Decimal:
+        """The largest amount one order may carry (the protocol's bound on lots)."""
+        return self.lot * limits.quantity_lots_max
+
     def to_ticks(self, price: Number) -> int:
-        ticks = _decimal(price, "price") / self.tick
-        if ticks != ticks.to_integral_value() or ticks <= 0:
+        """Price -> ticks, checked against the market's tick and bounds before anything is signed."""
+        value = _decimal(price, "price")
+        if value <= 0:
             raise InvalidOrder(
-                f"price {price} is not a positive multiple of the tick {self.tick} of {self.symbol}"
+                f"price {price} is not a positive multiple of the tick {self.tick} {self.quote} "
+                f"of {self.symbol}"
+            )
+        if value > self.max_price:
+            raise InvalidOrder(
+                f"price {price} is out of range for {self.symbol}: at most "
+                f"{_plain(self.max_price)} {self.quote}"
+            )
+        ticks = value / self.tick
+        if ticks != ticks.to_integral_value():
+            raise InvalidOrder(
+                f"price {price} is not a multiple of the tick {self.tick} {self.quote} of {self.symbol}"
             )
         return int(ticks)
 
     def to_lots(self, amount: Number) -> int:
-        lots = _decimal(amount, "amount") / self.lot
-        if lots != lots.to_integral_value() or lots <= 0:
+        """Amount -> lots, checked against the lot, the minimum size and the maximum size."""
+        value = _decimal(amount, "amount")
+        if value <= 0:
             raise InvalidOrder(
-                f"amount {amount} is not a positive multiple of the lot {self.lot} of {self.symbol}"
+                f"amount {amount} is not a positive multiple of the lot {self.lot} {self.base} "
+                f"of {self.symbol}"
             )
-        if _decimal(amount, "amount") < self.min_size:
+        if value > self.max_size:
             raise InvalidOrder(
-                f"amount {amount} is below the minimum size {self.min_size} of {self.symbol}"
+                f"amount {amount} {self.base} is out of range for {self.symbol}: at most "
+                f"{_plain(self.max_size)} {self.base} per order"
+            )
+        lots = value / self.lot
+        if lots != lots.to_integral_value():
+            raise InvalidOrder(
+                f"amount {amount} is not a multiple of the lot {self.lot} {self.base} of {self.symbol}"
+            )
+        if value < self.min_size:
+            raise InvalidOrder(
+                f"amount {amount} is below the minimum size {self.min_size} {self.base} of {self.symbol}"
             )
         return int(lots)
 
@@ -79,9 +115,10 @@ class Receipt:
 
 
 def load_signing_key(key: KeyPair | str | Path | None) -> KeyPair | None:
+    """A KeyPair as given, or loaded from a key file (`KeyFileError` when it cannot be used)."""
     if key is None or isinstance(key, KeyPair):
         return key
-    return load_key(Path(key))
+    return load_key_file(Path(key))
 
 
 def market_from_json(document: dict[str, Any]) -> MarketInfo:
@@ -162,7 +199,9 @@ def parse_order_id(order_id: str) -> tuple[str, int]:
     """``"<address>:<nonce>"`` -> (address hex, nonce)."""
     address, _, nonce = order_id.partition(":")
     if len(address.removeprefix("0x")) != 40 or not nonce.isdigit():
-        raise InvalidOrder(f"order id {order_id!r} is not <address>:<nonce>")
+        raise InvalidOrder(
+            f"order id {order_id!r} is not <address>:<nonce> (or, to cancel, a nonce)"
+        )
     return address.removeprefix("0x").lower(), int(nonce)
 
 
@@ -251,15 +290,12 @@ def balance_from_account(document: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"free": {}, "used": {}, "total": {}, "info": document}
     for entry in document["balances"]:
         free, used = Decimal(entry["available"]), Decimal(entry["locked"])
+        total = format(free + used, "f")  # the same decimals as free and used
         asset = entry["asset"]
-        result[asset] = {
-            "free": entry["available"],
-            "used": entry["locked"],
-            "total": _plain(free + used),
-        }
+        result[asset] = {"free": entry["available"], "used": entry["locked"], "total": total}
         result["free"][asset] = entry["available"]
         result["used"][asset] = entry["locked"]
-        result["total"][asset] = _plain(free + used)
+        result["total"][asset] = total
     return result
 
 

@@ -1,6 +1,20 @@
-"""What the SDK raises. Every error says what was wrong; rejections carry the stable code."""
+"""What the SDK raises: one hierarchy under `ClientError`, so one ``except`` catches them all.
+
+::
+
+    ClientError                 any failure of the SDK; ``code`` is a stable slug, ``status`` the HTTP status
+    ├── KeyFileError            a key file that is missing, unreadable, too open or not a key (also a ConfigError)
+    ├── NetworkError            the node cannot be reached, or a stream cannot be opened
+    ├── InvalidOrder            refused before signing: unknown market, off the tick or lot, out of range
+    ├── OrderRejected           the network refused the tx (at admission or execution); ``code`` says why
+    └── TimedOut                the tx was not final within the time allowed
+
+Every message says what was wrong and, where there is one, what to do.
+"""
 
 from __future__ import annotations
+
+from bftx.errors import ConfigError
 
 
 class ClientError(Exception):
@@ -10,6 +24,24 @@ class ClientError(Exception):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+class KeyFileError(ClientError, ConfigError):
+    """A key file that cannot be used: missing, unreadable, readable by others, or not a key file.
+
+    It is also a `bftx.errors.ConfigError`, so code that caught the error
+    `bftx.crypto.load_key` raises keeps working.
+    """
+
+    def __init__(self, message: str, code: str = "key_file") -> None:
+        super().__init__(message, code)
+
+
+class NetworkError(ClientError):
+    """The node did not answer: it is not running, the URL is wrong, or the connection broke."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "unreachable")
 
 
 class InvalidOrder(ClientError):

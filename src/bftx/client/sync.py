@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from bftx.client import core
+from bftx.client import core, keys
 from bftx.client.contracts import ContractsMixin
-from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
 from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
@@ -39,7 +39,26 @@ class Client(ContractsMixin):
         self._chain_id: str | None = None
         self._nonce: int | None = None
 
-    def __enter__(self) -> Client:
+    @classmethod
+    def from_testnet(
+        cls,
+        testnet: str | Path = "testnet",
+        account: str | None = None,
+        *,
+        node: int = 0,
+        timeout: float = 10.0,
+        wait: bool = True,
+    ) -> Self:
+        """A client for node ``node`` of a local testnet directory, as ``account`` (e.g. ``"alice"``).
+
+        Reads the node's URL from ``TESTNET/nodeN/config.toml`` and the key from
+        ``TESTNET/accounts/ACCOUNT.json``: what ``bftx testnet init`` and
+        ``bftx demo`` write (``make demo`` uses ``./testnet``).
+        """
+        key = keys.account_key_file(testnet, account) if account is not None else None
+        return cls(keys.url_from_testnet(testnet, node), key=key, timeout=timeout, wait=wait)
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exception: object) -> None:
@@ -82,6 +101,7 @@ class Client(ContractsMixin):
         return [t for t in trades if since is None or t["timestamp"] >= since]
 
     def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
         result: dict[str, Any] = self._get(f"/v1/txs/{tx_hash}")
         return result
 
@@ -126,10 +146,17 @@ class Client(ContractsMixin):
         params = params or {}
         market = self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
-        nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        nonce, tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
         order_id = f"{self.address}:{nonce}"
         if receipt is None:
-            return {"id": order_id, "symbol": market.symbol, "status": "pending", "info": {}}
+            return {
+                "id": order_id,
+                "symbol": market.symbol,
+                "status": "pending",
+                "info": {"tx_hash": tx_hash},  # wait_for(tx_hash) waits for finality
+            }
         if not receipt.ok:
             raise OrderRejected(
                 f"the order was rejected at execution: {receipt.code}", receipt.code
@@ -141,8 +168,9 @@ class Client(ContractsMixin):
         self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         params = params or {}
-        _nonce, receipt = self._send(
-            core.cancel_body(id, self.address), params.get("wait", self.wait), params.get("timeout")
+        body = core.cancel_body(id, self.address)
+        _nonce, tx_hash, receipt = self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
         )
         if receipt is not None and not receipt.ok:
             raise OrderRejected(f"the cancel was rejected: {receipt.code}", receipt.code)
@@ -150,7 +178,7 @@ class Client(ContractsMixin):
             "id": id,
             "symbol": symbol,
             "status": "canceled" if receipt else "pending",
-            "info": core.receipt_info(receipt) if receipt else {},
+            "info": core.receipt_info(receipt) if receipt else {"tx_hash": tx_hash},
         }
 
     def submit(
@@ -199,7 +227,7 @@ class Client(ContractsMixin):
 
     def _send(
         self, body: Body, wait: bool, timeout: float | None
-    ) -> tuple[int, core.Receipt | None]:
+    ) -> tuple[int, str, core.Receipt | None]:
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         for attempt in range(2):
@@ -210,7 +238,7 @@ class Client(ContractsMixin):
             if admission["accepted"]:
                 self._nonce = nonce + 1
                 receipt = self.wait_for(admission["tx_hash"], timeout, started) if wait else None
-                return nonce, receipt
+                return nonce, admission["tx_hash"], receipt
             if admission["code"] in ("nonce_used", "duplicate_tx") and attempt == 0:
                 self._nonce = None  # another client used this key: ask the node
                 continue
@@ -255,15 +283,20 @@ class Client(ContractsMixin):
         try:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
 
     def _post(self, path: str, document: dict[str, Any]) -> Any:
         try:
             response = self._http.post(path, json=document)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {self.url}: {error}", "unreachable") from error
+            raise _unreachable(self.url, error) from error
         return _json(response)
+
+
+def _unreachable(url: str, error: httpx.HTTPError) -> NetworkError:
+    hint = "; is a node running there?" if isinstance(error, httpx.ConnectError) else ""
+    return NetworkError(f"cannot reach {url}: {error}{hint}")
 
 
 def _json(response: httpx.Response) -> Any:

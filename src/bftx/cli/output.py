@@ -1,0 +1,142 @@
+"""What every ``bftx`` command shares about talking to a person.
+
+- `BftxParser` and `HelpFormatter`: ``--help`` shows each option's default.
+- `bftx_command`: how to spell ``bftx`` in a hint so that it runs when pasted
+  (``.venv/bin/bftx`` when the venv is not on ``PATH``).
+- `print_error`: one error line on standard error, never wrapped by rich.
+- `human`: values for tables: ``None`` as "-", seconds as "153 ms", numbers
+  with thousands separators, lists joined.
+- `progress`: a rich progress bar on standard error for long work, shown only
+  on a terminal so that piped output stays clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the text already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or "default" in text
+            or action.option_strings == []  # positional arguments have no default to show
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+class BftxParser(argparse.ArgumentParser):
+    """An ArgumentParser whose subcommands use `HelpFormatter` too (subparsers inherit the class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def bftx_command() -> str:
+    """``bftx`` as a person should type it here: plain when on PATH, else the venv's script path."""
+    script = Path(sys.executable).parent / "bftx"
+    on_path = shutil.which("bftx")
+    if on_path is not None and (not script.exists() or Path(on_path).resolve() == script.resolve()):
+        return "bftx"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m bftx.cli"
+    return shlex.quote(display_path(script))
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def print_error(message: str, code: str | None = None) -> None:
+    """``error: MESSAGE [code]`` on standard error, in one piece (no wrapping, no markup)."""
+    suffix = f" [{code}]" if code else ""
+    print(f"error: {message}{suffix}", file=sys.stderr)
+
+
+def print_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def human(value: Any) -> str:
+    """A value as a table cell: readable, whole (never cut), and plain text."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if value == value else "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(human(item) for item in value) if value else "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={human(item)}" for key, item in value.items()) or "-"
+    return str(value)
+
+
+def human_number(text: str) -> str:
+    """A decimal string with thousands separators (``"45000.00"`` -> ``"45,000.00"``)."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(text)
+    if not value.is_finite():
+        return str(text)
+    return f"{value:,f}"
+
+
+def seconds(value: float) -> str:
+    """A duration for people: ``0.1534`` -> ``"153 ms"``, ``12.3`` -> ``"12.3 s"``."""
+    return f"{value * 1000:,.0f} ms" if value < 10 else f"{value:,.1f} s"
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on standard error (hidden when it is not a terminal); call the result per step."""
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
