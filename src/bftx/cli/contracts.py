@@ -62,7 +62,7 @@ def _register_htlc(subcommands: Subcommands) -> None:
     actions = htlc.add_subparsers(dest="action", metavar="ACTION", required=True)
     lock = _with_node(actions.add_parser("lock", help="lock funds for a receiver"))
     lock.add_argument("--key", type=Path, required=True, help="your key file")
-    lock.add_argument("--asset", required=True)
+    lock.add_argument("--asset", required=True, help="the asset to lock, e.g. BTC")
     lock.add_argument("--amount", required=True, help="in the asset's units, e.g. 0.25")
     lock.add_argument("--receiver", required=True, help="the receiver's address (hex)")
     lock.add_argument(
@@ -76,15 +76,15 @@ def _register_htlc(subcommands: Subcommands) -> None:
     lock.set_defaults(handler=_htlc_lock)
     claim = _with_node(actions.add_parser("claim", help="reveal the secret: pays the receiver"))
     claim.add_argument("--key", type=Path, required=True, help="any registered account's key")
-    claim.add_argument("--id", required=True)
+    claim.add_argument("--id", required=True, help="the HTLC's id (hex)")
     claim.add_argument("--preimage", required=True, help="the 32-byte secret in hex")
     claim.set_defaults(handler=_htlc_claim)
     refund = _with_node(actions.add_parser("refund", help="take the funds back after expiry"))
     refund.add_argument("--key", type=Path, required=True, help="the sender's key file")
-    refund.add_argument("--id", required=True)
+    refund.add_argument("--id", required=True, help="the HTLC's id (hex)")
     refund.set_defaults(handler=_htlc_refund)
     show = _with_node(actions.add_parser("show", help="one HTLC"))
-    show.add_argument("--id", required=True)
+    show.add_argument("--id", required=True, help="the HTLC's id (hex)")
     show.set_defaults(handler=_htlc_show)
 
 
@@ -99,9 +99,9 @@ def _register_deal(subcommands: Subcommands) -> None:
     propose.add_argument("--key", type=Path, required=True, help="your key file (party A)")
     propose.add_argument("--counterparty", required=True, help="party B's address (hex)")
     propose.add_argument("--deliver-asset", required=True, help="what you deliver")
-    propose.add_argument("--deliver-amount", required=True)
+    propose.add_argument("--deliver-amount", required=True, help="in its units, e.g. 0.1")
     propose.add_argument("--pay-asset", required=True, help="what the counterparty pays")
-    propose.add_argument("--pay-amount", required=True)
+    propose.add_argument("--pay-amount", required=True, help="in its units, e.g. 4000")
     propose.add_argument(
         "--deadline-in", type=float, default=3600.0, help="seconds from now (default 3600)"
     )
@@ -113,10 +113,10 @@ def _register_deal(subcommands: Subcommands) -> None:
     ):
         action = _with_node(actions.add_parser(name, help=text))
         action.add_argument("--key", type=Path, required=True, help="a party's key file")
-        action.add_argument("--id", required=True)
+        action.add_argument("--id", required=True, help="the deal's id (hex)")
         action.set_defaults(handler=handler)
     show = _with_node(actions.add_parser("show", help="one deal"))
-    show.add_argument("--id", required=True)
+    show.add_argument("--id", required=True, help="the deal's id (hex)")
     show.set_defaults(handler=_deal_show)
 
 
@@ -125,7 +125,9 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--url", default=os.environ.get("BFTX_URL"), help="a node's REST API (default $BFTX_URL)"
     )
     parser.add_argument("--testnet", type=Path, help="a testnet directory: use one of its nodes")
-    parser.add_argument("--node", type=int, default=0, help="with --testnet: which node")
+    parser.add_argument(
+        "--node", type=int, default=0, help="with --testnet: which node (default 0)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
