@@ -107,3 +107,19 @@ def test_committed_txs_leave_and_stale_ones_are_dropped() -> None:
     )
     assert len(pool) == 0
     assert pool.dropped_after_block == 1
+
+
+def test_after_a_state_transfer_every_tx_whose_nonce_was_used_leaves() -> None:
+    """Blocks the node never saw (skipped by state transfer) used alice's and bob's nonces."""
+    app, pool = make_pool()
+    for signer in (ALICE, BOB, CAROL):
+        pool.add(order(0, signer), 0)
+    pool.release_ready()
+    skipped = (order(0, ALICE), sign_tx(BOB, CHAIN_ID, 0, Transfer("BTC", CAROL.address, 5)))
+    assert app.validate_block(skipped)
+    app.execute_block(1, 1_000, skipped)  # as if restored from a snapshot: no block seen here
+    assert len(pool) == 3
+    pool.recheck_all()
+    assert [decode_tx(data).sender for data in [pool.get(h) or b"" for h in pool._by_hash]] == [
+        CAROL.address
+    ]

@@ -22,7 +22,9 @@ Policies (docs/node.md):
   right now; a far-future nonce is the cheapest thing to drop.
 - **Cleanup.** After a block commits, its txs leave, and every pending tx of
   an account the block touched is checked again (nonce, funds); what became
-  invalid leaves with its reason.
+  invalid leaves with its reason: a tx whose nonce the block used (it lost a
+  nonce race to another tx of the same account) can never commit and leaves at
+  once. After a state transfer every pending tx is checked again.
 """
 
 from __future__ import annotations
@@ -158,6 +160,10 @@ class Mempool:
                 if self.admission.recheck(entry.tx) is not Code.OK:
                     self._remove(entry)
                     self.dropped_after_block += 1
+
+    def recheck_all(self) -> None:
+        """Re-check every pending tx against a state that changed wholesale (state transfer)."""
+        self.remove_committed((), list(self._by_sender))
 
     def _remove(self, entry: _Entry) -> None:
         del self._by_hash[entry.tx.hash]

@@ -19,6 +19,7 @@ from bftx.consensus.messages import (
     PrePrepare,
     SignatureShare,
     SignedMessage,
+    Suspect,
     ViewChange,
     decode_message,
     encode_message,
@@ -31,7 +32,7 @@ BLOCK = make_first_block()
 SHARES = tuple(SignatureShare(index, bytes([index]) * 64) for index in range(3))
 CHECKPOINT = Checkpoint(8, b"\x01" * 32, b"\x02" * 32)
 PREPARED = PreparedCertificate(0, 1, BLOCK, SHARES)
-VIEW_CHANGE = ViewChange(1, CheckpointProof(CHECKPOINT, SHARES), (PREPARED,))
+VIEW_CHANGE = ViewChange(1, CheckpointProof(CHECKPOINT, SHARES), (PREPARED,), SHARES)
 
 
 def all_bodies() -> list[object]:
@@ -42,7 +43,8 @@ def all_bodies() -> list[object]:
         Commit(3, 9, BLOCK.digest),
         CHECKPOINT,
         VIEW_CHANGE,
-        ViewChange(2, None, ()),
+        ViewChange(2, None, (), ()),
+        Suspect(3),
         NewView(1, (view_change,)),
         FetchRequest(17),
         FetchReply(

@@ -97,3 +97,54 @@ def test_native_book_survives_many_levels_and_cancels() -> None:
     sweep = (9_000_000, b"y", book.BUY, 30_000, 100_000, True, True)
     assert native.place(*sweep) == reference.place(*sweep)
     assert snapshot(native) == snapshot(reference)
+
+
+@pytest.mark.parametrize("implementation", [book.OrderBook, book.ReferenceOrderBook])
+def test_an_order_that_would_fill_then_fail_leaves_the_book_unchanged(
+    implementation: type[book.OrderBookApi],
+) -> None:
+    """The failure used to come after the fills, with the makers already taken out."""
+    order_book = implementation()
+    order_book.place(1, b"maker", book.SELL, 100, 3, True, True)
+    order_book.place(2, b"maker", book.SELL, 101, 3, True, True)
+    order_book.place(3, b"taker", book.BUY, 90, 1, True, True)
+    before = snapshot(order_book)
+    with pytest.raises(ValueError, match="already in the book"):
+        order_book.place(3, b"taker", book.BUY, 101, 10, True, True)  # would fill 6 lots first
+    with pytest.raises(ValueError, match="already in the book"):
+        order_book.place(1, b"maker", book.BUY, 101, 2, False, True)
+    assert snapshot(order_book) == before
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=12),  # ids repeat: some places must fail
+            st.sampled_from(OWNERS),
+            st.sampled_from([book.BUY, book.SELL]),
+            st.integers(min_value=97, max_value=103),
+            st.integers(min_value=1, max_value=8),
+            st.booleans(),
+        ),
+        max_size=50,
+    )
+)
+def test_failed_places_change_neither_book(
+    places: list[tuple[int, bytes, int, int, int, bool]],
+) -> None:
+    native, reference = book.OrderBook(), book.ReferenceOrderBook()
+    for order_id, owner, side, price, lots, rest in places:
+        before = snapshot(native)
+        outcomes = []
+        for implementation in (native, reference):
+            try:
+                outcomes.append(
+                    implementation.place(order_id, owner, side, price, lots, rest, True)
+                )
+            except ValueError as error:
+                outcomes.append(str(error))
+        assert outcomes[0] == outcomes[1]
+        if isinstance(outcomes[0], str):
+            assert snapshot(native) == before
+        assert snapshot(native) == snapshot(reference)

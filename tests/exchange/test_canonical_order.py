@@ -189,3 +189,17 @@ def test_txs_that_never_execute_cannot_reorder_the_others() -> None:
         junk = w.tx(DAVE, Transfer("USD", ALICE.address, amount), nonce=10**6)
         ground = [tx.sender for tx in canonical_order([*makers, junk], SEED) if tx is not junk]
         assert ground == honest, f"junk tx #{amount} reordered the block"
+
+
+def test_the_proposers_timestamp_cannot_change_the_ranks() -> None:
+    """Dave's order expires at 5_500: whether the proposer picks 5_400 or 5_600, the senders
+    take the same ranks (the seed is fixed before the timestamp matters)."""
+    orders = []
+    for timestamp_ms in (5_400, 5_600):
+        w = setup_world()
+        txs = [w.tx(trader, limit(Side.BUY, 90, 1)) for trader in TRADERS]
+        result = w.block(txs, timestamp_ms=timestamp_ms)
+        expired = any(getattr(event, "reason", None) == "expired" for event in result.block_events)
+        assert expired == (timestamp_ms == 5_600)
+        orders.append([receipt.tx_hash for receipt in result.receipts])
+    assert orders[0] == orders[1]

@@ -173,6 +173,7 @@ class NodeProcess:
     process: subprocess.Popen[bytes] | None = None
     scanned_height: int = 0  # blocks up to here were checked by `Cluster.scan`
     missing_heights: set[int] = field(default_factory=set)  # below its height, yet no block
+    env: dict[str, str] = field(default_factory=dict)  # extra environment (test hooks)
 
     @property
     def running(self) -> bool:
@@ -267,7 +268,7 @@ class Cluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **node.env},
             )
 
     def start_all(self, timeout_s: float = 30.0) -> None:
@@ -362,6 +363,12 @@ class Cluster:
         response = self.call(lambda: self._request(index, "GET", path))
         response.raise_for_status()
         return response.json()
+
+    def health(self, index: int) -> tuple[int, dict[str, Any]]:
+        """``GET /v1/health``: the HTTP status and the body (a problem document when halted)."""
+        response = self.call(lambda: self._request(index, "GET", "/v1/health"))
+        body: dict[str, Any] = response.json()
+        return response.status_code, body
 
     def status(self, index: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(index, "/v1/status")

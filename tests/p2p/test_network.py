@@ -481,6 +481,43 @@ def test_link_changes_are_reported_to_the_node() -> None:
     run(body)
 
 
+def test_a_failing_message_handler_is_reported_to_the_node_and_the_link_stays_up() -> None:
+    async def body() -> None:
+        cluster = Cluster.create(2)
+        errors: list[BaseException] = []
+        delivered: list[bytes] = []
+
+        def handle(message: Message) -> None:
+            delivered.append(message.payload)
+            if message.payload == b"bad":
+                raise KeyError("a bug in the node")
+
+        networks = [
+            Network(
+                cluster.members[0],
+                cluster.peers(),
+                listen=cluster.sockets[0],
+                settings=FAST,
+                on_message=handle,
+                on_handler_error=errors.append,
+            ),
+            Network(cluster.members[1], cluster.peers(), listen=cluster.sockets[1], settings=FAST),
+        ]
+        cluster.networks = networks
+        for network in networks:
+            await network.start()
+        await networks[1].wait_connected()
+        networks[1].send(cluster.key(0), 1, b"bad")
+        networks[1].send(cluster.key(0), 1, b"good")
+        await eventually(lambda: len(delivered) == 2)
+        assert [type(error) for error in errors] == [KeyError]
+        assert networks[0].metrics.handler_errors == 1
+        assert cluster.key(1) in networks[0].connected_peers()
+        await cluster.close()
+
+    run(body)
+
+
 def test_a_busy_port_is_a_configuration_error() -> None:
     async def body() -> None:
         cluster = Cluster.create(1)

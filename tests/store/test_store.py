@@ -125,3 +125,21 @@ def test_a_tx_included_again_keeps_the_block_where_it_executed(tmp_path: Path) -
         block(3), [TxRow(tx_hash, 3, 1, 5, sender, 3)], []
     )  # proposed again: nonce used
     assert store.tx(tx_hash) == TxRow(tx_hash, 2, 4, 0, sender, 3)
+
+
+def test_the_lowest_range_of_skipped_heights_is_found(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
+    assert store.first_gap(0) is None
+    assert store.first_gap(3) == (1, 3)  # nothing stored yet
+    for height in (1, 2, 6, 7, 9):  # a state transfer skipped 3..5, another 8
+        store.save_block(block(height), [], [])
+    assert store.first_gap(2) is None
+    assert store.first_gap(9) == (3, 5)
+    assert store.first_gap(4) == (3, 4)  # never past the node's height
+    for height in (3, 4, 5):
+        store.save_block(block(height), [], [])  # filled out of order, below newer blocks
+    assert store.first_gap(9) == (8, 8)
+    assert store.first_gap(12) == (8, 8)
+    store.save_block(block(8), [], [])
+    assert store.first_gap(9) is None
+    assert store.first_gap(11) == (10, 11)

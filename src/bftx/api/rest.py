@@ -56,6 +56,7 @@ from bftx.exchange.events import (
 from bftx.exchange.genesis import Asset, Market
 from bftx.exchange.machine import Exchange, OrderView
 from bftx.node.runtime import Node
+from bftx.node.signing import SIGNING_WINDOW_BLOCKS
 from bftx.store import TradeRow
 
 PROBLEM = "application/problem+json"
@@ -246,6 +247,15 @@ class BlockModel(BaseModel):
     state_root: str
 
 
+class ValidatorSigning(BaseModel):
+    validator: str
+    index: int
+    last_signed_height: int | None = Field(
+        description="The last height this validator was seen signing a COMMIT for (null: not seen "
+        "since this node started, nor in the certificates of its last blocks)"
+    )
+
+
 class StatusModel(BaseModel):
     node: str
     mode: str
@@ -259,6 +269,15 @@ class StatusModel(BaseModel):
     peers_connected: list[str]
     mempool_txs: int
     halted: str | None
+    signing: list[ValidatorSigning] = Field(description="Per validator, the last height it signed")
+    validators_not_signing: list[str] = Field(
+        description=f"Validators that signed none of the last {SIGNING_WINDOW_BLOCKS} heights "
+        "(out of consensus)"
+    )
+    fault_margin: int = Field(
+        description="How many more validators may stop signing before the chain stops; 0 means "
+        "one fault away from stopping (the node then logs a WARNING)"
+    )
 
 
 _PROBLEM_SCHEMA = Problem.model_json_schema()

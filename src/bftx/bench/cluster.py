@@ -549,6 +549,98 @@ def run_bench(
     return summarize(settings, observation, verify_s, cores), observation
 
 
+# --- a sweep: one cluster, increasing rates ------------------------------------------
+
+
+SWEEP_FRACTIONS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # of the saturation the probe finds
+PROBE_RATE_TPS_FIRST = 500.0
+PROBE_RATE_GROWTH = 1.5
+PROBE_STEPS_MAX = 8
+PROBE_DURATION_S = 8.0
+
+
+def is_saturated(result: dict[str, Any]) -> bool:
+    """A step the cluster did not keep up with: under 90% committed, or accepted txs waiting 2 s."""
+    return bool(
+        result["tps_committed"] < 0.9 * result["tps_offered"]
+        or result["latency_ms_p99_accepted"] > 2_000
+    )
+
+
+def run_sweep(
+    settings: BenchSettings,
+    fractions: tuple[float, ...] = SWEEP_FRACTIONS,
+    progress: ProgressCallback | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Find the saturation of one local cluster, then load it from a quarter to twice that.
+
+    The probe raises the rate by half each ``PROBE_DURATION_S`` step until a
+    step `is_saturated`; the saturation is the most any probe step committed.
+    Then one step of ``settings.duration_s`` per fraction, in the same cluster,
+    each step's txs signed afresh from the accounts' current nonces.
+    """
+    verify_s = measure_verify_s()
+    cores = os.cpu_count() or 1
+    probe_rate_max = PROBE_RATE_TPS_FIRST * PROBE_RATE_GROWTH ** (PROBE_STEPS_MAX - 1)
+    traders = accounts_needed(replace(settings, rate_tps=max(fractions) * probe_rate_max))
+    probes: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    with local_cluster(settings.validators, traders, keep) as cluster:
+        target = read_target(cluster.testnet)
+        asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
+        base = replace(settings, accounts=len(target.accounts))
+
+        def step(rate_tps: float, duration_s: float) -> dict[str, Any]:
+            nonces = asyncio.run(fetch_nonces(target.urls, target.accounts))
+            stepped = replace(base, rate_tps=rate_tps, duration_s=duration_s)
+            cpu_before = cluster.cpu_seconds()
+            observation = _drive(
+                stepped, replace(target, nonces=nonces), progress, cluster.check_running
+            )
+            cpu_after = cluster.cpu_seconds()
+            if cpu_before is not None and cpu_after is not None:
+                observation.node_cpu_s = cpu_after - cpu_before
+            return summarize(stepped, observation, verify_s, cores)
+
+        rate = PROBE_RATE_TPS_FIRST
+        for _ in range(PROBE_STEPS_MAX):
+            probes.append(step(rate, PROBE_DURATION_S))
+            if is_saturated(probes[-1]):
+                break
+            rate *= PROBE_RATE_GROWTH
+        saturation = max(probe["tps_committed"] for probe in probes)
+        for fraction in fractions:
+            result = step(round(fraction * saturation, 1), settings.duration_s)
+            steps.append({"fraction": fraction, **result})
+    return {
+        "validators": settings.validators,
+        "step_duration_s": settings.duration_s,
+        "saturation_tps": saturation,
+        "verify_us": round(verify_s * 1e6, 2),
+        "verify_limit_tps": round(compute_verify_limit_tps(cores, settings.validators, verify_s)),
+        "saturation_vs_verify_limit": round(
+            saturation / compute_verify_limit_tps(cores, settings.validators, verify_s), 3
+        ),
+        "probes": [
+            {key: probe[key] for key in ("rate_tps", "tps_committed", "latency_ms_p99_accepted")}
+            for probe in probes
+        ],
+        "steps": steps,
+    }
+
+
+def write_sweep_outputs(directory: Path, sweep: dict[str, Any]) -> Path:
+    """``sweep.json`` and ``sweep.png`` (the throughput-latency curve); returns the plot's path."""
+    from bftx.bench.plot import plot_sweep
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sweep.json").write_text(json.dumps(sweep, indent=2) + "\n")
+    plot = directory / "sweep.png"
+    plot_sweep(sweep, plot)
+    return plot
+
+
 def _drive(
     settings: BenchSettings,
     target: Target,

@@ -36,3 +36,36 @@ def plot_timeline(
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def plot_sweep(sweep: dict[str, Any], path: Path) -> None:
+    """Committed throughput against latency, one point per offered rate (CometBFT-QA style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = sweep["steps"]
+    throughput = [step["tps_committed"] for step in steps]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for name, label in (
+        ("latency_ms_p50", "p50"),
+        ("latency_ms_p99", "p99 (from first submission)"),
+        ("latency_ms_p99_accepted", "p99 of accepted txs"),
+    ):
+        axes.plot(throughput, [step[name] for step in steps], marker="o", label=label)
+    for step, x in zip(steps, throughput, strict=True):
+        axes.annotate(f"{step['rate_tps']:.0f}", (x, step["latency_ms_p50"]), fontsize=7)
+    axes.axvline(sweep["saturation_tps"], color="grey", linestyle="--", label="saturation")
+    axes.set_yscale("log")
+    axes.set_xlabel("committed tx/s (labels: offered tx/s)")
+    axes.set_ylabel("submit to finality (ms)")
+    axes.legend(loc="upper left")
+    axes.set_title(
+        f"bftx bench --sweep: {sweep['validators']} validators, saturation "
+        f"{sweep['saturation_tps']:.0f} tx/s ({sweep['saturation_vs_verify_limit']:.0%} of the "
+        f"verify limit {sweep['verify_limit_tps']})"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

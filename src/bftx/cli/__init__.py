@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, contracts, demo, keys, node, sim, testnet, trade
+from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, testnet, trade
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -22,6 +22,7 @@ COMMANDS: list[Register] = [
     demo.register,
     sim.register,
     bench.register,
+    chaos.register,
 ]
 
 

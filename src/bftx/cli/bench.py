@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bftx.cli.output import print_warning
 from bftx.cli.sim import fault_warnings
 from bftx.errors import BftxError
+
+if TYPE_CHECKING:
+    from bftx.bench.cluster import BenchSettings
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +57,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--keep", action="store_true", help="keep the started testnet's directory (logs)"
     )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="find the cluster's saturation (rates growing by half, 8 s each), then run "
+        "--duration seconds at 0.25, 0.5, 0.75, 1, 1.25, 1.5 and 2 times it in the same "
+        "cluster; with --out, sweep.json and the throughput-latency curve sweep.png",
+    )
     parser.set_defaults(handler=_bench)
 
 
@@ -74,6 +84,8 @@ def _bench(arguments: argparse.Namespace) -> int:
         rate_tps=arguments.rate,
         accounts=arguments.accounts,
     )
+    if arguments.sweep:
+        return _sweep(arguments, settings)
     with _Progress(enabled=sys.stderr.isatty()) as progress:
         try:
             result, observation = run_bench(
@@ -99,6 +111,46 @@ def _bench(arguments: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         _print_table(result)
+    return 0
+
+
+def _sweep(arguments: argparse.Namespace, settings: BenchSettings) -> int:
+    from bftx.bench.cluster import run_sweep, write_sweep_outputs
+
+    if arguments.testnet is not None:
+        print("error: --sweep starts its own cluster (no --testnet)", file=sys.stderr)
+        return 2
+    with _Progress(enabled=sys.stderr.isatty()) as progress:
+        try:
+            sweep = run_sweep(settings, progress=progress.update, keep=arguments.keep)
+        except BftxError as error:
+            progress.close()
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            progress.close()
+            print("interrupted; the cluster was stopped", file=sys.stderr)
+            return 130
+    if arguments.out is not None:
+        plot = write_sweep_outputs(arguments.out, sweep)
+        if not arguments.json:
+            print(f"wrote {arguments.out / 'sweep.json'} and {plot}")
+    if arguments.json:
+        print(json.dumps(sweep))
+        return 0
+    print(
+        f"saturation {sweep['saturation_tps']:.0f} tx/s "
+        f"({sweep['saturation_vs_verify_limit']:.0%} of verify_limit_tps "
+        f"{sweep['verify_limit_tps']})"
+    )
+    for step in sweep["steps"]:
+        print(
+            f"  {step['fraction']:>4.2f} x  offered {step['rate_tps']:>7.0f}  "
+            f"committed {step['tps_committed']:>7.0f}  p50 {step['latency_ms_p50']:>7.0f} ms  "
+            f"p99 {step['latency_ms_p99']:>7.0f} ms  p99 accepted "
+            f"{step['latency_ms_p99_accepted']:>7.0f} ms  refused {sum(step['refused'].values())}  "
+            f"lost {step['lost']}"
+        )
     return 0
 
 

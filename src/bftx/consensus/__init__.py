@@ -10,6 +10,8 @@ Public surface for the node layer:
 - output records `Send`, `Broadcast`, `Persist`, `Committed`, `StateRestored`, `SetTimer`, `ViewInstalled`
 - `Application`, the protocol an application implements
 - `ValidatorSet`, `ConsensusConfig`, `verify_commit_certificate`
+- `apply_certified_block` (with `ChainRules`, `InvalidCertifiedBlock`): the one path a
+  certified block takes into the application (replica, recovery, follower)
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from bftx.consensus.certificates import (
     verify_checkpoint_proof,
     verify_commit_certificate,
     verify_prepared_certificate,
+)
+from bftx.consensus.certified import (
+    ChainRules,
+    InvalidCertifiedBlock,
+    apply_certified_block,
+    verify_certified_block,
 )
 from bftx.consensus.config import ConsensusConfig
 from bftx.consensus.messages import (
@@ -55,9 +63,11 @@ __all__ = [
     "Block",
     "BlockHeader",
     "Broadcast",
+    "ChainRules",
     "CommitCertificate",
     "Committed",
     "ConsensusConfig",
+    "InvalidCertifiedBlock",
     "JournalRecord",
     "MutantPolicy",
     "Output",
@@ -73,9 +83,11 @@ __all__ = [
     "TimerKind",
     "ValidatorSet",
     "ViewInstalled",
+    "apply_certified_block",
     "decode_message",
     "encode_message",
     "prune_journal",
+    "verify_certified_block",
     "verify_checkpoint_proof",
     "verify_commit_certificate",
     "verify_prepared_certificate",

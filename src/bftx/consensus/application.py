@@ -19,6 +19,13 @@ class Application(Protocol):
         """Admission check for the pending pool: 0 admits, any other value is a rejection code."""
         ...
 
+    def is_tx_used(self, tx: bytes) -> bool:
+        """True once ``tx`` can never execute successfully again: it, or another tx that takes
+        its place (the exchange: the same sender and nonce), executed in a block up to the last
+        one executed here. The replica drops such txs from its pending pool and never admits
+        them, however it learned of the block (execution, state transfer, restart)."""
+        ...
+
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         """Stateless validity of a proposal's txs (decoding, sizes, signatures).
 

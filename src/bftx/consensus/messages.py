@@ -223,10 +223,27 @@ class CommitCertificate:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspect:
+    """The signer wants to leave ``view`` (it stalled, or a tx was passed over).
+
+    Not binding: the signer keeps voting in ``view``. 2f+1 of them make a
+    view change certain (at least f+1 honest replicas wanted it), and that
+    proof travels inside every VIEW-CHANGE, so one replica alone never leaves
+    a view the others keep using (docs/consensus.md, "View change").
+    """
+
+    view: int
+
+    def to_value(self) -> Value:
+        return (self.view,)
+
+
+@dataclass(frozen=True, slots=True)
 class ViewChange:
     new_view: int
     checkpoint: CheckpointProof | None  # None means the genesis checkpoint (seq 0)
     prepared: tuple[PreparedCertificate, ...]  # the highest-view certificate per seq
+    suspicions: tuple[SignatureShare, ...]  # 2f+1 signatures over Suspect(new_view - 1)
     _value: Value = field(default=None, init=False, repr=False, compare=False)  # memo
 
     @property
@@ -239,6 +256,7 @@ class ViewChange:
                 self.new_view,
                 None if self.checkpoint is None else self.checkpoint.to_value(),
                 tuple(certificate.to_value() for certificate in self.prepared),
+                compute_shares_value(self.suspicions),
             )
             object.__setattr__(self, "_value", value)
         return self._value
@@ -307,7 +325,15 @@ class FetchReply:
 
 
 Body: TypeAlias = (
-    PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | FetchRequest | FetchReply
+    PrePrepare
+    | Prepare
+    | Commit
+    | Checkpoint
+    | ViewChange
+    | NewView
+    | FetchRequest
+    | FetchReply
+    | Suspect
 )
 
 KIND_OF_BODY: dict[type, int] = {
@@ -319,6 +345,7 @@ KIND_OF_BODY: dict[type, int] = {
     NewView: 6,
     FetchRequest: 7,
     FetchReply: 8,
+    Suspect: 9,
 }
 
 
@@ -392,6 +419,9 @@ def _body(kind: int, value: Value, chain_id: str, depth: int) -> Body:
     if kind == 7:
         (from_height,) = codec.expect_tuple(value, 1, "fetch request")
         return FetchRequest(_int(from_height, "from height"))
+    if kind == 9:
+        (view,) = codec.expect_tuple(value, 1, "suspect")
+        return Suspect(_int(view, "view"))
     if depth > 0:
         raise DecodeError("a fetch reply cannot be nested")
     return _fetch_reply(value, chain_id, depth)
@@ -497,17 +527,19 @@ def _commit_certificate(value: Value) -> CommitCertificate:
 
 
 def _view_change(value: Value, chain_id: str) -> ViewChange:
-    new_view, checkpoint, prepared = codec.expect_tuple(value, 3, "view change")
+    new_view, checkpoint, prepared, suspicions = codec.expect_tuple(value, 4, "view change")
     items = codec.expect_list(prepared, limits.watermark_window_blocks, "prepared certificates")
     return ViewChange(
         new_view=_int(new_view, "new view"),
         checkpoint=None if checkpoint is None else _checkpoint_proof(checkpoint),
         prepared=tuple(_prepared_certificate(item, chain_id) for item in items),
+        suspicions=_shares(suspicions),
     )
 
 
-def _history(value: Value) -> tuple[HistoryEntry, ...]:
-    items = codec.expect_list(value, limits.pipeline_depth_blocks, "history")
+def decode_history_entries(value: Value, entries_max: int) -> tuple[HistoryEntry, ...]:
+    """The one decoder of `HistoryEntry` lists (on the wire and in the store)."""
+    items = codec.expect_list(value, entries_max, "history")
     entries = []
     for item in items:
         height, digest, state_root, timestamp = codec.expect_tuple(item, 4, "history entry")
@@ -520,6 +552,10 @@ def _history(value: Value) -> tuple[HistoryEntry, ...]:
             )
         )
     return tuple(entries)
+
+
+def _history(value: Value) -> tuple[HistoryEntry, ...]:
+    return decode_history_entries(value, limits.pipeline_depth_blocks)
 
 
 def _fetch_reply(value: Value, chain_id: str, depth: int) -> FetchReply:

@@ -18,6 +18,7 @@ class MutantPolicy:
     name: str = "honest"
     quorum_override: int | None = None  # weak-quorum: count f+1 as a quorum
     skip_signature_check: bool = False  # skip-signature-check: accept any signature
+    send_before_persist: bool = False  # send-before-persist: the executor sends unsynced votes
 
 
 HONEST = MutantPolicy()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from bftx import crypto, limits
 from bftx.consensus.application import CHECK_TX_OK, Application
@@ -27,9 +26,16 @@ from bftx.consensus.certificates import (
     ValidatorSet,
     verify_checkpoint_proof,
     verify_commit_certificate,
-    verify_prepared_certificate,
 )
+from bftx.consensus.certified import ChainRules, apply_certified_block
 from bftx.consensus.config import ConsensusConfig
+from bftx.consensus.journal import (
+    COMMIT_KEY,
+    NEW_VIEW_KEY,
+    PRE_PREPARE_KEY,
+    PREPARE_KEY,
+    VIEW_CHANGE_KEY,
+)
 from bftx.consensus.messages import (
     Block,
     BlockHeader,
@@ -49,12 +55,12 @@ from bftx.consensus.messages import (
     PrePrepare,
     SignatureShare,
     SignedMessage,
+    Suspect,
     ViewChange,
     compute_genesis_hash,
     compute_history_digest,
     compute_signing_payload,
     create_block,
-    create_null_block,
     decode_message,
 )
 from bftx.consensus.outputs import (
@@ -74,6 +80,14 @@ from bftx.consensus.outputs import (
     ViewRecord,
 )
 from bftx.consensus.policy import HONEST, MutantPolicy
+from bftx.consensus.pool import PendingTx, are_txs_new, compute_censorship_clock_start
+from bftx.consensus.quorums import (
+    Slot,
+    compute_first_shares,
+    is_prepared,
+)
+from bftx.consensus.timers import compute_progress_deadline_ms, compute_view_timeout_ms
+from bftx.consensus.view_change import compute_reproposals, is_structurally_valid_view_change
 from bftx.errors import DecodeError
 
 
@@ -84,57 +98,6 @@ class Status(enum.Enum):
 
 class _Wait(enum.Enum):
     ANCHOR_NOT_EXECUTED = "anchor-not-executed"
-
-
-# The journal key of a signed message: (kind, view, seq). At most one message per key, ever.
-_PRE_PREPARE = 1
-_PREPARE = 2
-_COMMIT = 3
-_VIEW_CHANGE = 5
-_NEW_VIEW = 6
-
-
-@dataclass(slots=True)
-class Slot:
-    """Everything known about one sequence number inside the watermark window."""
-
-    seq: int
-    blocks: dict[bytes, Block] = field(default_factory=dict)  # digest -> block
-    proposals: dict[int, Block] = field(default_factory=dict)  # view -> first signed proposal
-    accepted: dict[int, bytes] = field(default_factory=dict)  # view -> digest this replica voted
-    prepares: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
-    commits: dict[tuple[int, bytes], dict[int, SignatureShare]] = field(default_factory=dict)
-    prepare_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (view, signer)
-    commit_votes: dict[tuple[int, int], bytes] = field(default_factory=dict)
-    prepared: PreparedCertificate | None = None  # highest view prepared here
-    commit_sent_views: set[int] = field(default_factory=set)
-    certificate: CommitCertificate | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _PendingTx:
-    tx: bytes
-    admitted_ms: int
-
-
-def compute_censorship_clock_start(
-    oldest_pending_ms: int,
-    view_started_ms: int,
-    last_full_block_ms: int,
-    tx_proposal_timeout_ms: int,
-    tx_backlog_timeout_ms: int,
-) -> int:
-    """Since when the oldest pending tx counts as passed over by the primary.
-
-    A view change starts ``tx_proposal_timeout_ms`` after this. A committed
-    full block restarts the count (the primary proposes as much as a block
-    holds, so a backlog under load is queueing, not censorship), but never
-    beyond ``tx_backlog_timeout_ms`` after the tx arrived: a primary that keeps
-    blocks full while passing one tx over is still replaced.
-    """
-    arrived = max(oldest_pending_ms, view_started_ms)
-    excused_until = arrived + tx_backlog_timeout_ms - tx_proposal_timeout_ms
-    return max(arrived, min(last_full_block_ms, excused_until))
 
 
 class Replica:
@@ -161,6 +124,9 @@ class Replica:
         self._signature_check = signature_check
         self.quorum = policy.quorum_override or validators.quorum
         self.weak_quorum = validators.fault_tolerance + 1  # at least one honest member
+        self.chain_rules = ChainRules(
+            validators, config.pipeline_depth_blocks, self._check(), self.quorum
+        )
 
         self.view = 0
         self.status = Status.NORMAL
@@ -182,9 +148,13 @@ class Replica:
         self.own_checkpoint: SignedMessage | None = None
         self.signed: dict[tuple[int, int, int], SignedMessage] = {}
         self.view_changes: dict[int, dict[int, SignedMessage]] = {}
+        self.suspicions: dict[int, dict[int, SignatureShare]] = {}  # view -> signer -> SUSPECT
+        self.suspected_ms: int | None = None  # when this replica last suspected its view
+        # Per validator, the highest height whose COMMIT from it reached this replica.
+        self.last_signed_heights: list[int] = [0] * validators.size
         # Fully validated VIEW-CHANGEs by (signer, signature): a NEW-VIEW repeats them.
         self.valid_view_changes: dict[tuple[int, bytes], SignedMessage] = {}
-        self.pending_txs: dict[bytes, _PendingTx] = {}
+        self.pending_txs: dict[bytes, PendingTx] = {}
         self.committed_tx_hashes: dict[bytes, None] = {}
         self.in_flight_tx_hashes: set[bytes] = set()
 
@@ -201,6 +171,7 @@ class Replica:
         self.dropped: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._outputs: list[Output] = []
+        self._signing: dict[tuple[int, int, int], SignedMessage] = {}  # signed during this call
 
     # --- public inputs ------------------------------------------------------------
 
@@ -218,7 +189,7 @@ class Replica:
         `Committed` outputs, or of a `StateRestored`), oldest first; empty for
         an application at genesis.
         """
-        self._outputs = []
+        self._begin()
         self.view_started_ms = now
         self.last_progress_ms = now
         if executed:
@@ -239,7 +210,7 @@ class Replica:
         self._resume_executed(history)  # the same path as start(..., executed=history)
 
     def on_message(self, message: SignedMessage, now: int) -> list[Output]:
-        self._outputs = []
+        self._begin()
         self._dispatch(message, now)
         self._arm_timers(now)
         return self._take()
@@ -259,7 +230,7 @@ class Replica:
 
     def on_client_txs(self, txs: Sequence[bytes], now: int) -> list[Output]:
         """Many client txs at once (`on_client_tx` for each, timers armed once)."""
-        self._outputs = []
+        self._begin()
         added = False
         for tx in txs:
             added = self._add_pending_tx(tx, now) or added
@@ -275,15 +246,17 @@ class Replica:
             self.stats["txs_duplicate"] += 1
         elif len(self.pending_txs) >= limits.pending_txs_max:
             self.stats["txs_pool_full"] += 1
+        elif self.application.is_tx_used(tx):
+            self.stats["txs_duplicate"] += 1  # executed in a block this replica did not see
         elif self.application.check_tx(tx) != CHECK_TX_OK:
             self.stats["txs_rejected"] += 1
         else:
-            self.pending_txs[tx_hash] = _PendingTx(tx, now)
+            self.pending_txs[tx_hash] = PendingTx(tx, now)
             return True
         return False
 
     def on_timer(self, kind: TimerKind, now: int) -> list[Output]:
-        self._outputs = []
+        self._begin()
         deadline = self.timers.get(kind)
         if deadline is not None and now >= deadline:
             del self.timers[kind]
@@ -306,6 +279,14 @@ class Replica:
     def is_primary(self) -> bool:
         return self.primary == self.replica_id
 
+    def compute_signed_heights(self) -> tuple[int, ...]:
+        """Per validator index, the last height it signed a COMMIT for (as seen here).
+
+        A validator whose height lags the chain is not in consensus: it counts
+        for nothing towards the fault margin (the node shows it in /v1/status).
+        """
+        return tuple(self.last_signed_heights)
+
     def compute_memory_footprint(self) -> dict[str, int]:
         """Sizes of every growing structure, for the bounded-memory checker."""
         return {
@@ -315,6 +296,7 @@ class Replica:
             "checkpoint_votes": sum(len(votes) for votes in self.checkpoint_votes.values()),
             "signed": len(self.signed),
             "view_changes": sum(len(changes) for changes in self.view_changes.values()),
+            "suspicions": sum(len(shares) for shares in self.suspicions.values()),
             "pending_txs": len(self.pending_txs),
             "committed_tx_hashes": len(self.committed_tx_hashes),
             "history": len(self.history),
@@ -322,9 +304,22 @@ class Replica:
 
     # --- helpers: outputs, signing, timers -------------------------------------------
 
+    def _begin(self) -> None:
+        """A new input: whatever an earlier call left half done (it raised) is not kept."""
+        self._outputs = []
+        self._signing = {}
+
     def _take(self) -> list[Output]:
+        """The call completed: its signed messages are recorded together with their Persists."""
         outputs, self._outputs = self._outputs, []
+        self.signed.update(self._signing)
+        self._signing = {}
         return outputs
+
+    def _get_signed(self, key: tuple[int, int, int]) -> SignedMessage | None:
+        """What this replica signed under ``key``, in an earlier call or this one."""
+        message = self._signing.get(key)
+        return message if message is not None else self.signed.get(key)
 
     def _emit(self, output: Output) -> None:
         self._outputs.append(output)
@@ -337,16 +332,19 @@ class Replica:
         """Sign ``body`` unless this replica already signed something else under ``key``.
 
         The journal record is emitted before the message can be sent: this is the
-        durability rule that keeps a restarted replica from equivocating.
+        durability rule that keeps a restarted replica from equivocating. The
+        message joins `signed` (what retransmissions resend) only when the call
+        returns its outputs, so a call that raises leaves no signed message behind
+        whose `Persist` was never executed.
         """
-        existing = self.signed.get(key)
+        existing = self._get_signed(key)
         if existing is not None:
             if existing.body == body:
                 return existing
             self.stats["refused_to_sign_twice"] += 1
             return None
         message = self._sign(body)
-        self.signed[key] = message
+        self._signing[key] = message
         self._emit(Persist(SignedRecord(message)))
         return message
 
@@ -369,19 +367,20 @@ class Replica:
             self._emit(SetTimer(kind, deadline))
 
     def compute_view_timeout_ms(self) -> int:
-        timeout = self.config.view_timeout_ms << min(self.failed_view_changes, 16)
-        return min(timeout, self.config.view_timeout_ms_max)
+        return compute_view_timeout_ms(self.config, self.failed_view_changes)
 
     def _arm_timers(self, now: int) -> None:
         if self._compute_timer_inputs() == self._armed_for:
             return  # nothing a deadline depends on changed since the last arming
         if self.status is Status.NORMAL:
-            progress = max(self.last_progress_ms, self.view_started_ms)
-            deadline = progress + self.compute_view_timeout_ms()
             oldest = self._oldest_pending_ms()
-            if oldest is not None:
-                since = self._waiting_since(oldest)
-                deadline = min(deadline, since + self.config.tx_proposal_timeout_ms)
+            deadline = compute_progress_deadline_ms(
+                self.config,
+                self.failed_view_changes,
+                max(self.last_progress_ms, self.view_started_ms),
+                None if oldest is None else self._waiting_since(oldest),
+                self.suspected_ms,
+            )
             self._set_timer(TimerKind.PROGRESS, max(deadline, now + 1))
             if self.is_primary and TimerKind.PROPOSE not in self.timers:
                 self._set_timer(TimerKind.PROPOSE, now + self.config.block_interval_ms)
@@ -401,6 +400,7 @@ class Replica:
             self.failed_view_changes,
             self._oldest_pending_ms(),
             self.last_full_block_ms,
+            self.suspected_ms,
             tuple(self.timers),
         )
 
@@ -417,6 +417,42 @@ class Replica:
         for pending in self.pending_txs.values():
             return pending.admitted_ms
         return None
+
+    # --- the only transitions of view, status and last_executed -------------------------
+
+    def _transition_to_view(self, view: int) -> None:
+        """Install ``view`` (NEW-VIEW, or the view reloaded from the journal): never backwards."""
+        assert view >= self.view, f"replica {self.replica_id}: view {view} after {self.view}"
+        assert (
+            self.status is Status.VIEW_CHANGING
+            or view > self.view
+            or view == 0
+            or (self.new_view_message is None)
+        ), f"replica {self.replica_id}: installing view {view} twice"
+        self.view = view
+        self.status = Status.NORMAL
+        self.view_change_target = view
+
+    def _transition_to_view_change(self, target: int) -> None:
+        """Leave the current view for ``target``: only forward, never back to a lower target."""
+        assert target > self.view, f"replica {self.replica_id}: view change to {target}"
+        assert self.status is Status.NORMAL or target >= self.view_change_target
+        self.status = Status.VIEW_CHANGING
+        self.view_change_target = target
+
+    def _transition_executed(self, height: int) -> None:
+        """Block ``height`` executed: strictly the next one."""
+        assert height == self.last_executed + 1, (
+            f"replica {self.replica_id}: executed {height} after {self.last_executed}"
+        )
+        self.last_executed = height
+
+    def _transition_installed(self, height: int) -> None:
+        """A verified snapshot (state transfer) or the store's state (restart) at ``height``."""
+        assert height > self.last_executed or height == 0, (
+            f"replica {self.replica_id}: installed {height} at {self.last_executed}"
+        )
+        self.last_executed = height
 
     # --- dispatch and the checks every message passes ----------------------------------
 
@@ -437,6 +473,8 @@ class Replica:
             self._on_new_view(message, body, now)
         elif isinstance(body, FetchRequest):
             self._on_fetch_request(message, body, now)
+        elif isinstance(body, Suspect):
+            self._on_suspect(message, body, now)
         else:
             self._on_fetch_reply(message, body, now)
 
@@ -473,7 +511,7 @@ class Replica:
             or header.is_null
         ):
             return self._drop("malformed_proposal")
-        own_vote = self.signed.get((_PREPARE, body.view, body.seq))
+        own_vote = self._get_signed((PREPARE_KEY, body.view, body.seq))
         if (
             own_vote is not None
             and isinstance(own_vote.body, Prepare)
@@ -524,13 +562,33 @@ class Replica:
             return "timestamp_in_future"
         if len(block.txs) > self.config.txs_per_block_max:
             return "too_many_txs"
+        if not self._are_txs_new(block.txs):
+            return "duplicate_tx"
         if not self.application.validate_block(block.txs):
             return "invalid_block"
         return None
 
+    def _are_txs_new(self, txs: tuple[bytes, ...]) -> bool:
+        """Exactly once: no tx of a proposal was committed (in the window this replica remembers)
+        or is in another block it accepted in this view, and none appears twice. An honest
+        primary never proposes one: it leaves out in-flight txs, and its pool loses every
+        committed tx, however it learned of the commit."""
+        return are_txs_new(txs, self.committed_tx_hashes, self.in_flight_tx_hashes)
+
+    def _purge_used_txs(self) -> None:
+        """Drop pending txs that can never commit: executed in a block this replica skipped
+        (state transfer), or beaten by a rival with the same nonce. Without this a losing tx
+        of a nonce race would keep the censorship clock running against an honest primary."""
+        used = [h for h, p in self.pending_txs.items() if self.application.is_tx_used(p.tx)]
+        for tx_hash in used:
+            del self.pending_txs[tx_hash]
+        self.stats["txs_purged"] += len(used)
+
     def _accept(self, slot: Slot, view: int, block: Block, now: int) -> None:
         """Adopt ``block`` as this view's proposal at ``slot`` and vote PREPARE for it."""
-        prepare = self._sign_once((_PREPARE, view, slot.seq), Prepare(view, slot.seq, block.digest))
+        prepare = self._sign_once(
+            (PREPARE_KEY, view, slot.seq), Prepare(view, slot.seq, block.digest)
+        )
         if prepare is None:
             return
         assert isinstance(prepare.body, Prepare)
@@ -572,6 +630,8 @@ class Replica:
 
     def _record_vote(self, slot: Slot, message: SignedMessage, body: Prepare | Commit) -> None:
         is_prepare = isinstance(body, Prepare)
+        if not is_prepare and body.seq > self.last_signed_heights[message.signer]:
+            self.last_signed_heights[message.signer] = body.seq
         votes = slot.prepare_votes if is_prepare else slot.commit_votes
         votes[(body.view, message.signer)] = body.digest
         tally = slot.prepares if is_prepare else slot.commits
@@ -586,16 +646,16 @@ class Replica:
             digest is not None
             and self.status is Status.NORMAL
             and view not in slot.commit_sent_views
-            and len(slot.prepares.get((view, digest), ())) >= self.quorum
+            and is_prepared(slot, view, digest, self.quorum)
         ):
             self._send_commit(slot, view, digest)
         if slot.certificate is None:
             self._try_commit(slot, now)
 
     def _send_commit(self, slot: Slot, view: int, digest: bytes) -> None:
-        shares = _first_shares(slot.prepares[(view, digest)], self.quorum)
+        shares = compute_first_shares(slot.prepares[(view, digest)], self.quorum)
         certificate = PreparedCertificate(view, slot.seq, slot.blocks[digest], shares)
-        commit = self._sign_once((_COMMIT, view, slot.seq), Commit(view, slot.seq, digest))
+        commit = self._sign_once((COMMIT_KEY, view, slot.seq), Commit(view, slot.seq, digest))
         if commit is None:
             return
         slot.commit_sent_views.add(view)
@@ -615,7 +675,7 @@ class Replica:
                 self._request_fetch(now, sorted(shares))
                 continue
             certificate = CommitCertificate(
-                view, slot.seq, digest, _first_shares(shares, self.quorum)
+                view, slot.seq, digest, compute_first_shares(shares, self.quorum)
             )
             slot.certificate = certificate
             self.committed[slot.seq] = CertifiedBlock(block, certificate)
@@ -631,17 +691,22 @@ class Replica:
     def _execute(self, certified: CertifiedBlock, now: int) -> None:
         block = certified.block
         height = block.height
-        previous = self.history[self.last_executed]
-        timestamp = max(block.header.timestamp_ms, previous.timestamp_ms)
-        state_root = self.application.execute_block(height, timestamp, block.txs)
-        self.history[height] = HistoryEntry(height, block.digest, state_root, timestamp)
-        self.last_executed = height
+        entry = apply_certified_block(self.chain_rules, self.application, self.history, certified)
+        state_root = entry.state_root
+        self.history[height] = entry
+        self._transition_executed(height)
         self.next_seq = max(self.next_seq, height + 1)
         self.last_progress_ms = now
         if len(block.txs) >= self.config.txs_per_block_max:
             self.last_full_block_ms = now
         self.failed_view_changes = 0
+        self.suspected_ms = None
         self.stats["blocks_executed"] += 1
+        if certified.certificate.view > self._level():
+            # The network commits in a view this replica never installed: fetch its NEW-VIEW
+            # (every fetch reply carries the responder's) instead of following by certificates.
+            signers = sorted(share.signer for share in certified.certificate.shares)
+            self._request_fetch(now, signers)
         for tx in block.txs:
             tx_hash = crypto.sha256(tx)
             self.pending_txs.pop(tx_hash, None)
@@ -699,7 +764,7 @@ class Replica:
         if body.seq > self.last_executed and len(signers) >= self.weak_quorum:
             self._request_fetch(now, sorted(signers))
         if len(signers) >= self.quorum:
-            proof = CheckpointProof(body, _first_shares(signers, self.quorum))
+            proof = CheckpointProof(body, compute_first_shares(signers, self.quorum))
             if body.seq <= self.last_executed:
                 self._make_stable(proof)
 
@@ -714,7 +779,10 @@ class Replica:
         self.stable_proof = proof
         self.stable_seq = seq
         self.slots = {s: slot for s, slot in self.slots.items() if s > seq}
-        self.committed = {h: block for h, block in self.committed.items() if h > seq}
+        # Blocks of one more checkpoint interval stay: a peer a little behind fetches them
+        # instead of a whole state transfer.
+        keep_above = seq - self.config.checkpoint_interval_blocks
+        self.committed = {h: block for h, block in self.committed.items() if h > keep_above}
         self.snapshots = {h: snap for h, snap in self.snapshots.items() if h >= seq}
         self.checkpoint_votes = {s: v for s, v in self.checkpoint_votes.items() if s > seq}
         self.signers_ahead = {s: at for s, at in self.signers_ahead.items() if at > seq}
@@ -732,13 +800,13 @@ class Replica:
             return
         if not self._is_in_window(seq):
             return
-        existing = self.signed.get((_PRE_PREPARE, self.view, seq))
+        existing = self._get_signed((PRE_PREPARE_KEY, self.view, seq))
         if existing is None:
             block = self._build_block(seq, now)
             if not block.txs and not self._is_heartbeat_due(now):
                 return  # an idle chain only proposes empty blocks as liveness heartbeats
             existing = self._sign_once(
-                (_PRE_PREPARE, self.view, seq), PrePrepare(self.view, seq, block)
+                (PRE_PREPARE_KEY, self.view, seq), PrePrepare(self.view, seq, block)
             )
         assert existing is not None and isinstance(existing.body, PrePrepare)
         self.next_seq = seq + 1
@@ -778,6 +846,7 @@ class Replica:
 
     def _on_progress_deadline(self, now: int) -> None:
         if self.status is Status.NORMAL:
+            self._purge_used_txs()
             stalled = now - max(self.last_progress_ms, self.view_started_ms)
             oldest = self._oldest_pending_ms()
             censored = (
@@ -785,21 +854,16 @@ class Replica:
                 and now - self._waiting_since(oldest) >= self.config.tx_proposal_timeout_ms
             )
             if stalled >= self.compute_view_timeout_ms() or censored:
-                self.stats["view_changes_started"] += 1
-                self._start_view_change(self.view + 1, now)
+                self._suspect(self.view, now)  # not binding: it keeps voting in this view
             return
         if now - self.view_started_ms < self.compute_view_timeout_ms():
             return
         target = self.view_change_target
+        self.view_started_ms = now
         if len(self.view_changes.get(target, {})) >= self.quorum:
-            self.failed_view_changes += 1  # a quorum wanted ``target`` and it never came
-            self.stats["view_changes_escalated"] += 1
-            self._start_view_change(target + 1, now)
+            self._suspect(target, now)  # a quorum wanted ``target`` and its NEW-VIEW never came
         else:
-            self.view_started_ms = (
-                now  # keep asking for the same view (PBFT: no quorum, no escalation)
-            )
-            self._broadcast_own_view_change()
+            self._broadcast_own_view_change()  # PBFT: no quorum, no escalation; keep asking
         self._request_fetch(now, list(range(self.validators.size)))
 
     def _on_retransmit_deadline(self, now: int) -> None:
@@ -814,8 +878,8 @@ class Replica:
             for seq in sorted(self.slots):
                 if self.slots[seq].certificate is not None:
                     continue
-                for kind in (_PRE_PREPARE, _PREPARE, _COMMIT):
-                    message = self.signed.get((kind, self.view, seq))
+                for kind in (PRE_PREPARE_KEY, PREPARE_KEY, COMMIT_KEY):
+                    message = self._get_signed((kind, self.view, seq))
                     if message is not None:
                         self._emit(Broadcast(message))
         if self.own_checkpoint is not None:
@@ -825,10 +889,49 @@ class Replica:
 
     # --- view change ----------------------------------------------------------------
 
-    def _start_view_change(self, target: int, now: int) -> None:
-        assert target > self.view
-        self.status = Status.VIEW_CHANGING
-        self.view_change_target = target
+    def _level(self) -> int:
+        """The view this replica is in, or the one it is changing to."""
+        return self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
+
+    def _suspect(self, view: int, now: int) -> None:
+        """Ask to leave ``view``: a signed, non-binding SUSPECT (no journal record needed, the
+        same body always gets the same Ed25519 signature)."""
+        self.suspected_ms = now
+        self.stats["suspicions"] += 1
+        message = self._sign(Suspect(view))
+        self._emit(Broadcast(message))
+        self._record_suspicion(message, view, now)
+
+    def _on_suspect(self, message: SignedMessage, body: Suspect, now: int) -> None:
+        if body.view < self._level():
+            return self._drop("old_view")
+        if body.view > self.view + limits.view_ahead_max:
+            return self._drop("view_too_far")
+        if message.signer in self.suspicions.get(body.view, {}):
+            return self._drop("duplicate")
+        if not self._is_signed(message):
+            return self._drop("bad_signature")
+        self._record_suspicion(message, body.view, now)
+
+    def _record_suspicion(self, message: SignedMessage, view: int, now: int) -> None:
+        shares = self.suspicions.setdefault(view, {})
+        shares[message.signer] = SignatureShare(message.signer, message.signature)
+        if len(shares) < self.quorum or view < self._level():
+            return
+        if self.status is Status.VIEW_CHANGING:
+            self.failed_view_changes += 1  # a quorum wanted the target and it never came
+            self.stats["view_changes_escalated"] += 1
+        else:
+            self.stats["view_changes_started"] += 1
+        self._start_view_change(view + 1, now, compute_first_shares(shares, self.quorum))
+
+    def _start_view_change(
+        self, target: int, now: int, suspicions: tuple[SignatureShare, ...]
+    ) -> None:
+        """Leave the current view for ``target``: binding, so only with the proof that 2f+1
+        validators suspected view ``target - 1`` (every honest replica that sees it joins)."""
+        self._transition_to_view_change(target)
+        self.suspected_ms = None
         self.view_started_ms = now
         self.timers.pop(TimerKind.PROPOSE, None)
         prepared = tuple(
@@ -836,10 +939,11 @@ class Replica:
             for seq, slot in sorted(self.slots.items())
             if slot.prepared is not None and seq > self.stable_seq
         )
-        body = ViewChange(target, self.stable_proof, prepared)
-        message = self._sign_once((_VIEW_CHANGE, target, 0), body)
+        body = ViewChange(target, self.stable_proof, prepared, suspicions)
+        message = self._sign_once((VIEW_CHANGE_KEY, target, 0), body)
         if message is None:  # after a restart: resend what was signed for this view then
-            message = self.signed[(_VIEW_CHANGE, target, 0)]
+            message = self._get_signed((VIEW_CHANGE_KEY, target, 0))
+            assert message is not None
         self._emit(Broadcast(message))
         self.view_changes.setdefault(target, {})[self.replica_id] = message
         self._try_send_new_view(target, now)
@@ -848,7 +952,7 @@ class Replica:
         """Every own VIEW-CHANGE above the current view: peers still collecting a lower
         target may have lost it, and without it they could never reach a quorum."""
         for target in range(self.view + 1, self.view_change_target + 1):
-            message = self.signed.get((_VIEW_CHANGE, target, 0))
+            message = self._get_signed((VIEW_CHANGE_KEY, target, 0))
             if message is not None:
                 self._emit(Broadcast(message))
 
@@ -858,30 +962,17 @@ class Replica:
         known = self.valid_view_changes.get(key)
         if known is not None and (known.body is body or known.body == body):
             return True
-        if not self._is_signed(message) or not self._is_structurally_valid_view_change(body):
+        if not self._is_signed(message) or not is_structurally_valid_view_change(
+            self.validators,
+            body,
+            self.config.watermark_window_blocks,
+            self._check(),
+            self.quorum,
+        ):
             return False
         if len(self.valid_view_changes) >= limits.validators_max * (limits.view_ahead_max + 1):
             self.valid_view_changes.clear()
         self.valid_view_changes[key] = message
-        return True
-
-    def _is_structurally_valid_view_change(self, body: ViewChange) -> bool:
-        check = self._check()
-        if body.checkpoint is not None and not verify_checkpoint_proof(
-            self.validators, body.checkpoint, check, self.quorum
-        ):
-            return False
-        base = body.checkpoint_seq
-        seqs = [certificate.seq for certificate in body.prepared]
-        if len(set(seqs)) != len(seqs):
-            return False
-        for certificate in body.prepared:
-            if certificate.view >= body.new_view:
-                return False
-            if not base < certificate.seq <= base + self.config.watermark_window_blocks:
-                return False
-            if not verify_prepared_certificate(self.validators, certificate, check, self.quorum):
-                return False
         return True
 
     def _on_view_change(self, message: SignedMessage, body: ViewChange, now: int) -> None:
@@ -896,22 +987,11 @@ class Replica:
         if not self._is_valid_view_change(message, body):
             return self._drop("invalid_view_change")
         changes[message.signer] = message
-        self._maybe_join_view_change(now)
-        self._try_send_new_view(body.new_view, now)
-
-    def _maybe_join_view_change(self, now: int) -> None:
-        """PBFT: f+1 replicas asking for views above ours means at least one honest one is."""
-        level = self.view_change_target if self.status is Status.VIEW_CHANGING else self.view
-        lowest_target_of: dict[int, int] = {}
-        for target, changes in self.view_changes.items():
-            if target <= level:
-                continue
-            for signer in changes:
-                if signer != self.replica_id:
-                    lowest_target_of[signer] = min(lowest_target_of.get(signer, target), target)
-        if len(lowest_target_of) >= self.weak_quorum:
+        if body.new_view > self._level():
+            # Its proof shows 2f+1 validators (f+1 honest) wanted to leave new_view - 1: join.
             self.stats["view_changes_joined"] += 1
-            self._start_view_change(min(lowest_target_of.values()), now)
+            self._start_view_change(body.new_view, now, body.suspicions)
+        self._try_send_new_view(body.new_view, now)
 
     def _try_send_new_view(self, target: int, now: int) -> None:
         if self.validators.primary_of(target) != self.replica_id:
@@ -922,9 +1002,10 @@ class Replica:
         if len(changes) < self.quorum:
             return
         chosen = tuple(changes[signer] for signer in sorted(changes)[: self.quorum])
-        message = self._sign_once((_NEW_VIEW, target, 0), NewView(target, chosen))
+        message = self._sign_once((NEW_VIEW_KEY, target, 0), NewView(target, chosen))
         if message is None:
-            message = self.signed[(_NEW_VIEW, target, 0)]
+            message = self._get_signed((NEW_VIEW_KEY, target, 0))
+            assert message is not None
         self._emit(Broadcast(message))
         assert isinstance(message.body, NewView)
         self._install_view(message, message.body, now)
@@ -960,13 +1041,13 @@ class Replica:
             body.view,
             self.validators.primary_of(body.view),
         )
-        self.view = body.view
-        self.status = Status.NORMAL
-        self.view_change_target = body.view
+        self._transition_to_view(body.view)
         self.new_view_message = message
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
         self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
+        self.suspicions = {v: s for v, s in self.suspicions.items() if v >= body.view}
+        self.suspected_ms = None
         # Nothing is ever signed again for an earlier view: those records only cost memory.
         self.signed = {key: m for key, m in self.signed.items() if key[1] >= body.view}
         self.valid_view_changes = {
@@ -1038,7 +1119,12 @@ class Replica:
         transfer = None
         start = body.from_height
         stable = self.snapshots.get(self.stable_seq)
-        if start <= self.stable_seq and self.stable_proof is not None and stable is not None:
+        if (
+            start <= self.stable_seq
+            and start not in self.committed
+            and self.stable_proof is not None
+            and stable is not None
+        ):
             snapshot, history = stable
             transfer = CheckpointTransfer(self.stable_proof, history, snapshot)
             start = self.stable_seq + 1
@@ -1095,13 +1181,14 @@ class Replica:
         ):
             return self._drop("bad_snapshot")
         self.stats["state_transfers"] += 1
-        self.last_executed = checkpoint.seq
+        self._transition_installed(checkpoint.seq)
         self.next_seq = max(self.next_seq, checkpoint.seq + 1)
         self.last_progress_ms = now
         for entry in history:
             self.history[entry.height] = entry
         self.committed = {h: b for h, b in self.committed.items() if h > checkpoint.seq}
         self.snapshots[checkpoint.seq] = (transfer.snapshot, history)
+        self._purge_used_txs()
         self._emit(StateRestored(checkpoint.seq, checkpoint.state_root, history))
         self._make_stable(transfer.proof)
 
@@ -1114,10 +1201,14 @@ class Replica:
         )
         heights = [entry.height for entry in executed]
         assert heights == list(range(heights[0], last.height + 1)), "executed must be consecutive"
+        if heights[0] > 0:
+            # The genesis entry was computed from an application that was already past genesis.
+            self.history.pop(0, None)
         for entry in executed:
             self.history[entry.height] = entry
-        self.last_executed = last.height
+        self._transition_installed(last.height)
         self.next_seq = last.height + 1
+        self._purge_used_txs()
 
     def _restore(self, journal: Sequence[JournalRecord], now: int) -> None:
         highest_view = 0
@@ -1141,25 +1232,23 @@ class Replica:
                 body = message.body
                 if isinstance(body, PrePrepare | Prepare | Commit):
                     kind = (
-                        _PRE_PREPARE
+                        PRE_PREPARE_KEY
                         if isinstance(body, PrePrepare)
-                        else (_PREPARE if isinstance(body, Prepare) else _COMMIT)
+                        else (PREPARE_KEY if isinstance(body, Prepare) else COMMIT_KEY)
                     )
                     self.signed[(kind, body.view, body.seq)] = message
                     highest_view = max(highest_view, body.view)
                 elif isinstance(body, ViewChange):
-                    self.signed[(_VIEW_CHANGE, body.new_view, 0)] = message
+                    self.signed[(VIEW_CHANGE_KEY, body.new_view, 0)] = message
                     change_target = max(change_target, body.new_view)
                 elif isinstance(body, NewView):
-                    self.signed[(_NEW_VIEW, body.view, 0)] = message
+                    self.signed[(NEW_VIEW_KEY, body.view, 0)] = message
                     highest_view = max(highest_view, body.view)
-        self.view = highest_view
-        self.view_change_target = highest_view
-        self.new_view_message = self.signed.get((_NEW_VIEW, highest_view, 0))
+        self._transition_to_view(highest_view)
+        self.new_view_message = self.signed.get((NEW_VIEW_KEY, highest_view, 0))
         if change_target > highest_view:
-            self.status = Status.VIEW_CHANGING
-            self.view_change_target = change_target
-            own = self.signed[(_VIEW_CHANGE, change_target, 0)]
+            self._transition_to_view_change(change_target)
+            own = self.signed[(VIEW_CHANGE_KEY, change_target, 0)]
             self.view_changes.setdefault(change_target, {})[self.replica_id] = own
             self._broadcast_own_view_change()
         self._request_fetch(now, list(range(self.validators.size)), force=True)
@@ -1174,45 +1263,8 @@ class Replica:
         slot.blocks[certificate.block.digest] = certificate.block
 
 
-def compute_reproposals(
-    view_changes: Sequence[ViewChange], chain_id: str, view: int, primary: int
-) -> tuple[int, tuple[Block, ...]]:
-    """PBFT's NEW-VIEW rule, as a pure function every replica evaluates alike.
-
-    Returns the highest stable checkpoint among the view changes and, for each
-    sequence number above it up to the highest prepared one, the block prepared
-    in the highest view, or a null block where none was prepared.
-    """
-    base = max(change.checkpoint_seq for change in view_changes)
-    best: dict[int, PreparedCertificate] = {}
-    for change in view_changes:
-        for certificate in change.prepared:
-            if certificate.seq <= base:
-                continue
-            current = best.get(certificate.seq)
-            if (
-                current is None
-                or certificate.view > current.view
-                or (
-                    certificate.view == current.view
-                    and certificate.block.digest < current.block.digest
-                )
-            ):
-                best[certificate.seq] = certificate
-    highest = max(best, default=base)
-    blocks = tuple(
-        best[seq].block if seq in best else create_null_block(chain_id, seq, view, primary)
-        for seq in range(base + 1, highest + 1)
-    )
-    return base, blocks
-
-
-def _first_shares(shares: dict[int, SignatureShare], count: int) -> tuple[SignatureShare, ...]:
-    return tuple(shares[signer] for signer in sorted(shares)[:count])
-
-
 def _accept_any_signature(_public_key: bytes, _payload: bytes, _signature: bytes) -> bool:
     return True
 
 
-__all__ = ["Replica", "Slot", "Status", "compute_reproposals"]
+__all__ = ["Replica", "Slot", "Status", "compute_censorship_clock_start", "compute_reproposals"]

@@ -3,14 +3,16 @@
 The store (`bftx.store`) saves opaque bytes; this module owns their canonical
 encoding and strict decoding (a damaged file raises `DecodeError`, never
 anything else), and the one rule a replaying node needs besides the
-application: the timestamp a block executes with.
+application: the timestamp a block executes with (`compute_execution_timestamp`, defined
+beside `apply_certified_block` and re-exported here).
 """
 
 from __future__ import annotations
 
 from bftx import codec, limits
 from bftx.consensus import messages
-from bftx.consensus.messages import Block, CommitCertificate, SignedMessage
+from bftx.consensus.certified import compute_execution_timestamp as compute_execution_timestamp
+from bftx.consensus.messages import Block, CommitCertificate, HistoryEntry, SignedMessage
 from bftx.consensus.outputs import (
     JournalRecord,
     PreparedRecord,
@@ -21,12 +23,6 @@ from bftx.consensus.outputs import (
 from bftx.errors import DecodeError
 
 _SIGNED, _PREPARED, _VIEW, _PRUNE = 1, 2, 3, 4
-
-
-def compute_execution_timestamp(block: Block, previous_timestamp_ms: int) -> int:
-    """Blocks execute with non-decreasing time: the header's, or the previous block's if later
-    (a null block carries no time of its own)."""
-    return max(block.header.timestamp_ms, previous_timestamp_ms)
 
 
 def encode_block(block: Block) -> bytes:
@@ -43,6 +39,15 @@ def encode_commit_certificate(certificate: CommitCertificate) -> bytes:
 
 def decode_commit_certificate(data: bytes) -> CommitCertificate:
     return messages._commit_certificate(codec.decode(data, 65_536))
+
+
+def encode_history(history: tuple[HistoryEntry, ...]) -> bytes:
+    return codec.encode(tuple(entry.to_value() for entry in history))
+
+
+def decode_history(data: bytes) -> tuple[HistoryEntry, ...]:
+    """A chain tail saved with a state-transfer snapshot (`messages.decode_history_entries`)."""
+    return messages.decode_history_entries(codec.decode(data, 65_536), limits.pipeline_depth_blocks)
 
 
 def encode_journal_record(record: JournalRecord) -> bytes:

@@ -289,34 +289,40 @@ static inline int same_owner(PyObject *a, PyObject *b) {
     return size == PyBytes_GET_SIZE(b) && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), size) == 0;
 }
 
-static int rest_order(OrderBookObject *self, int64_t id, PyObject *owner, int side_number, int64_t price,
-                      int64_t lots) {
-    if (table_get(&self->ids, id) != NULL) {
-        PyErr_Format(PyExc_ValueError, "order id %lld is already in the book", (long long)id);
-        return -1;
-    }
+/* Reserve what resting an order needs (its memory, its id, its level) without linking it, so the
+   caller can still give up (`unreserve_rest`) and leave the book as it was. */
+static Order *reserve_rest(OrderBookObject *self, int64_t id, int side_number, int64_t price) {
     Order *order = PyMem_Malloc(sizeof(Order));
-    if (order == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (order == NULL) return (Order *)PyErr_NoMemory();
     if (table_put(&self->ids, id, order) < 0) {
         PyMem_Free(order);
-        return -1;
+        return NULL;
     }
     Level *level = side_level_for(&self->sides[side_number], price);
     if (level == NULL) {
         table_delete(&self->ids, id);
         PyMem_Free(order);
-        return -1;
+        return NULL;
     }
     order->id = id;
     order->price = price;
+    order->side = side_number;
+    order->level = level;
+    return order;
+}
+
+static void unreserve_rest(OrderBookObject *self, Order *order) {
+    if (order->level->count == 0) side_drop_level(&self->sides[order->side], order->level);
+    table_delete(&self->ids, order->id);
+    PyMem_Free(order);
+}
+
+/* Link a reserved order at the tail of its level: cannot fail. */
+static void link_rest(Order *order, PyObject *owner, int64_t lots) {
+    Level *level = order->level;
     order->remaining = lots;
     Py_INCREF(owner);
     order->owner = owner;
-    order->side = side_number;
-    order->level = level;
     order->next = NULL;
     order->previous = level->tail;
     if (level->tail) level->tail->next = order;
@@ -324,7 +330,6 @@ static int rest_order(OrderBookObject *self, int64_t id, PyObject *owner, int si
     level->tail = order;
     level->count++;
     level->quantity += lots;
-    return 0;
 }
 
 static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -354,6 +359,13 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
         check_range("price", price, 1) < 0 || check_range("lots", lots, 1) < 0)
         return NULL;
 
+    if (table_get(&self->ids, id) != NULL) {
+        PyErr_Format(PyExc_ValueError, "order id %lld is already in the book", (long long)id);
+        return NULL;
+    }
+
+    /* Every step that can fail (allocations, building the result) runs before the book changes,
+       so an error leaves the book exactly as it was; the matching then applies what was planned. */
     BookSide *opposite = &self->sides[1 - side_number];
     int64_t bound = level_key(opposite->side, price);
     int64_t remaining = lots;
@@ -361,13 +373,14 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
     if (fills == NULL) return NULL;
     PyObject *cancels = Py_None;
     Py_INCREF(Py_None);
+    PyObject *result = NULL;
+    Order *resting = NULL;
 
-    while (remaining > 0 && opposite->size > 0) {
-        Level *level = opposite->items[opposite->size - 1];
+    /* 1. plan, read only: the fills and self-trade cancels, best level first */
+    for (Py_ssize_t index = opposite->size; remaining > 0 && index > 0; index--) {
+        Level *level = opposite->items[index - 1];
         if (level_key(opposite->side, level->price) < bound) break;
-        Order *maker = level->head;
-        while (remaining > 0 && maker) {
-            Order *next = maker->next;
+        for (Order *maker = level->head; remaining > 0 && maker; maker = maker->next) {
             PyObject *entry;
             if (prevent_self_trade && same_owner(maker->owner, owner)) {
                 if (cancels == Py_None) {
@@ -380,10 +393,6 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
                     Py_XDECREF(entry);
                     goto error;
                 }
-                Py_DECREF(entry);
-                level->quantity -= maker->remaining;
-                level_unlink(level, maker);
-                free_order(self, maker);
             } else {
                 int64_t filled = maker->remaining < remaining ? maker->remaining : remaining;
                 entry = Py_BuildValue("(LLL)", (long long)maker->id, (long long)filled, (long long)level->price);
@@ -391,10 +400,38 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
                     Py_XDECREF(entry);
                     goto error;
                 }
-                Py_DECREF(entry);
+                remaining -= filled;
+            }
+            Py_DECREF(entry);
+        }
+    }
+    /* 2. reserve the rest and build the result */
+    if (remaining > 0 && rest) {
+        resting = reserve_rest(self, id, side_number, price);
+        if (resting == NULL) goto error;
+    }
+    result = Py_BuildValue("(OOL)", fills, cancels, (long long)remaining);
+    if (result == NULL) goto error;
+    Py_DECREF(fills);
+    Py_DECREF(cancels);
+
+    /* 3. apply the plan: nothing below can fail */
+    int64_t left = lots;
+    while (left > 0 && opposite->size > 0) {
+        Level *level = opposite->items[opposite->size - 1];
+        if (level_key(opposite->side, level->price) < bound) break;
+        Order *maker = level->head;
+        while (left > 0 && maker) {
+            Order *next = maker->next;
+            if (prevent_self_trade && same_owner(maker->owner, owner)) {
+                level->quantity -= maker->remaining;
+                level_unlink(level, maker);
+                free_order(self, maker);
+            } else {
+                int64_t filled = maker->remaining < left ? maker->remaining : left;
                 maker->remaining -= filled;
                 level->quantity -= filled;
-                remaining -= filled;
+                left -= filled;
                 if (maker->remaining == 0) {
                     level_unlink(level, maker);
                     free_order(self, maker);
@@ -404,12 +441,11 @@ static PyObject *book_place(OrderBookObject *self, PyObject *const *args, Py_ssi
         }
         if (level->count == 0) side_drop_level(opposite, level);
     }
-    if (remaining > 0 && rest) {
-        if (rest_order(self, id, owner, side_number, price, remaining) < 0) goto error;
-    }
-    PyObject *result = Py_BuildValue("(NNL)", fills, cancels, (long long)remaining);
+    assert(left == remaining);
+    if (resting != NULL) link_rest(resting, owner, remaining);
     return result;
 error:
+    if (resting != NULL) unreserve_rest(self, resting);
     Py_DECREF(fills);
     Py_XDECREF(cancels);
     return NULL;

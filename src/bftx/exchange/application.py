@@ -112,6 +112,14 @@ class ExchangeApplication:
         code, _tx = self.admit(tx)
         return int(code)
 
+    def is_tx_used(self, tx: bytes) -> bool:
+        """Its sender's nonce moved past it: that nonce executed (this tx or a rival)."""
+        try:
+            decoded = self.decoded.decode(tx)
+        except DecodeError:
+            return False  # never admitted, never valid in a block: not a question of nonces
+        return self.exchange.nonce(decoded.sender) > decoded.nonce
+
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         if self._are_known_valid(txs):
             return True

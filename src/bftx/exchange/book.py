@@ -120,9 +120,12 @@ class ReferenceOrderBook:
 
         Returns the fills in execution order, the makers cancelled by
         self-trade prevention (None when there were none) and the lots that
-        did not fill.
+        did not fill. An id already in the book is refused (`ValueError`)
+        before anything matches: on any error the book is unchanged.
         """
         _check(order_id, side, price_ticks, lots)
+        if order_id in self._orders:  # refused before anything matches: an error changes nothing
+            raise ValueError(f"order id {order_id} is already in the book")
         opposite = self._sides[1 - side]
         bound = _key(opposite.side, price_ticks)
         fills: list[Fill] = []
@@ -148,8 +151,6 @@ class ReferenceOrderBook:
                     self._forget(level.popleft())
             opposite.discard_level_if_empty(key)
         if remaining and rest:
-            if order_id in self._orders:
-                raise ValueError(f"order id {order_id} is already in the book")
             resting = _Resting(order_id, owner, side, price_ticks, remaining)
             self._orders[order_id] = resting
             self._sides[side].add(resting)

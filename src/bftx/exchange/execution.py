@@ -232,9 +232,10 @@ def execute_block(
     """Execute a committed block's txs (signatures already verified by block validation)."""
     assert height == state.height + 1, f"block {height} does not follow {state.height}"
     state.height = height
+    # The seed first: expiries depend on the timestamp the proposer picks, the seed must not.
+    seed = compute_order_seed(height, state.compute_state_root())
     block_events = expire_orders(state, timestamp_ms)
     block_events.extend(contracts.expire_deals(state, timestamp_ms))
-    seed = compute_order_seed(height, state.compute_state_root())
     receipts = tuple(execute_tx(state, tx, timestamp_ms) for tx in canonical_order(txs, seed))
     state_root = state.compute_state_root()
     state.commitment.seal(height)  # keeps this height provable (`bftx.exchange.proofs`)

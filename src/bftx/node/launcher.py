@@ -1,6 +1,6 @@
 """Local clusters: every node of a testnet directory as a child process.
 
-Used by ``bftx testnet start``, ``bftx demo`` and ``bftx bench``. Each node
+Used by ``bftx testnet start``, ``bftx demo``, ``bftx bench`` and ``bftx chaos``. Each node
 runs ``python -m bftx.cli node start --home HOME`` in its own session with its
 log in ``HOME/node.log``; `NodeProcesses.stop` sends SIGTERM, waits, and kills
 what did not stop.
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bftx.errors import ConfigError
@@ -39,26 +39,45 @@ def _node_number(path: Path) -> int:
 
 
 class NodeProcesses:
-    def __init__(self, testnet: Path) -> None:
+    """``env``: extra environment variables for every node; ``command_prefix(i)``: what runs
+    node ``i``'s command (``ip netns exec NAME`` for a node in its own network namespace)."""
+
+    def __init__(
+        self,
+        testnet: Path,
+        env: dict[str, str] | None = None,
+        command_prefix: Callable[[int], list[str]] | None = None,
+    ) -> None:
         self.testnet = testnet
         self.homes = node_homes(testnet)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {**os.environ, **env} if env else None
+        self.command_prefix = command_prefix
 
     def start(self) -> None:
         if not self.homes:
             raise ConfigError(
                 f"{self.testnet}: no node directories; run `bftx testnet init --dir {self.testnet}` first"
             )
-        for home in self.homes:
-            with open(home / "node.log", "ab") as log:
-                self.processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)],
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+        self.processes = [self._spawn(index) for index in range(len(self.homes))]
+
+    def restart_node(self, index: int) -> None:
+        """Start node ``index`` again after its process ended (killed or stopped)."""
+        assert self.processes[index].poll() is not None, "the node is still running"
+        self.processes[index] = self._spawn(index)
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        home = self.homes[index]
+        prefix = self.command_prefix(index) if self.command_prefix else []
+        command = [sys.executable, "-m", "bftx.cli", "node", "start", "--home", str(home)]
+        with open(home / "node.log", "ab") as log:
+            return subprocess.Popen(
+                [*prefix, *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
+            )
 
     def exited(self) -> list[tuple[Path, int]]:
         """The homes of nodes whose process ended, with its exit status."""

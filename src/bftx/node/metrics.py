@@ -42,6 +42,14 @@ class NodeMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.halted = Gauge(
+            "bftx_halted", "1 once the node halted (see /v1/health for why)", registry=self.registry
+        )
+        self.fault_margin = Gauge(
+            "bftx_fault_margin",
+            "Validators that may stop signing before the chain stops (0: one fault away)",
+            registry=self.registry,
+        )
         self.commit_latency = Histogram(
             "bftx_commit_latency_seconds",
             "From submission to this node until the tx's block committed",

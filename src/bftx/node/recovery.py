@@ -1,10 +1,10 @@
 """Rebuilding a node's state from its store, trusting nothing that certificates do not prove.
 
 Restart = load the latest snapshot, then replay every stored block after it.
-Each replayed block must hash to its stored digest, carry a valid commit
-certificate for that digest, and execute to the stored state root; each
-header's anchor state root must match the root this node computed for the
-anchor height. Any disagreement stops the node with `StoreError`: a node must
+Each replayed block must hash to its stored digest and then pass the one path
+every certified block takes (`bftx.consensus.apply_certified_block`: a valid
+commit certificate, the anchor digest and state root this node computed, the
+timestamp rule), and execute to the stored state root. Any disagreement stops the node with `StoreError`: a node must
 never serve a state that differs from the certified one.
 """
 
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bftx import codec
-from bftx.consensus import ValidatorSet, verify_commit_certificate
-from bftx.consensus.messages import HistoryEntry, compute_genesis_hash
+from bftx.consensus import ChainRules, InvalidCertifiedBlock, ValidatorSet, apply_certified_block
+from bftx.consensus.certified import BAD_CERTIFICATE, STATE_ROOT_MISMATCH
+from bftx.consensus.messages import CertifiedBlock, HistoryEntry, compute_genesis_hash
 from bftx.consensus.storage import (
-    compute_execution_timestamp,
     decode_block,
     decode_commit_certificate,
+    decode_history,
+)
+from bftx.consensus.storage import (
+    encode_history as encode_history,
 )
 from bftx.errors import DecodeError
 from bftx.exchange.application import ExchangeApplication
@@ -49,6 +52,7 @@ def recover(
                 f"{store.path}: the snapshot at height {height} does not match its state root"
             )
         history = {entry.height: entry for entry in tail}
+    rules = ChainRules(validators, pipeline_depth_blocks)
     replayed = 0
     for stored in store.blocks_after(application.exchange.height):
         height = application.exchange.height + 1
@@ -59,57 +63,37 @@ def recover(
             certificate = decode_commit_certificate(stored.certificate)
         except DecodeError as error:
             raise StoreError(f"{store.path}: block {height} is damaged: {error}") from error
-        if block.digest != stored.block_hash or not verify_commit_certificate(
-            validators, certificate, block
-        ):
-            raise StoreError(
-                f"{store.path}: block {height} is not the block its certificate commits"
+        if block.digest != stored.block_hash:
+            raise StoreError(f"{store.path}: block {height} does not hash to its stored digest")
+        try:
+            entry = apply_certified_block(
+                rules,
+                application,
+                history,
+                CertifiedBlock(block, certificate),
+                expected_state_root=stored.state_root,
             )
-        anchor = history.get(max(height - pipeline_depth_blocks, 0))
-        header = block.header
-        if (
-            not header.is_null
-            and anchor is not None
-            and (
-                anchor.state_root != header.anchor_state_root or anchor.digest != header.anchor_hash
-            )
-        ):
-            raise StoreError(
-                f"{store.path}: replaying block {height} disagrees with the certified state root of block "
-                f"{anchor.height}: this node's state diverged; stop and restore it from a healthy node"
-            )
-        previous = history[height - 1]
-        timestamp = compute_execution_timestamp(block, previous.timestamp_ms)
-        state_root = application.execute_block(height, timestamp, block.txs)
-        if state_root != stored.state_root:
-            raise StoreError(
-                f"{store.path}: block {height} executes to another state root than the one stored"
-            )
-        history[height] = HistoryEntry(height, block.digest, state_root, timestamp)
+        except InvalidCertifiedBlock as error:
+            raise StoreError(f"{store.path}: {_explain(error)}") from error
+        history[height] = entry
         for old in [h for h in history if h <= height - pipeline_depth_blocks]:
             del history[old]
         replayed += 1
     return Recovered(application, tuple(history[h] for h in sorted(history)), replayed)
 
 
-def encode_history(history: tuple[HistoryEntry, ...]) -> bytes:
-    return codec.encode(tuple(entry.to_value() for entry in history))
-
-
-def decode_history(data: bytes) -> tuple[HistoryEntry, ...]:
-    entries = codec.expect_list(codec.decode(data, 65_536), 1_024, "history")
-    history = []
-    for entry in entries:
-        height, digest, state_root, timestamp_ms = codec.expect_tuple(entry, 4, "history entry")
-        history.append(
-            HistoryEntry(
-                codec.expect_int(height, "history height", 0, 2**62),
-                codec.expect_bytes(digest, "history digest", max_size=32),
-                codec.expect_bytes(state_root, "history state root", max_size=32),
-                codec.expect_int(timestamp_ms, "history timestamp", 0, 2**62),
-            )
+def _explain(error: InvalidCertifiedBlock) -> str:
+    height = error.height
+    if error.reason == STATE_ROOT_MISMATCH:
+        return f"block {height} executes to another state root than the one stored"
+    if error.reason == BAD_CERTIFICATE:
+        return f"block {height} is not the block its certificate commits"
+    if error.is_divergence:
+        return (
+            f"replaying: {error}: this node's state diverged from the certified one; "
+            "stop and restore it from a healthy node"
         )
-    return tuple(history)
+    return f"replaying: {error}"
 
 
 def _snapshot_tail(store: Store, height: int, state_root: bytes) -> tuple[HistoryEntry, ...]:

@@ -5,8 +5,10 @@ The replica and the exchange are pure; everything that touches time, disks
 and sockets happens here. Replica outputs are executed in order, with one
 rule: a `Persist` is on disk (synced) before any message after it is sent, so
 a vote is durable before anyone can see it. Records are synced once per loop
-iteration (group commit); the messages behind them wait for that sync, in
-order, while local outputs (timers, execution) run at once.
+iteration (group commit); the messages and the block saves behind them wait
+for that sync, in order, while timers run at once. The outputs go through
+`bftx.consensus.executor.OutputExecutor` (the simulator runs the same one):
+any exception halts the node and drops the rest of the output list.
 
 A validator votes. A follower verifies certified blocks it fetches from the
 validators (`bftx.node.sync`), executes them, and serves the same queries.
@@ -18,34 +20,35 @@ import asyncio
 import gc
 import logging
 import sqlite3
-import time
+import traceback
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from bftx import limits
+from bftx import crypto, limits
 from bftx.chain import Genesis
 from bftx.consensus import (
-    Broadcast,
+    ChainRules,
     Committed,
     ConsensusConfig,
+    InvalidCertifiedBlock,
     Output,
-    Persist,
     PruneRecord,
     Replica,
-    Send,
-    SetTimer,
     StateRestored,
     TimerKind,
     ValidatorSet,
-    ViewInstalled,
+    apply_certified_block,
     encode_message,
     prune_journal,
     verify_commit_certificate,
 )
+from bftx.consensus.executor import OutputExecutor
 from bftx.consensus.messages import (
     Block,
+    CertifiedBlock,
+    Commit,
     CommitCertificate,
     HistoryEntry,
     SignedMessage,
@@ -53,7 +56,6 @@ from bftx.consensus.messages import (
 )
 from bftx.consensus.outputs import JournalRecord
 from bftx.consensus.storage import (
-    compute_execution_timestamp,
     decode_block,
     decode_commit_certificate,
     decode_journal_record,
@@ -64,13 +66,17 @@ from bftx.consensus.storage import (
 from bftx.crypto import KeyPair
 from bftx.errors import Code, ConfigError, DecodeError
 from bftx.exchange.application import ExchangeApplication
-from bftx.exchange.events import BlockResult, Trade, encode_block_result
+from bftx.exchange.events import BlockResult, Trade, decode_block_result, encode_block_result
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
+from bftx.node.checks import RuntimeChecks
+from bftx.node.clock import NodeClock
 from bftx.node.config import NodeConfig
+from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
 from bftx.node.recovery import encode_history, recover
+from bftx.node.signing import SigningMonitor
 from bftx.p2p.gossip import GossipBatcher, decode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
@@ -88,10 +94,6 @@ LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded 
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class ExecutedBlocks:
     """The exchange as the replica drives it, keeping what each executed block left behind.
 
@@ -101,21 +103,34 @@ class ExecutedBlocks:
     the node saves them.
     """
 
-    def __init__(self, application: ExchangeApplication) -> None:
+    def __init__(self, application: ExchangeApplication, hooks: TestHooks | None = None) -> None:
         self.application = application
+        hooks = hooks or TestHooks()
+        self.fault_execute_height = hooks.fault_execute_height  # test hooks (`bftx.node.hooks`)
+        self.recommits = hooks.recommits
+        self.checks = RuntimeChecks(application.exchange.state)
         self.results: dict[int, tuple[BlockResult, bytes | None]] = {}
         self.restored: dict[int, bytes] = {}  # snapshots installed by state transfer, by height
 
     def check_tx(self, tx: bytes) -> int:
-        return self.application.check_tx(tx)
+        code = self.application.check_tx(tx)
+        if self.recommits and code == Code.NONCE_USED:
+            return int(Code.OK)  # the mutant: a committed tx passes as new
+        return code
+
+    def is_tx_used(self, tx: bytes) -> bool:
+        return not self.recommits and self.application.is_tx_used(tx)
 
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         return self.application.validate_block(txs)
 
     def execute_block(self, height: int, timestamp_ms: int, txs: tuple[bytes, ...]) -> bytes:
+        if height == self.fault_execute_height:
+            raise InjectedFault(f"{FAULT_EXECUTE_HEIGHT}: injected fault executing block {height}")
         state_root = self.application.execute_block(height, timestamp_ms, txs)
         result = self.application.last_result
         assert result is not None and result.height == height
+        self.checks.check_block(self.application.exchange.state, result)  # raises: halt
         snapshot = (
             self.application.create_snapshot()
             if height % limits.snapshot_interval_blocks == 0
@@ -133,9 +148,56 @@ class ExecutedBlocks:
     def restore_snapshot(self, height: int, snapshot: bytes, state_root: bytes) -> bool:
         if not self.application.restore_snapshot(height, snapshot, state_root):
             return False
-        self.results.clear()
+        self.checks.rebuild(self.application.exchange.state)
+        # Results of blocks executed before the transfer stay: their `Committed` outputs may
+        # still wait for the journal sync (the executor holds saves until it is durable).
         self.restored[height] = snapshot
         return True
+
+    def forget_results_up_to(self, height: int) -> None:
+        """Drop results no `Committed` will ask for: heights a state transfer went past."""
+        for stale in [h for h in self.results if h <= height]:
+            del self.results[stale]
+
+
+class _NodePorts:
+    """The node's disk, network and timers as the output executor's ports."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def save_journal(self, records: list[JournalRecord]) -> None:
+        self.node._guard_disk(self.node._persist, records)
+
+    def request_sync(self) -> None:
+        self.node._schedule_sync()
+
+    def send(self, to: int | None, message: SignedMessage) -> None:
+        self.node._observe_own_vote(message)
+        payload = encode_message(message)
+        if to is None:
+            self.node._broadcast_to_validators(payload)
+        else:
+            self.node._send_to_validator(to, payload)
+
+    def set_timer(self, kind: TimerKind, deadline_ms: int) -> None:
+        self.node._set_timer(kind, deadline_ms)
+
+    def save_committed(self, committed: Committed) -> None:
+        self.node._guard_disk(self.node._on_committed, committed)
+
+    def save_restored(self, restored: StateRestored) -> None:
+        self.node._guard_disk(self.node._on_state_restored, restored)
+
+    def on_view_installed(self, view: int) -> None:
+        metrics = self.node.metrics
+        metrics.view.set(view)
+        if view > 0:
+            metrics.view_changes.inc()
+        logger.info("view installed", extra={"view": view})
+
+    def on_halt(self, reason: str, details: str) -> None:
+        self.node.halt(reason, details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +218,15 @@ class Node:
         config: NodeConfig,
         genesis: Genesis,
         key: KeyPair,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] | None = None,
+        hooks: TestHooks | None = None,
     ) -> None:
         self.config = config
+        self.hooks = hooks if hooks is not None else TestHooks.from_environment()
         self.genesis = genesis
         self.key = key
-        self.clock = clock
+        # Timers and block timestamps: monotonic, slewed towards the wall clock (bftx.node.clock).
+        self.clock = clock if clock is not None else NodeClock()
         self.chain_id = genesis.chain_id
         self.exchange_genesis = ExchangeGenesis.from_document(genesis.exchange)
         self.validators = ValidatorSet(
@@ -170,6 +235,7 @@ class Node:
         self.consensus_config = ConsensusConfig(
             self.validators, idle_block_interval_ms=IDLE_BLOCK_INTERVAL_MS
         )
+        self.chain_rules = ChainRules(self.validators, self.consensus_config.pipeline_depth_blocks)
         self.validator_index = genesis.validator_index(key.public_key)
         if config.is_validator and self.validator_index is None:
             raise ConfigError(
@@ -181,6 +247,10 @@ class Node:
                 f"{config.key_file}: this key is neither a validator nor a follower in genesis"
             )
         self.metrics = NodeMetrics()
+        self.signing = SigningMonitor(len(genesis.validators))
+        self.backfill = sync.Backfill(agreement=self.validators.fault_tolerance + 1)
+        self._skipped_up_to = 0  # no height above it was skipped by a state transfer
+        self._offered_again: dict[bytes, None] = {}  # the recommit mutant's (a test hook)
         self.store: Store | None = None
         self.replica: Replica | None = None
         self.network: Network | None = None
@@ -198,8 +268,7 @@ class Node:
         # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
         # at the edge instead of queueing past every timeout.
         self.client_backlog_txs_max = limits.client_backlog_txs_max
-        self._unsynced: list[JournalRecord] = []  # persisted by the next `_sync_journal`
-        self._held_sends: list[tuple[int | None, bytes]] = []  # (validator or None: all, payload)
+        self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
@@ -208,6 +277,9 @@ class Node:
     # --- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._on_loop_exception)
+        if self.hooks.active:
+            logger.warning("test hooks are active: not for production", extra={"hooks": self.hooks})
         self.store = Store.open(
             self.config.database_path, self.chain_id, self.genesis.compute_hash()
         )
@@ -218,7 +290,7 @@ class Node:
             self.consensus_config.pipeline_depth_blocks,
         )
         self.application = recovered.application
-        self.executed = ExecutedBlocks(self.application)
+        self.executed = ExecutedBlocks(self.application, self.hooks)
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
         gc.freeze()  # the recovered state lives as long as the node: keep it out of collections
@@ -230,6 +302,13 @@ class Node:
             },
         )
         self.metrics.height.set(self.application.exchange.height)
+        self._observe_stored_certificates()
+        self.metrics.add_gauges(
+            "bftx_validator_last_signed_height",
+            "The last height each validator was seen signing a COMMIT for (0: not seen)",
+            "validator",
+            self._last_signed_heights,
+        )
         self.metrics.add_counts(
             "bftx_dropped_messages",
             "Consensus messages dropped, by reason",
@@ -245,6 +324,7 @@ class Node:
             if self.config.is_validator
             else None,
             on_message=self._on_network_message,
+            on_handler_error=self._on_handler_error,
         )
         self.metrics.add_counts(
             "bftx_p2p", "Transport counters", "counter", self.network.metrics.as_dict
@@ -263,13 +343,17 @@ class Node:
             self._journal = [
                 decode_journal_record(data, self.chain_id) for data in self.store.load_journal()
             ]
-            self._execute(self.replica.start(self.clock(), self._journal))
+            replica, journal, now = self.replica, self._journal, self.clock()
+            self._run(lambda: replica.start(now, journal))
         await self.network.start()
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
         )
         if not self.config.is_validator:
             self._spawn(self._follow())
+        self._skipped_up_to = self.height  # everything executed by now is saved or skipped
+        self._refresh_gap()
+        self._spawn(self._fill_gaps())
         logger.info(
             "node started",
             extra={
@@ -310,7 +394,17 @@ class Node:
         return self.application.exchange.height
 
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
-        """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent."""
+        """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
+
+        An exception from the application while admitting halts the node (and is raised on).
+        """
+        try:
+            return self._submit(data, origin)
+        except Exception as error:
+            self.fail(error, "admitting a tx")
+            raise
+
+    def _submit(self, data: bytes, origin: bytes | None) -> Admitted:
         assert self.mempool is not None and self.gossip is not None
         if origin is None and len(self.mempool) >= self.client_backlog_txs_max:
             self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
@@ -367,7 +461,19 @@ class Node:
             else [],
             "mempool_txs": len(self.mempool) if self.mempool else 0,
             "halted": self.halted,
+            **self._signing_status(),
         }
+
+    def _observe_stored_certificates(self) -> None:
+        """Who signed the last blocks before this start, from their stored certificates."""
+        assert self.store is not None
+        oldest = max(0, self.height - self.signing.window_blocks)
+        for stored in self.store.blocks_after(oldest):
+            try:
+                certificate = decode_commit_certificate(stored.certificate)
+            except DecodeError:
+                continue  # recovery checked what it replays; an older damaged row is not ours
+            self.signing.observe_signers((s.signer for s in certificate.shares), stored.height)
 
     def stored_block(self, height: int) -> tuple[Block, CommitCertificate, bytes] | None:
         """A committed block with its certificate and encoded result, from the store."""
@@ -382,26 +488,12 @@ class Node:
 
     # --- executing replica outputs ----------------------------------------------------
 
+    def _run(self, call: Callable[[], list[Output]]) -> None:
+        """Call the replica and execute its outputs; any exception halts the node."""
+        self.executor.run(call)
+
     def _execute(self, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, Persist):
-                self._unsynced.append(output.record)
-                self._schedule_sync()
-            elif isinstance(output, Broadcast):
-                self._send_after_sync(None, encode_message(output.message))
-            elif isinstance(output, Send):
-                self._send_after_sync(output.to, encode_message(output.message))
-            elif isinstance(output, SetTimer):
-                self._set_timer(output.kind, output.deadline_ms)
-            elif isinstance(output, Committed):
-                self._guard_disk(self._on_committed, output)
-            elif isinstance(output, StateRestored):
-                self._guard_disk(self._on_state_restored, output)
-            elif isinstance(output, ViewInstalled):
-                self.metrics.view.set(output.view)
-                if output.view > 0:
-                    self.metrics.view_changes.inc()
-                logger.info("view installed", extra={"view": output.view})
+        self.executor.execute(outputs)
 
     def _guard_disk(self, write: Callable[[Any], None], argument: Any) -> bool:
         """Run a store write; if the disk fails, halt instead of going on with state the store lacks."""
@@ -412,25 +504,53 @@ class Node:
             return False
         return True
 
-    def halt(self, reason: str) -> None:
-        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503)."""
+    def fail(self, error: BaseException, where: str) -> None:
+        """An exception from the replica, the application or the store: log its traceback, halt.
+
+        Whatever raised may have left the replica or the state half updated, so
+        nothing it did may go further (DESIGN.md section 8); a restart recovers
+        from the journal and the store.
+        """
+        self.halt(
+            f"exception {where}: {type(error).__name__}: {error}",
+            "".join(traceback.format_exception(error)),
+        )
+
+    def _on_handler_error(self, error: BaseException) -> None:
+        self.fail(error, "handling a network message")
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Timers and scheduled callbacks raise into the loop's handler: halt there too.
+
+        Only a socket error reported by a transport (a peer went away) is not the node's bug.
+        """
+        error = context.get("exception")
+        from_transport = any(key in context for key in ("transport", "protocol", "socket"))
+        if error is None or (isinstance(error, OSError) and from_transport):
+            loop.default_exception_handler(context)
+            return
+        self.fail(error, f"in a callback ({context.get('message', 'unknown')})")
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.fail(error, f"in task {task.get_name()}")
+
+    def halt(self, reason: str, details: str = "") -> None:
+        """Stop voting, executing and admitting; keep serving queries and say why (``/v1/health`` is 503).
+
+        The output executor stops at once too: the rest of the output list being
+        executed is dropped, and no record or message waiting for a sync goes out.
+        """
         if self.halted is not None:
             return
         self.halted = reason
+        self.metrics.halted.set(1)
+        self.executor.halt(reason, details)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        self._held_sends.clear()
-        logger.error("node halted", extra={"reason": reason})
-
-    def _send_after_sync(self, to: int | None, payload: bytes) -> None:
-        """Send now, or after the pending sync when records wait for it (keeping the order)."""
-        if self._unsynced:
-            self._held_sends.append((to, payload))
-        elif to is None:
-            self._broadcast_to_validators(payload)
-        else:
-            self._send_to_validator(to, payload)
+        logger.error("node halted", extra={"reason": reason, "traceback": details or None})
 
     def _schedule_sync(self) -> None:
         if self._sync_scheduled:
@@ -446,17 +566,8 @@ class Node:
     def _sync_journal(self) -> None:
         """Persist every record of this loop iteration in one synced transaction, then send."""
         self._sync_scheduled = False
-        if self.store is None or not self._unsynced:
-            return
-        records, self._unsynced = self._unsynced, []
-        if not self._guard_disk(self._persist, records):
-            return  # halted: the votes behind these records are never sent
-        sends, self._held_sends = self._held_sends, []
-        for to, payload in sends:
-            if to is None:
-                self._broadcast_to_validators(payload)
-            else:
-                self._send_to_validator(to, payload)
+        if self.store is not None:
+            self.executor.sync()
 
     def _persist(self, records: list[JournalRecord]) -> None:
         """Journal records, synced before anything after them is sent (one transaction for all)."""
@@ -487,7 +598,8 @@ class Node:
         if now < deadline_ms:  # the event loop's clock ran ahead of the wall clock: wait the rest
             self._set_timer(kind, deadline_ms)
             return
-        self._execute(self.replica.on_timer(kind, now))
+        replica = self.replica
+        self._run(lambda: replica.on_timer(kind, now))
 
     def _on_committed(self, committed: Committed) -> None:
         block = committed.block
@@ -503,42 +615,18 @@ class Node:
     ) -> None:
         assert self.store is not None and self.mempool is not None
         height = block.height
-        self.store.save_block(
-            StoredBlock(
-                height,
-                block.digest,
-                result.state_root,
-                result.timestamp_ms,
-                encode_block(block),
-                encode_commit_certificate(certificate),
-                encode_block_result(result),
-            ),
-            [
-                TxRow(
-                    receipt.tx_hash,
-                    height,
-                    position,
-                    int(receipt.code),
-                    receipt.sender,
-                    receipt.nonce,
-                )
-                for position, receipt in enumerate(result.receipts)
-            ],
-            [
-                _trade_row(height, event)
-                for receipt in result.receipts
-                for event in receipt.events
-                if isinstance(event, Trade)
-            ],
-        )
+        _write_block(self.store, block, certificate, result, encode_block_result(result))
         self._history[height] = HistoryEntry(
             height, block.digest, result.state_root, result.timestamp_ms
         )
+        self._observe_certificate(height, certificate)
         self._history.pop(height - self.consensus_config.pipeline_depth_blocks, None)
         touched = {receipt.sender for receipt in result.receipts}
         touched.update(e.maker for r in result.receipts for e in r.events if isinstance(e, Trade))
         self.mempool.remove_committed([receipt.tx_hash for receipt in result.receipts], touched)
         self._release_ready(self.clock())
+        if self.hooks.recommits:
+            self._offer_committed_again(block)
         if snapshot is not None:
             self.store.save_snapshot(height, result.state_root, snapshot)
         self._observe_commit(block, result)
@@ -565,15 +653,25 @@ class Node:
         self.metrics.mempool_txs.set(len(self.mempool))
 
     def _on_state_restored(self, restored: StateRestored) -> None:
-        """State transfer replaced the state: save it as a snapshot so a restart resumes from it."""
-        assert self.store is not None
+        """State transfer replaced the state: save it as a snapshot so a restart resumes from it,
+        purge what the skipped heights committed, and fetch their blocks in the background."""
+        assert self.store is not None and self.mempool is not None
         self.store.save_snapshot(
             restored.height,
             restored.state_root,
             self.executed.restored.pop(restored.height),
             transfer_history=encode_history(restored.history),
         )
+        self.executed.forget_results_up_to(restored.height)  # outputs before it are saved
+        # The skipped heights committed txs this node never saw in a block: every pending tx
+        # whose nonce they used (a committed tx, or one that lost the nonce race) leaves now.
+        self.mempool.recheck_all()
+        self._history = {entry.height: entry for entry in restored.history}
+        self._skipped_up_to = max(self._skipped_up_to, restored.height)
+        self._refresh_gap()
         self.metrics.height.set(restored.height)
+        self.metrics.mempool_txs.set(len(self.mempool))
+        self._release_ready(self.clock())
         logger.info("state restored by state transfer", extra={"height": restored.height})
 
     def _schedule_release(self) -> None:
@@ -601,7 +699,25 @@ class Node:
         assert self.mempool is not None
         ready = self.mempool.release_ready()
         if self.replica is not None and ready:
-            self._execute(self.replica.on_client_txs(ready, now))
+            replica = self.replica
+            self._run(lambda: replica.on_client_txs(ready, now))
+
+    def _offer_committed_again(self, block: Block) -> None:
+        """The ``recommit`` mutant (a test hook): put the exactly-once bug back by offering a
+        committed block's txs to the proposal pool again, past the committed-tx filters."""
+        replica = self.replica
+        assert replica is not None
+        again = []
+        for data in block.txs:
+            tx_hash = crypto.sha256(data)
+            replica.committed_tx_hashes.pop(tx_hash, None)
+            if tx_hash not in self._offered_again:  # once each: a duplicate, not a flood
+                self._offered_again[tx_hash] = None
+                again.append(data)
+        while len(self._offered_again) > limits.pending_txs_max:
+            del self._offered_again[next(iter(self._offered_again))]
+        now = self.clock()
+        self._run(lambda: replica.on_client_txs(again, now))
 
     def _remember_submission(self, tx_hash: bytes, now: int) -> None:
         self._submitted_ms[tx_hash] = now
@@ -615,7 +731,7 @@ class Node:
             return
         if message.channel == CONSENSUS_CHANNEL:
             if self.replica is not None and self._is_validator_key(message.peer):
-                self._on_consensus_bytes(message.payload)
+                self._on_consensus_bytes(message.payload, message.peer)
         elif message.channel == TX_GOSSIP_CHANNEL:
             try:
                 txs = decode_batch(message.payload)
@@ -629,39 +745,96 @@ class Node:
         elif message.channel == SYNC_CHANNEL:
             self._on_sync(message)
 
-    def _on_consensus_bytes(self, payload: bytes) -> None:
+    def _on_consensus_bytes(self, payload: bytes, peer: bytes) -> None:
         """Hand a consensus message to the replica, decoding a large one once per distinct bytes.
 
         Retransmitted proposals and view changes repeat the same bytes; under load
         decoding them again (every tx, the txs root) is what turns slowness into a storm.
+        A COMMIT vote a validator sent over its own link shows that it is signing.
         """
-        assert self.replica is not None
+        replica = self.replica
+        assert replica is not None
         now = self.clock()
-        if len(payload) < LARGE_MESSAGE_BYTES:
-            self._execute(self.replica.on_bytes(payload, now))
-            return
         message = self._decoded_messages.get(payload)
         if message is None:
             try:
                 message = decode_message(payload, self.chain_id)
             except DecodeError:
-                self._execute(self.replica.on_bytes(payload, now))  # the replica counts it
+                self._run(lambda: replica.on_bytes(payload, now))  # the replica counts it
                 return
-            self._decoded_messages[payload] = message
-            if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
-                self._decoded_messages.popitem(last=False)
-        self._execute(self.replica.on_message(message, now))
+            if len(payload) >= LARGE_MESSAGE_BYTES:
+                self._decoded_messages[payload] = message
+                if len(self._decoded_messages) > DECODED_MESSAGES_MAX:
+                    self._decoded_messages.popitem(last=False)
+        self._observe_vote(message, peer)
+        decoded = message
+        self._run(lambda: replica.on_message(decoded, now))
+
+    def _observe_vote(self, message: SignedMessage, sender: bytes) -> None:
+        body = message.body
+        if isinstance(body, Commit) and self.validators.public_keys[message.signer] == sender:
+            self.signing.observe(message.signer, body.seq)
 
     def _broadcast_to_validators(self, payload: bytes) -> None:
         assert self.network is not None
+        if self.halted:  # a halted node sends no consensus message, whoever asks
+            return
         for index, public_key in enumerate(self.validators.public_keys):
             if index != self.validator_index:
                 self.network.send(public_key, CONSENSUS_CHANNEL, payload)
 
     def _send_to_validator(self, index: int, payload: bytes) -> None:
         assert self.network is not None
+        if self.halted:
+            return
         if index != self.validator_index and self.validators.is_validator(index):
             self.network.send(self.validators.public_keys[index], CONSENSUS_CHANNEL, payload)
+
+    def _observe_own_vote(self, message: SignedMessage) -> None:
+        """This node's own COMMIT votes, as the replica sends them."""
+        if isinstance(message.body, Commit):
+            self.signing.observe(message.signer, message.body.seq)
+
+    def _observe_certificate(self, height: int, certificate: CommitCertificate | None) -> None:
+        if certificate is not None:
+            self.signing.observe_signers((share.signer for share in certificate.shares), height)
+        state = self.signing.update_warning(height)
+        if state is not None:
+            names = [self.genesis.validators[i].name for i in state.not_signing]
+            if state.is_one_fault_from_stopping:
+                logger.warning(
+                    "one fault away from stopping: too few validators sign commits",
+                    extra={
+                        "height": height,
+                        "signing": len(state.signing),
+                        "needed_for_margin": self.signing.quorum + 1,
+                        "not_signing": ",".join(names),
+                    },
+                )
+            else:
+                logger.info("fault margin restored", extra={"height": height})
+        self.metrics.fault_margin.set(self.signing.compute_state(height).margin)
+
+    def _signing_status(self) -> dict[str, object]:
+        state = self.signing.compute_state(self.height)
+        return {
+            "signing": [
+                {"validator": validator.name, "index": index, "last_signed_height": last}
+                for index, (validator, last) in enumerate(
+                    zip(self.genesis.validators, self.signing.last_signed, strict=True)
+                )
+            ],
+            "validators_not_signing": [self.genesis.validators[i].name for i in state.not_signing],
+            "fault_margin": state.margin,
+        }
+
+    def _last_signed_heights(self) -> dict[str, int]:
+        return {
+            validator.name: last or 0
+            for validator, last in zip(
+                self.genesis.validators, self.signing.last_signed, strict=True
+            )
+        }
 
     def _is_validator_key(self, public_key: bytes) -> bool:
         return public_key in self.validators.public_keys
@@ -705,16 +878,20 @@ class Node:
 
     def _on_sync(self, message: Message) -> None:
         try:
-            kind, body = sync.decode_sync(message.payload)
+            decoded = sync.decode_sync(message.payload)
         except DecodeError:
             logger.warning(
                 "malformed sync message dropped", extra={"peer": self._member_name(message.peer)}
             )
             return
-        if kind == sync.REQUEST and isinstance(body, int):
-            self._serve_sync(message.peer, body)
-        elif kind == sync.REPLY and isinstance(body, tuple) and not self.config.is_validator:
-            self._apply_synced(body)
+        if isinstance(decoded, sync.SyncRequest):
+            self._serve_sync(message.peer, decoded.from_height)
+        elif isinstance(decoded, sync.SyncReply) and not self.config.is_validator:
+            self._apply_synced(decoded.blocks)
+        elif isinstance(decoded, sync.BackfillRequest):
+            self._serve_backfill(message.peer, decoded)
+        elif isinstance(decoded, sync.BackfillReply) and self._is_validator_key(message.peer):
+            self._on_backfill_reply(message.peer, decoded)
 
     def _serve_sync(self, peer: bytes, from_height: int) -> None:
         assert self.store is not None and self.network is not None
@@ -732,30 +909,124 @@ class Node:
             self.network.send(peer, SYNC_CHANNEL, sync.encode_reply(blocks))
 
     def _apply_synced(self, blocks: tuple[tuple[bytes, bytes], ...]) -> None:
+        """Certified blocks from a validator, through the one path every certified block takes."""
         for block_bytes, certificate_bytes in blocks:
             try:
                 block = decode_block(block_bytes, self.chain_id)
                 certificate = decode_commit_certificate(certificate_bytes)
-            except DecodeError:
+            except DecodeError as error:
+                logger.warning("sync: malformed block refused", extra={"error": str(error)})
                 return
             height = self.height + 1
             if block.height != height:
                 continue
-            if not verify_commit_certificate(self.validators, certificate, block):
-                logger.warning(
-                    "sync: block with an invalid certificate refused", extra={"height": height}
+            try:
+                apply_certified_block(
+                    self.chain_rules,
+                    self.executed,
+                    self._history,
+                    CertifiedBlock(block, certificate),
                 )
+            except InvalidCertifiedBlock as error:
+                if error.is_divergence:  # 2f+1 certified it and this node disagrees: stop
+                    self.halt(f"sync: this node's state diverged from the certified one: {error}")
+                else:
+                    logger.warning("sync: certified block refused", extra={"error": str(error)})
                 return
-            previous = self._history.get(height - 1)
-            timestamp = compute_execution_timestamp(block, previous.timestamp_ms if previous else 0)
-            self.executed.execute_block(height, timestamp, block.txs)
             result, snapshot = self.executed.results.pop(height)
             self._save_block(block, certificate, result, snapshot)
+
+    # --- backfill of heights skipped by state transfer -------------------------------
+
+    def _refresh_gap(self) -> None:
+        """The lowest skipped range at or below the last state transfer (``_skipped_up_to``):
+        heights above it this node executes and saves itself, so backfill never races them."""
+        assert self.store is not None
+        gap = self.store.first_gap(self._skipped_up_to)
+        if gap != self.backfill.gap and gap is not None:
+            logger.info("fetching skipped blocks", extra={"from": gap[0], "to": gap[1]})
+        self.backfill.set_gap(gap)
+
+    async def _fill_gaps(self) -> None:
+        """Ask f + 1 validators (in turn) for the lowest skipped heights, until none is left."""
+        assert self.network is not None
+        rotation = 0
+        while not self.halted:
+            await asyncio.sleep(limits.sync_interval_ms / 1000)
+            wanted = self.backfill.request_range()
+            if wanted is None:
+                continue
+            connected = self.network.connected_peers()
+            peers = [key for key in self.validators.public_keys if key in connected]
+            request = sync.encode_backfill_request(*wanted)
+            for offset in range(min(self.backfill.agreement, len(peers))):
+                self.network.send(peers[(rotation + offset) % len(peers)], SYNC_CHANNEL, request)
+            rotation += 1
+
+    def _serve_backfill(self, peer: bytes, request: sync.BackfillRequest) -> None:
+        assert self.store is not None and self.network is not None
+        blocks: list[tuple[bytes, bytes, bytes]] = []
+        size = 0
+        last = min(request.to_height, request.from_height + limits.sync_blocks_max - 1)
+        for height in range(request.from_height, last + 1):
+            stored = self.store.block(height)
+            if stored is None:
+                continue  # skipped here too: the requester asks others as well
+            entry_size = len(stored.block) + len(stored.certificate) + len(stored.result)
+            if blocks and size + entry_size > limits.sync_reply_bytes_budget:
+                break
+            blocks.append((stored.block, stored.certificate, stored.result))
+            size += entry_size
+        if blocks:
+            self.network.send(peer, SYNC_CHANNEL, sync.encode_backfill_reply(blocks))
+
+    def _on_backfill_reply(self, peer: bytes, reply: sync.BackfillReply) -> None:
+        """Skipped blocks from a validator: certificate checked here, the result taken once
+        f + 1 validators sent the same bytes for it; then saved (never executed)."""
+        assert self.store is not None
+        saved = 0
+        for block_bytes, certificate_bytes, result_bytes in reply.blocks:
+            try:
+                block = decode_block(block_bytes, self.chain_id)
+                certificate = decode_commit_certificate(certificate_bytes)
+                result = decode_block_result(result_bytes)
+            except DecodeError as error:
+                logger.warning(
+                    "backfill: malformed block refused",
+                    extra={"peer": self._member_name(peer), "error": str(error)},
+                )
+                return
+            problem = self._find_backfill_problem(block, certificate, result)
+            if problem is not None:
+                logger.warning(
+                    "backfill: block refused",
+                    extra={"peer": self._member_name(peer), "height": block.height, "why": problem},
+                )
+                return
+            agreed = self.backfill.offer(
+                peer, block.height, block_bytes, certificate_bytes, result_bytes
+            )
+            if agreed is not None and self.store.block(block.height) is None:
+                _write_block(self.store, block, certificate, result, result_bytes)
+                saved += 1
+        if saved:
+            self._refresh_gap()
+
+    def _find_backfill_problem(
+        self, block: Block, certificate: CommitCertificate, result: BlockResult
+    ) -> str | None:
+        if not verify_commit_certificate(self.validators, certificate, block):
+            return "no quorum of validator signatures for this block"
+        if result.height != block.height:
+            return f"the result is for height {result.height}"
+        if sorted(r.tx_hash for r in result.receipts) != sorted(map(crypto.sha256, block.txs)):
+            return "the result's receipts are not the block's txs"
+        return None
 
     async def _follow(self) -> None:
         assert self.network is not None
         rotation = 0
-        while True:
+        while not self.halted:
             connected = [
                 key for key in self.validators.public_keys if key in self.network.connected_peers()
             ]
@@ -768,7 +1039,41 @@ class Node:
     def _spawn(self, coroutine: Coroutine[None, None, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._on_task_done)
+
+
+def _write_block(
+    store: Store,
+    block: Block,
+    certificate: CommitCertificate,
+    result: BlockResult,
+    result_bytes: bytes,
+) -> None:
+    """Block, certificate, result, tx index and trades in one store transaction."""
+    height = block.height
+    store.save_block(
+        StoredBlock(
+            height,
+            block.digest,
+            result.state_root,
+            result.timestamp_ms,
+            encode_block(block),
+            encode_commit_certificate(certificate),
+            result_bytes,
+        ),
+        [
+            TxRow(
+                receipt.tx_hash, height, position, int(receipt.code), receipt.sender, receipt.nonce
+            )
+            for position, receipt in enumerate(result.receipts)
+        ],
+        [
+            _trade_row(height, event)
+            for receipt in result.receipts
+            for event in receipt.events
+            if isinstance(event, Trade)
+        ],
+    )
 
 
 def _trade_row(height: int, trade: Trade) -> TradeRow:

@@ -299,6 +299,11 @@ class Network:
     when given (called synchronously from the reading task; keep it short),
     otherwise to a bounded queue read with `receive` or ``async for``; a full
     queue stops reading from the sockets (backpressure), it never grows.
+
+    An exception raised by ``on_message`` or ``on_link_change`` is a bug in the
+    owner, not in the link: the link stays up, and the exception goes to
+    ``on_handler_error`` (the node halts on it, DESIGN.md section 8); without
+    that callback it is logged with its traceback and counted.
     """
 
     def __init__(
@@ -310,6 +315,7 @@ class Network:
         settings: Settings | None = None,
         on_message: Callable[[Message], None] | None = None,
         on_link_change: Callable[[bytes, bool], None] | None = None,
+        on_handler_error: Callable[[BaseException], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.identity = identity
@@ -331,6 +337,7 @@ class Network:
         self._client_context = client_context(identity, list(pinned.values()))
         self._on_message = on_message
         self._on_link_change = on_link_change
+        self._on_handler_error = on_handler_error
         self._rng = rng or random.Random()
         self._received = _Inbox(
             self.settings.received_queue_frames_max, self.settings.received_queue_bytes_max
@@ -794,9 +801,16 @@ class Network:
         assert self._on_message is not None
         try:
             self._on_message(message)
-        except Exception:
-            self.metrics.handler_errors += 1
-            logger.exception("p2p on_message failed channel=%d", message.channel)
+        except Exception as error:
+            self._handler_failed(error, f"on_message failed channel={message.channel}")
+
+    def _handler_failed(self, error: Exception, what: str) -> None:
+        """The owner's handler raised: hand the error to the owner, or log it with its traceback."""
+        self.metrics.handler_errors += 1
+        if self._on_handler_error is not None:
+            self._on_handler_error(error)
+        else:
+            logger.error("p2p %s", what, exc_info=error)
 
     async def _write(self, link: _Link) -> None:
         writer = link.writer
@@ -875,9 +889,8 @@ class Network:
         if self._on_link_change is not None:
             try:
                 self._on_link_change(peer, up)
-            except Exception:
-                self.metrics.handler_errors += 1
-                logger.exception("p2p on_link_change failed")
+            except Exception as error:
+                self._handler_failed(error, "on_link_change failed")
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -11,10 +11,12 @@ This module never touches honest replicas' state; it only sends messages.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-from bftx.consensus import Broadcast, Send, SignedMessage
+from bftx.consensus import Broadcast, ConsensusConfig, Replica, Send, SignedMessage
 from bftx.consensus.messages import (
     Block,
     BlockHeader,
@@ -31,12 +33,27 @@ from bftx.consensus.messages import (
     compute_signing_payload,
     create_block,
 )
-from bftx.crypto import merkle_root
-
-if TYPE_CHECKING:
-    from bftx.sim.simulation import Instance, Simulation
+from bftx.crypto import KeyPair, merkle_root
 
 FAR = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class AdversaryContext:
+    """What a byzantine behaviour may see and do: keys, the clock, and the network's send.
+
+    The simulation builds one and hands it to every behaviour, so this module
+    needs nothing from `bftx.sim.simulation` (which imports this one).
+    """
+
+    config: ConsensusConfig
+    keys: list[KeyPair]  # every validator's: the adversary may sign only as byzantine nodes
+    nodes: int
+    rng: random.Random
+    faults: Counter[str]
+    clock: Callable[[], int]  # simulated milliseconds
+    transmit: Callable[[int, Send | Broadcast], None]  # (sender, output), through network faults
+    send_bytes: Callable[[int, int, bytes], None]  # (sender, receiver, raw bytes)
 
 
 class Behaviour:
@@ -45,37 +62,41 @@ class Behaviour:
     receives_client_txs = True
     tick_interval_ms = 0
 
-    def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
-        sim.transmit(instance.node_id, withhold_prepared(sim, instance.node_id, output))
+    def on_output(self, context: AdversaryContext, node: int, output: Send | Broadcast) -> None:
+        context.transmit(node, withhold_prepared(context, node, output))
 
-    def on_tick(self, sim: Simulation, instance: Instance) -> None:
+    def on_tick(self, context: AdversaryContext, node: int, replica: Replica) -> None:
         """Called every ``tick_interval_ms`` while the instance is up."""
 
-    def on_restart(self, sim: Simulation, instance: Instance, restarted: int) -> None:
+    def on_restart(self, context: AdversaryContext, node: int, restarted: int) -> None:
         """An honest node just restarted (the adversary sees everything)."""
 
 
-def withhold_prepared(sim: Simulation, node: int, output: Send | Broadcast) -> Send | Broadcast:
+def withhold_prepared(
+    context: AdversaryContext, node: int, output: Send | Broadcast
+) -> Send | Broadcast:
     """A byzantine VIEW-CHANGE claims nothing was prepared: the new view must learn it from
     honest replicas alone, which is what a forgotten journal breaks."""
     body = output.message.body
     if not isinstance(body, ViewChange) or (not body.prepared and body.checkpoint is None):
         return output
-    hollow = sign_as(sim, node, ViewChange(body.new_view, None, ()))
+    hollow = sign_as(context, node, ViewChange(body.new_view, None, (), body.suspicions))
     return Broadcast(hollow) if isinstance(output, Broadcast) else Send(output.to, hollow)
 
 
-def sign_as(sim: Simulation, signer: int, body: Body) -> SignedMessage:
-    payload = compute_signing_payload(sim.config.chain_id, body)
-    return SignedMessage(body, signer, sim.keys[signer].sign(payload))
+def sign_as(context: AdversaryContext, signer: int, body: Body) -> SignedMessage:
+    payload = compute_signing_payload(context.config.chain_id, body)
+    return SignedMessage(body, signer, context.keys[signer].sign(payload))
 
 
-def peers_of(sim: Simulation, node: int) -> list[int]:
-    return [peer for peer in range(sim.scenario.nodes) if peer != node]
+def peers_of(context: AdversaryContext, node: int) -> list[int]:
+    return [peer for peer in range(context.nodes) if peer != node]
 
 
-def send_payload(sim: Simulation, sender: int, receiver: int, message: SignedMessage) -> None:
-    sim.transmit(sender, Send(receiver, message))
+def send_payload(
+    context: AdversaryContext, sender: int, receiver: int, message: SignedMessage
+) -> None:
+    context.transmit(sender, Send(receiver, message))
 
 
 class Silence(Behaviour):
@@ -112,30 +133,29 @@ class Equivocation(Behaviour):
     def __init__(self) -> None:
         self.splits: dict[tuple[int, int], _Split] = {}
 
-    def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
+    def on_output(self, context: AdversaryContext, node: int, output: Send | Broadcast) -> None:
         message = output.message
         body = message.body
-        node = instance.node_id
         if isinstance(output, Broadcast) and isinstance(body, PrePrepare):
-            split = self._split(sim, node, message, body)
-            for peer in peers_of(sim, node):
+            split = self._split(context, node, message, body)
+            for peer in peers_of(context, node):
                 chosen = split.variant if peer in split.group_b else split.original
-                send_payload(sim, node, peer, chosen)
-            sim.faults["equivocation"] += 1
+                send_payload(context, node, peer, chosen)
+            context.faults["equivocation"] += 1
             return
         if isinstance(output, Broadcast) and isinstance(body, Prepare | Commit):
             known = self.splits.get((body.view, body.seq))
             original = None if known is None else known.original.body
             if isinstance(original, PrePrepare) and body.digest == original.block.digest:
                 assert known is not None
-                first, second = self._votes(sim, node, known, message, body)
-                for peer in peers_of(sim, node):
-                    send_payload(sim, node, peer, second if peer in known.group_b else first)
+                first, second = self._votes(context, node, known, message, body)
+                for peer in peers_of(context, node):
+                    send_payload(context, node, peer, second if peer in known.group_b else first)
                 return
-        sim.transmit(node, withhold_prepared(sim, node, output))
+        context.transmit(node, withhold_prepared(context, node, output))
 
     def _split(
-        self, sim: Simulation, node: int, message: SignedMessage, body: PrePrepare
+        self, context: AdversaryContext, node: int, message: SignedMessage, body: PrePrepare
     ) -> _Split:
         key = (body.view, body.seq)
         split = self.splits.get(key)
@@ -145,12 +165,12 @@ class Equivocation(Behaviour):
         variant_block = create_block(
             replace(header, timestamp_ms=header.timestamp_ms + 1), body.block.txs
         )
-        variant = sign_as(sim, node, PrePrepare(body.view, body.seq, variant_block))
-        peers = peers_of(sim, node)
+        variant = sign_as(context, node, PrePrepare(body.view, body.seq, variant_block))
+        peers = peers_of(context, node)
         # Group A plus this node is exactly a quorum: the real block still commits, but only
         # the fewest honest replicas hold its prepared certificate.
-        size = max(1, len(peers) - (sim.config.validators.quorum - 1))
-        split = _Split(message, variant, set(sim.adversary_rng.sample(peers, size)))
+        size = max(1, len(peers) - (context.config.validators.quorum - 1))
+        split = _Split(message, variant, set(context.rng.sample(peers, size)))
         self.splits[key] = split
         if len(self.splits) > 64:
             del self.splits[min(self.splits)]
@@ -158,7 +178,7 @@ class Equivocation(Behaviour):
 
     def _votes(
         self,
-        sim: Simulation,
+        context: AdversaryContext,
         node: int,
         split: _Split,
         message: SignedMessage,
@@ -168,13 +188,12 @@ class Equivocation(Behaviour):
         if known is None:
             assert isinstance(split.variant.body, PrePrepare)
             other = type(body)(body.view, body.seq, split.variant.body.block.digest)
-            known = (message, sign_as(sim, node, other))
+            known = (message, sign_as(context, node, other))
             split.votes[type(body)] = known
         return known
 
-    def on_restart(self, sim: Simulation, instance: Instance, restarted: int) -> None:
+    def on_restart(self, context: AdversaryContext, node: int, restarted: int) -> None:
         """Show the restarted replica the other side of every recent split."""
-        node = instance.node_id
         for key in sorted(self.splits)[-8:]:
             split = self.splits[key]
             if restarted in split.group_b:
@@ -185,9 +204,9 @@ class Equivocation(Behaviour):
                 split.group_b.add(restarted)
                 pre_prepare = split.variant
                 votes = [pair[1] for pair in split.votes.values()]
-            sim.faults["equivocation"] += 1
+            context.faults["equivocation"] += 1
             for message in (pre_prepare, *votes):
-                send_payload(sim, node, restarted, message)
+                send_payload(context, node, restarted, message)
 
 
 class DoubleVote(Behaviour):
@@ -195,17 +214,16 @@ class DoubleVote(Behaviour):
 
     name = "double_vote"
 
-    def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
-        sim.transmit(instance.node_id, withhold_prepared(sim, instance.node_id, output))
+    def on_output(self, context: AdversaryContext, node: int, output: Send | Broadcast) -> None:
+        context.transmit(node, withhold_prepared(context, node, output))
         body = output.message.body
         if isinstance(output, Broadcast) and isinstance(body, Prepare | Commit):
-            node = instance.node_id
-            digest = sim.adversary_rng.randbytes(32)
-            other = sign_as(sim, node, type(body)(body.view, body.seq, digest))
-            peers = peers_of(sim, node)
-            for peer in sim.adversary_rng.sample(peers, max(1, len(peers) // 2)):
-                send_payload(sim, node, peer, other)
-            sim.faults["double_vote"] += 1
+            digest = context.rng.randbytes(32)
+            other = sign_as(context, node, type(body)(body.view, body.seq, digest))
+            peers = peers_of(context, node)
+            for peer in context.rng.sample(peers, max(1, len(peers) // 2)):
+                send_payload(context, node, peer, other)
+            context.faults["double_vote"] += 1
 
 
 class InvalidSignature(Behaviour):
@@ -214,36 +232,34 @@ class InvalidSignature(Behaviour):
     name = "invalid_signature"
     tick_interval_ms = 300
 
-    def on_output(self, sim: Simulation, instance: Instance, output: Send | Broadcast) -> None:
-        if sim.adversary_rng.random() < 0.5:
-            sim.transmit(instance.node_id, output)
+    def on_output(self, context: AdversaryContext, node: int, output: Send | Broadcast) -> None:
+        if context.rng.random() < 0.5:
+            context.transmit(node, output)
             return
         message = output.message
         broken = SignedMessage(message.body, message.signer, _flip(message.signature))
-        sim.faults["invalid_signature"] += 1
+        context.faults["invalid_signature"] += 1
         if isinstance(output, Send):
-            sim.transmit(instance.node_id, Send(output.to, broken))
+            context.transmit(node, Send(output.to, broken))
         else:
-            sim.transmit(instance.node_id, Broadcast(broken))
+            context.transmit(node, Broadcast(broken))
 
-    def on_tick(self, sim: Simulation, instance: Instance) -> None:
+    def on_tick(self, context: AdversaryContext, node: int, replica: Replica) -> None:
         """Forge a state-transfer reply: made-up blocks 'certified' by forged signatures."""
-        replica = instance.replica
-        assert replica is not None
-        validators = sim.config.validators
-        rng = sim.adversary_rng
+        validators = context.config.validators
+        rng = context.rng
         blocks = []
         for height in range(replica.last_executed + 1, replica.last_executed + 3):
             txs = (b"tx:forged:%d" % height,)
             header = BlockHeader(
-                chain_id=sim.config.chain_id,
+                chain_id=context.config.chain_id,
                 height=height,
                 view=replica.view,
                 anchor_hash=bytes(32),
                 anchor_state_root=b"",
                 txs_root=merkle_root(txs),
                 proposer=validators.primary_of(replica.view),
-                timestamp_ms=sim.now,
+                timestamp_ms=context.clock(),
                 is_null=False,
             )
             block: Block = create_block(header, txs)
@@ -252,11 +268,11 @@ class InvalidSignature(Behaviour):
             )
             certificate = CommitCertificate(replica.view, height, block.digest, shares)
             blocks.append(CertifiedBlock(block, certificate))
-        impostor = rng.choice(peers_of(sim, instance.node_id))
+        impostor = rng.choice(peers_of(context, node))
         forged = SignedMessage(FetchReply(None, tuple(blocks), None), impostor, rng.randbytes(64))
-        for peer in peers_of(sim, instance.node_id):
-            send_payload(sim, instance.node_id, peer, forged)
-        sim.faults["invalid_signature"] += 1
+        for peer in peers_of(context, node):
+            send_payload(context, node, peer, forged)
+        context.faults["invalid_signature"] += 1
 
 
 class FarFuture(Behaviour):
@@ -265,22 +281,19 @@ class FarFuture(Behaviour):
     name = "far_future"
     tick_interval_ms = 250
 
-    def on_tick(self, sim: Simulation, instance: Instance) -> None:
-        replica = instance.replica
-        assert replica is not None
-        node = instance.node_id
-        rng = sim.adversary_rng
+    def on_tick(self, context: AdversaryContext, node: int, replica: Replica) -> None:
+        rng = context.rng
         digest = rng.randbytes(32)
-        interval = sim.config.checkpoint_interval_blocks
+        interval = context.config.checkpoint_interval_blocks
         bodies: list[Body] = [
             Prepare(replica.view + FAR, replica.last_executed + 1, digest),
             Commit(replica.view, replica.last_executed + FAR, digest),
             Checkpoint(interval * FAR, digest, digest),
-            ViewChange(replica.view + FAR, None, ()),
+            ViewChange(replica.view + FAR, None, (), ()),
         ]
         for body in bodies:
-            sim.transmit(node, Broadcast(sign_as(sim, node, body)))
-            sim.faults["far_future"] += 1
+            context.transmit(node, Broadcast(sign_as(context, node, body)))
+            context.faults["far_future"] += 1
 
 
 class JunkFlood(Behaviour):
@@ -289,13 +302,13 @@ class JunkFlood(Behaviour):
     name = "junk_flood"
     tick_interval_ms = 100
 
-    def on_tick(self, sim: Simulation, instance: Instance) -> None:
-        rng = sim.adversary_rng
-        for peer in peers_of(sim, instance.node_id):
+    def on_tick(self, context: AdversaryContext, node: int, replica: Replica) -> None:
+        rng = context.rng
+        for peer in peers_of(context, node):
             for _ in range(3):
                 junk = rng.randbytes(rng.randint(1, 200))
-                sim.send(instance.node_id, peer, junk)
-                sim.faults["junk_flood"] += 1
+                context.send_bytes(node, peer, junk)
+                context.faults["junk_flood"] += 1
 
 
 def _flip(signature: bytes) -> bytes:

@@ -42,6 +42,14 @@ class SafetyChecker:
     def on_assertion(self, node: int, message: str, now_ms: int) -> None:
         self._violate(f"t={now_ms}ms node {node}: replica stopped on a broken invariant: {message}")
 
+    def on_unjournaled_send(self, node: int, kind: str, now_ms: int) -> None:
+        self._violate(
+            f"t={now_ms}ms node {node}: sent a {kind} whose journal record is not durable"
+        )
+
+    def on_equivocation(self, node: int, kind: str, now_ms: int) -> None:
+        self._violate(f"t={now_ms}ms node {node}: signed two different {kind}s for one slot")
+
     def _compare(self, node: int, height: int, digest: bytes, root: bytes, now_ms: int) -> None:
         known = self.committed.setdefault(height, (digest, root))
         if known[0] != digest:
@@ -63,11 +71,12 @@ def compute_memory_bounds(config: ConsensusConfig, journal_records: int) -> dict
     checkpoints = window // config.checkpoint_interval_blocks + 2
     return {
         "slots": window,
-        "committed_blocks": window + limits.fetch_blocks_max,
+        "committed_blocks": window + config.checkpoint_interval_blocks + limits.fetch_blocks_max,
         "snapshots": checkpoints + limits.fetch_blocks_max // config.checkpoint_interval_blocks,
         "checkpoint_votes": 2 * nodes * checkpoints,
         "signed": 3 * window + 2 * (limits.view_ahead_max + 2),
         "view_changes": nodes * (limits.view_ahead_max + 1),
+        "suspicions": nodes * (limits.view_ahead_max + 1),
         "pending_txs": limits.pending_txs_max,
         "committed_tx_hashes": limits.pending_txs_max,
         "history": window + limits.fetch_blocks_max + 2 * config.pipeline_depth_blocks + 1,

@@ -10,8 +10,9 @@ honoured across a crash, which the checkers must catch.
 
 from __future__ import annotations
 
-from bftx.consensus import JournalRecord, PruneRecord, prune_journal
+from bftx.consensus import JournalRecord, PruneRecord, SignedMessage, prune_journal
 from bftx.consensus.messages import HistoryEntry
+from bftx.consensus.outputs import SignedRecord
 
 
 class FakeDisk:
@@ -24,6 +25,9 @@ class FakeDisk:
         self.depth = pipeline_depth_blocks
         self.executed: list[HistoryEntry] = []
         self.snapshot = b""
+        # Signatures of every signed record ever made durable: the checker's ground truth for
+        # "sent only once durable" (pruning a record later does not undo that it was saved).
+        self.durable_signatures: set[bytes] = set()
 
     def save_executed(self, history: tuple[HistoryEntry, ...], snapshot: bytes) -> None:
         """The store's one atomic write per block: the chain tail and the state after it."""
@@ -36,10 +40,15 @@ class FakeDisk:
 
     def save(self, record: JournalRecord) -> None:
         self.writes += 1
+        if isinstance(record, SignedRecord):
+            self.durable_signatures.add(record.message.signature)
         if isinstance(record, PruneRecord):
             self.records = prune_journal(self.records, record)
         else:
             self.records.append(record)
+
+    def is_durable(self, message: SignedMessage) -> bool:
+        return message.signature in self.durable_signatures
 
     def load(self) -> tuple[JournalRecord, ...]:
         return tuple(self.records)

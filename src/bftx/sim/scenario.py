@@ -23,7 +23,12 @@ FAULT_KINDS = (
     "crash",
     "restart",
     "clock_skew",
+    "output_exception",
+    "crash_before_persist",
 )
+# How a node goes down: killed, an exception at an arbitrary output (the node halts), or a
+# crash after signing and before the journal sync. Each is followed by a restart.
+CRASH_KINDS = ("crash", "output_exception", "crash_before_persist")
 BEHAVIOURS = (
     "equivocation",
     "double_vote",
@@ -47,8 +52,9 @@ class Partition:
 @dataclass(frozen=True, slots=True)
 class Crash:
     node: int
-    at_ms: int
+    at_ms: int  # a crash happens then; the other kinds are armed then and fire at a later output
     restart_ms: int
+    kind: str = "crash"  # one of CRASH_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,7 @@ class Scenario:
         assert all(partition.end_ms <= self.heal_ms for partition in self.partitions)
         assert all(crash.restart_ms <= self.heal_ms for crash in self.crashes)
         assert all(crash.node not in self.behaviours for crash in self.crashes)
+        assert all(crash.kind in CRASH_KINDS for crash in self.crashes)
         assert not self.clock_skews_ms or len(self.clock_skews_ms) == self.nodes
 
     @property
@@ -177,5 +184,6 @@ def _draw_crashes(rng: random.Random, honest: list[int], heal_ms: int) -> tuple[
             continue
         restart = min(heal_ms, at + rng.randint(100, 2_000))
         busy_until[node] = restart
-        crashes.append(Crash(node, at, restart))
+        kind = CRASH_KINDS[rng.randrange(len(CRASH_KINDS))]
+        crashes.append(Crash(node, at, restart, kind))
     return tuple(crashes)

@@ -27,26 +27,26 @@ from bftx.consensus import (
     JournalRecord,
     MutantPolicy,
     Output,
-    Persist,
     Replica,
     Send,
-    SetTimer,
     SignedMessage,
     StateRestored,
     TimerKind,
     ValidatorSet,
     encode_message,
 )
+from bftx.consensus.executor import OutputExecutor
+from bftx.consensus.journal import compute_journal_key
 from bftx.consensus.messages import HistoryEntry
 from bftx.sim.app import CounterApplication
-from bftx.sim.byzantine import Behaviour, create_behaviour
+from bftx.sim.byzantine import AdversaryContext, Behaviour, create_behaviour
 from bftx.sim.checkers import SafetyChecker, find_memory_violations
 from bftx.sim.disk import FakeDisk
 from bftx.sim.exchange_app import ExchangeLoad
 from bftx.sim.scenario import Scenario
 
 CHAIN_ID = "bftx-sim"
-MUTANTS = ("weak-quorum", "skip-signature-check", "forget-votes")
+MUTANTS = ("weak-quorum", "skip-signature-check", "forget-votes", "send-before-persist")
 APPS = ("counter", "exchange")
 WIRE_BYTES_NODES_MAX = 16  # up to this many nodes every message crosses the codec
 
@@ -93,11 +93,17 @@ def create_mutant_policy(mutant: str | None, fault_tolerance: int) -> MutantPoli
         return MutantPolicy(name=mutant, skip_signature_check=True)
     if mutant == "forget-votes":
         return MutantPolicy(name=mutant)  # the fake disk forgets; the replica is honest
+    if mutant == "send-before-persist":
+        return MutantPolicy(name=mutant, send_before_persist=True)  # the output executor's bug
     raise ValueError(f"unknown mutant {mutant!r}; choose one of {', '.join(MUTANTS)}")
 
 
 def create_keys(nodes: int) -> list[crypto.KeyPair]:
     return [crypto.KeyPair.from_seed(crypto.sha256(b"bftx-sim-key/%d" % i)) for i in range(nodes)]
+
+
+class InjectedFault(Exception):
+    """Raised by a simulated port on purpose (fault kinds output_exception, crash_before_persist)."""
 
 
 @dataclass(slots=True)
@@ -111,7 +117,12 @@ class Instance:
     behaviour: Behaviour | None
     replica: Replica | None = None
     application: Application | None = None
+    executor: OutputExecutor | None = None
     alive: bool = True
+    armed_fault: str | None = None  # output_exception or crash_before_persist, about to happen
+    fault_countdown: int = 0  # output_exception: port calls left before the one that raises
+    sent_signatures: dict[tuple[int, int, int], bytes] = field(default_factory=dict)
+    unsaved_history: list[HistoryEntry] = field(default_factory=list)  # executed, not yet saved
     incarnation: int = 0
     last_commit_ms: int = -1
     commits: int = 0
@@ -171,6 +182,16 @@ class Simulation:
         self.tx_counter = 0
         self.active_partitions: list[frozenset[tuple[int, int]]] = []
         self.memory_violations: list[str] = []
+        self.adversary = AdversaryContext(
+            config=self.config,
+            keys=self.keys,
+            nodes=scenario.nodes,
+            rng=self.adversary_rng,
+            faults=self.faults,
+            clock=lambda: self.now,
+            transmit=self.transmit,
+            send_bytes=self.send,
+        )
         self.instances: dict[int, list[Instance]] = {}
         self.all_instances: list[Instance] = []
         self._create_instances()
@@ -204,6 +225,7 @@ class Simulation:
     def _create_replica(self, instance: Instance, application: Application) -> Replica:
         policy = self.policy if instance.is_honest else HONEST
         instance.application = application
+        instance.executor = OutputExecutor(SimulatedPorts(self, instance), policy)
         return Replica(
             self.config,
             instance.node_id,
@@ -227,7 +249,12 @@ class Simulation:
             if instance.behaviour is not None and not instance.behaviour.needs_replica:
                 instance.replica = None
                 continue
-            instance.replica = self._create_replica(instance, self._create_application())
+            application = self._create_application()
+            instance.replica = self._create_replica(instance, application)
+            # The store starts with the genesis entry, as the node's does: a replica restarted
+            # below the pipeline depth checks anchors against it.
+            genesis = instance.replica.history[0]
+            instance.disk.save_executed((genesis,), application.create_snapshot())
             self._call(instance, lambda r, now: r.start(now))
             if instance.behaviour is not None and instance.behaviour.tick_interval_ms:
                 self.push(instance.behaviour.tick_interval_ms, _TICK, instance)
@@ -235,7 +262,7 @@ class Simulation:
             self.push(partition.start_ms, _PARTITION, partition.blocked, True, partition.kind)
             self.push(partition.end_ms, _PARTITION, partition.blocked, False, partition.kind)
         for crash in scenario.crashes:
-            self.push(crash.at_ms, _CRASH, crash.node)
+            self.push(crash.at_ms, _CRASH, crash.node, crash.kind)
             self.push(crash.restart_ms, _RESTART, crash.node)
         self.push(scenario.tx_interval_ms, _CLIENT_LOAD, None)
         self.push(scenario.heal_ms, _HEAL, None)
@@ -261,7 +288,7 @@ class Simulation:
             elif kind == _TICK:
                 self._tick(first)  # type: ignore[arg-type]
             elif kind == _CRASH:
-                self._crash(first)  # type: ignore[arg-type]
+                self._crash_or_arm(first, second)  # type: ignore[arg-type]
             elif kind == _RESTART:
                 self._restart(first)  # type: ignore[arg-type]
             elif kind == _HEAL:
@@ -288,49 +315,41 @@ class Simulation:
         self._call(instance, start)
 
     def _call(self, instance: Instance, action: Callable[[Replica, int], list[Output]]) -> None:
+        """One input to one instance, through the node's own output executor (group commit:
+        the journal is synced once, after the outputs of the input)."""
         replica = instance.replica
-        if replica is None or not instance.alive:
+        executor = instance.executor
+        if replica is None or executor is None or not instance.alive:
             return
         local_now = self.now + instance.skew_ms
-        try:
-            outputs = action(replica, local_now)
-        except Exception as error:  # an honest replica must never raise: a violation
-            instance.alive = False
-            if instance.is_honest:
-                reason = str(error) if isinstance(error, AssertionError) else repr(error)
-                self.safety.on_assertion(instance.node_id, reason, self.now)
-            return
-        self._execute(instance, outputs)
+        executor.run(lambda: action(replica, local_now))
+        executor.sync()
 
-    def _execute(self, instance: Instance, outputs: list[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, Send | Broadcast):
-                if instance.behaviour is None:
-                    self.transmit(instance.node_id, output)
-                else:
-                    instance.behaviour.on_output(self, instance, output)
-            elif isinstance(output, Persist):
-                instance.disk.save(output.record)
-            elif isinstance(output, SetTimer):
-                at_ms = max(self.now, output.deadline_ms - instance.skew_ms)
-                self.push(at_ms, _TIMER, instance, output.kind, instance.incarnation)
-            elif isinstance(output, Committed):
-                assert instance.application is not None
-                instance.disk.save_executed(
-                    (output.history,), instance.application.create_snapshot()
-                )
-                instance.last_commit_ms = self.now
-                instance.commits += 1
-                if instance.is_honest:
-                    self.safety.on_committed(instance.node_id, output, self.now)
-            elif isinstance(output, StateRestored):
-                assert instance.application is not None
-                instance.disk.save_executed(output.history, instance.application.create_snapshot())
-                instance.last_commit_ms = self.now
-                if instance.is_honest:
-                    self.safety.on_restored(
-                        instance.node_id, output.height, output.state_root, self.now
-                    )
+    def on_halt(self, instance: Instance, reason: str) -> None:
+        """The executor halted: an injected fault takes the node down until its restart; any
+        other exception is an honest replica breaking an invariant."""
+        instance.alive = False
+        instance.replica = None
+        instance.incarnation += 1
+        if instance.armed_fault is not None:
+            self.faults[instance.armed_fault] += 1
+            instance.armed_fault = None
+            instance.disk.crash()
+        elif instance.is_honest:
+            self.safety.on_assertion(instance.node_id, reason, self.now)
+
+    def check_durable_before_sent(self, instance: Instance, message: SignedMessage) -> None:
+        """An honest validator sends a journaled message only once its record is durable, and
+        never two different messages for one journal key."""
+        body = message.body
+        key = compute_journal_key(body)
+        if key is None or message.signer != instance.node_id:
+            return
+        if not instance.disk.is_durable(message):
+            self.safety.on_unjournaled_send(instance.node_id, type(body).__name__, self.now)
+        known = instance.sent_signatures.setdefault(key, message.signature)
+        if known != message.signature:
+            self.safety.on_equivocation(instance.node_id, type(body).__name__, self.now)
 
     # --- network ------------------------------------------------------------------
 
@@ -409,8 +428,17 @@ class Simulation:
         behaviour = instance.behaviour
         assert behaviour is not None and behaviour.tick_interval_ms
         if instance.alive and instance.replica is not None:
-            behaviour.on_tick(self, instance)
+            behaviour.on_tick(self.adversary, instance.node_id, instance.replica)
         self.push(self.now + behaviour.tick_interval_ms, _TICK, instance)
+
+    def _crash_or_arm(self, node: int, kind: str) -> None:
+        if kind == "crash":
+            self._crash(node)
+            return
+        for instance in self.instances[node]:  # the fault fires at a later output of this node
+            if instance.alive and instance.replica is not None:
+                instance.armed_fault = kind
+                instance.fault_countdown = self.adversary_rng.randint(0, 12)
 
     def _crash(self, node: int) -> None:
         for instance in self.instances[node]:
@@ -422,6 +450,9 @@ class Simulation:
 
     def _restart(self, node: int) -> None:
         for instance in self.instances[node]:
+            instance.armed_fault = None  # an injected fault that never fired is withdrawn
+            if instance.alive and instance.replica is not None:
+                continue
             self.faults["restart"] += 1
             instance.alive = True
             disk = instance.disk
@@ -430,11 +461,12 @@ class Simulation:
             if executed:  # the store gives back the state after the last executed block
                 last = executed[-1]
                 assert application.restore_snapshot(last.height, disk.snapshot, last.state_root)
+            instance.unsaved_history = []
             instance.replica = self._create_replica(instance, application)
             self._start_from(instance, disk.load(), executed)
         for others in self.all_instances:
             if others.behaviour is not None and others.alive and others.replica is not None:
-                others.behaviour.on_restart(self, others, node)
+                others.behaviour.on_restart(self.adversary, others.node_id, node)
 
     # --- verdict --------------------------------------------------------------------
 
@@ -478,3 +510,89 @@ class Simulation:
                     f"{replica.status.value})"
                 )
         return result
+
+
+class SimulatedPorts:
+    """The simulator's disk, network and timers as ports of the node's `OutputExecutor`.
+
+    Every port call is one output executed; an armed ``output_exception``
+    raises at one of them, an armed ``crash_before_persist`` at the next
+    journal sync (the record is lost, as in a crash before fsync).
+    """
+
+    def __init__(self, simulation: Simulation, instance: Instance) -> None:
+        self.simulation = simulation
+        self.instance = instance
+
+    def _maybe_raise(self) -> None:
+        instance = self.instance
+        if instance.armed_fault != "output_exception":
+            return
+        if instance.fault_countdown == 0:
+            raise InjectedFault("injected: an exception at an output")
+        instance.fault_countdown -= 1
+
+    def save_journal(self, records: list[JournalRecord]) -> None:
+        if self.instance.armed_fault == "crash_before_persist":
+            raise InjectedFault("injected: a crash between signing and persisting")
+        self._maybe_raise()
+        for record in records:
+            self.instance.disk.save(record)
+
+    def request_sync(self) -> None:
+        self._maybe_raise()  # the simulator syncs once after each input (`Simulation._call`)
+
+    def send(self, to: int | None, message: SignedMessage) -> None:
+        self._maybe_raise()
+        simulation, instance = self.simulation, self.instance
+        output: Send | Broadcast = Broadcast(message) if to is None else Send(to, message)
+        if instance.behaviour is None:
+            simulation.check_durable_before_sent(instance, message)
+            simulation.transmit(instance.node_id, output)
+        else:
+            instance.behaviour.on_output(simulation.adversary, instance.node_id, output)
+
+    def set_timer(self, kind: TimerKind, deadline_ms: int) -> None:
+        self._maybe_raise()
+        simulation, instance = self.simulation, self.instance
+        at_ms = max(simulation.now, deadline_ms - instance.skew_ms)
+        simulation.push(at_ms, _TIMER, instance, kind, instance.incarnation)
+
+    def save_committed(self, committed: Committed) -> None:
+        self._maybe_raise()
+        simulation, instance = self.simulation, self.instance
+        application = instance.application
+        assert application is not None
+        instance.unsaved_history.append(committed.history)
+        if application.state_root() == committed.state_root:
+            # The fake store keeps one state snapshot, so it saves when the application is at
+            # this block's state: with the blocks before it that executed in the same call.
+            instance.disk.save_executed(
+                tuple(instance.unsaved_history), application.create_snapshot()
+            )
+            instance.unsaved_history.clear()
+        instance.last_commit_ms = simulation.now
+        instance.commits += 1
+        if instance.is_honest:
+            simulation.safety.on_committed(instance.node_id, committed, simulation.now)
+
+    def save_restored(self, restored: StateRestored) -> None:
+        self._maybe_raise()
+        simulation, instance = self.simulation, self.instance
+        application = instance.application
+        assert application is not None
+        instance.unsaved_history = list(restored.history)
+        if application.state_root() == restored.state_root:
+            instance.disk.save_executed(restored.history, application.create_snapshot())
+            instance.unsaved_history.clear()
+        instance.last_commit_ms = simulation.now
+        if instance.is_honest:
+            simulation.safety.on_restored(
+                instance.node_id, restored.height, restored.state_root, simulation.now
+            )
+
+    def on_view_installed(self, view: int) -> None:
+        self._maybe_raise()
+
+    def on_halt(self, reason: str, details: str) -> None:
+        self.simulation.on_halt(self.instance, reason)

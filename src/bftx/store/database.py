@@ -247,6 +247,25 @@ class Store:
         for row in cursor:
             yield StoredBlock(*row)
 
+    def first_gap(self, up_to: int) -> tuple[int, int] | None:
+        """The lowest range of heights in 1..``up_to`` with no stored block (both ends included):
+        the heights a state transfer skipped. None when every height up to ``up_to`` is here."""
+        connection = self._connection
+        if connection.execute("SELECT 1 FROM blocks WHERE height = 1").fetchone() is None:
+            low = 1
+        else:
+            (low,) = connection.execute(
+                "SELECT b.height + 1 FROM blocks b WHERE NOT EXISTS"
+                " (SELECT 1 FROM blocks c WHERE c.height = b.height + 1) ORDER BY b.height LIMIT 1"
+            ).fetchone()
+        if low > up_to:
+            return None
+        (next_stored,) = connection.execute(
+            "SELECT min(height) FROM blocks WHERE height > ?", (low,)
+        ).fetchone()
+        high = up_to if next_stored is None else min(up_to, int(next_stored) - 1)
+        return int(low), high
+
     def tx(self, tx_hash: bytes) -> TxRow | None:
         row = self._connection.execute(
             "SELECT tx_hash, height, position, code, sender, nonce FROM txs WHERE tx_hash = ?",

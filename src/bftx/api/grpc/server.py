@@ -114,7 +114,8 @@ class BftxService:
     async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.Status:
         status: dict[str, Any] = dict(self._node.status())
         status["halted"] = status["halted"] or ""
-        return pb.Status(**{k: v for k, v in status.items() if v is not None})
+        fields = pb.Status.DESCRIPTOR.fields_by_name
+        return pb.Status(**{k: v for k, v in status.items() if v is not None and k in fields})
 
     async def GetTx(self, request: pb.GetTxRequest, context: Any) -> pb.TxStatus:
         digest = request.tx_hash
