@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from bftx import codec, crypto, limits
 from bftx.api.access import AccessControl, authenticator_for, may_see_account
+from bftx.api.contracts import register_contract_routes
 from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
 from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeBudget, intake_for
@@ -34,8 +35,16 @@ from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
 from bftx.exchange.events import (
+    DealClosed,
+    DealFunded,
+    DealProposed,
+    DealRefunded,
+    DealSettled,
     Deposited,
     Event,
+    HtlcClaimed,
+    HtlcLocked,
+    HtlcRefunded,
     OrderClosed,
     OrderPlaced,
     Registered,
@@ -603,6 +612,7 @@ def create_app(node: Node) -> FastAPI:
     async def block(height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockModel:
         return _block_model(node, height)
 
+    register_contract_routes(app, node, exchange, ApiProblem)
     register_websocket(app, node)
     return app
 
@@ -639,6 +649,14 @@ _EVENT_KINDS = {
     OrderPlaced: "order_placed",
     Trade: "trade",
     OrderClosed: "order_closed",
+    HtlcLocked: "htlc_locked",
+    HtlcClaimed: "htlc_claimed",
+    HtlcRefunded: "htlc_refunded",
+    DealProposed: "deal_proposed",
+    DealFunded: "deal_funded",
+    DealSettled: "deal_settled",
+    DealRefunded: "deal_refunded",
+    DealClosed: "deal_closed",
 }
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, chaos, demo, keys, node, sim, testnet, trade
+from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, testnet, trade
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -18,6 +18,7 @@ COMMANDS: list[Register] = [
     node.register,
     testnet.register,
     trade.register,
+    contracts.register,
     demo.register,
     sim.register,
     bench.register,

@@ -13,6 +13,11 @@ finality::
         print(order["status"], order["info"]["height"], order["info"]["latency_s"])
 
 Every exception it raises on purpose is a `ClientError`.
+
+Contracts and proofs (`bftx.client.contracts`): ``htlc_lock``, ``htlc_claim``,
+``htlc_refund``, ``fetch_htlc``, ``deal_propose``, ``deal_fund``, ``deal_cancel``,
+``fetch_deal``, ``fetch_light_block``, ``fetch_proof`` and the offline
+``verify_proof`` (`bftx.client.verify`).
 """
 
 from bftx.client.asynchronous import AsyncClient
@@ -27,6 +32,7 @@ from bftx.client.errors import (
 )
 from bftx.client.keys import account_key_file, load_key_file, url_from_testnet
 from bftx.client.sync import Client
+from bftx.client.verify import ProofInvalid, VerifiedEntry, verify_bundle
 
 __all__ = [
     "AsyncClient",
@@ -36,9 +42,12 @@ __all__ = [
     "KeyFileError",
     "NetworkError",
     "OrderRejected",
+    "ProofInvalid",
     "Receipt",
     "TimedOut",
+    "VerifiedEntry",
     "account_key_file",
     "load_key_file",
     "url_from_testnet",
+    "verify_bundle",
 ]

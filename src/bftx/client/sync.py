@@ -9,13 +9,14 @@ from typing import Any, Self
 import httpx
 
 from bftx.client import core, keys
+from bftx.client.contracts import ContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
 from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
 
-class Client:
+class Client(ContractsMixin):
     def __init__(
         self,
         url: str,
