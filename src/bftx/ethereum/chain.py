@@ -77,6 +77,8 @@ class DevChain:
             self._tester.time_travel(target)
         if int(self.web3.eth.block_number) == height:
             self._tester.mine_blocks(1)  # the pending block already had that timestamp
+        while self.timestamp_s() < target:
+            self._tester.mine_blocks(1)  # eth-tester may land a second short; each block adds one
         return self.timestamp_s()
 
 
