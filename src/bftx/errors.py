@@ -59,6 +59,17 @@ class Code(enum.IntEnum):
     DUPLICATE_TX = 25
     MEMPOOL_FULL = 26
     INVALID_ORDER_TYPE = 27
+    UNKNOWN_CONTRACT = 28
+    INVALID_EXPIRY = 29
+    INVALID_PREIMAGE = 30
+    WRONG_PREIMAGE = 31
+    CONTRACT_EXPIRED = 32
+    CONTRACT_NOT_EXPIRED = 33
+    CONTRACT_CLOSED = 34
+    NOT_CONTRACT_PARTY = 35
+    LEG_ALREADY_FUNDED = 36
+    OTHER_LEG_FUNDED = 37
+    TOO_MANY_CONTRACTS = 38
 
     @property
     def slug(self) -> str:
@@ -95,6 +106,17 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.DUPLICATE_TX: "the transaction is already known",
     Code.MEMPOOL_FULL: "the mempool is full; retry later",
     Code.INVALID_ORDER_TYPE: "unknown order side or type, or a field that type does not allow",
+    Code.UNKNOWN_CONTRACT: "no HTLC or deal with that id",
+    Code.INVALID_EXPIRY: "the expiry or deadline is not after the block time or beyond the horizon",
+    Code.INVALID_PREIMAGE: "an HTLC preimage must be exactly 32 bytes",
+    Code.WRONG_PREIMAGE: "the preimage's SHA-256 is not the contract's hashlock",
+    Code.CONTRACT_EXPIRED: "the contract's expiry or deadline has passed",
+    Code.CONTRACT_NOT_EXPIRED: "an HTLC can be refunded only from its expiry on",
+    Code.CONTRACT_CLOSED: "the contract was already claimed, refunded, settled or cancelled",
+    Code.NOT_CONTRACT_PARTY: "only the contract's sender or a deal's parties may do this",
+    Code.LEG_ALREADY_FUNDED: "the sender's leg of the deal is already funded",
+    Code.OTHER_LEG_FUNDED: "a deal cannot be cancelled once the other leg is funded",
+    Code.TOO_MANY_CONTRACTS: "the account has the maximum number of open contracts",
 }
 
 assert set(CODE_DESCRIPTIONS) == set(Code), "every code needs a description"

@@ -30,6 +30,17 @@ fee_bps_max = 1_000  # 10%; fees never exceed what the payer receives
 book_depth_levels_max = 1_000  # levels returned by one depth query
 recent_trades_max = 1_000  # trades kept per market for queries
 open_orders_query_max = 1_000
+timestamp_ms_max = 2**62  # bound of any timestamp or deadline field in a tx
+
+# --- contracts (HTLCs and deals) -------------------------------------------
+htlc_preimage_bytes = 32  # an HTLC's secret: its SHA-256 is the hashlock
+htlc_preimage_bytes_max = 64  # decoded up to this, so a wrong size is a result code
+contract_horizon_ms_max = 30 * 24 * 3_600_000  # expiry or deadline at most this far past the block
+contracts_open_per_account_max = 1_000  # open HTLCs and deals an account created or is party to
+contracts_query_max = 1_000  # contracts returned by one query
+
+# --- state proofs ------------------------------------------------------------
+proof_heights_max = 256  # recent heights a node can prove state at
 
 # --- mempool ---------------------------------------------------------------
 mempool_txs_max = 50_000
@@ -61,6 +72,8 @@ decoded_txs_max = 65_536  # decoded txs a node keeps by their bytes: seconds of 
 
 assert price_ticks_max * quantity_lots_max * tick_size_max <= 2**88
 assert fee_bps_max < 10_000
+assert htlc_preimage_bytes <= htlc_preimage_bytes_max
+assert contract_horizon_ms_max < timestamp_ms_max
 assert nonce_ahead_max < txs_per_block_max
 assert block_bytes_max >= txs_per_block_max * tx_bytes_max
 

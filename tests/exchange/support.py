@@ -196,6 +196,8 @@ def compute_root_from_scratch(state: ExchangeState) -> bytes:
     for account in state.accounts.values():
         for order in account.open_orders.values():
             state.dirty_orders[order.key] = order
+    state.contracts.dirty.update(state.contracts.htlcs)
+    state.contracts.dirty.update(state.contracts.deals)
     try:
         return state.compute_state_root()
     finally:

@@ -30,6 +30,7 @@ from bftx.exchange import (
 )
 
 from .support import ALICE, BOB, BTC_ISSUER, CHAIN_ID, OUTSIDER, REGISTRAR, World
+from .test_contracts import CONTRACT_SCENARIOS
 
 MEMPOOL_ONLY = {Code.DUPLICATE_TX, Code.MEMPOOL_FULL}
 
@@ -225,6 +226,7 @@ SCENARIOS: dict[Code, Callable[[], Code]] = {
     Code.INVALID_RECIPIENT: invalid_recipient,
     Code.ORDER_EXPIRED: order_expired,
     Code.INVALID_ORDER_TYPE: invalid_order_type,
+    **CONTRACT_SCENARIOS,
 }
 
 

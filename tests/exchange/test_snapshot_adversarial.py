@@ -127,7 +127,7 @@ def drop_a_supply(value: list[object]) -> None:
         unsort_accounts,
         repeat_a_balance,
         drop_a_supply,
-        lambda value: value.__setitem__(0, 2),  # version
+        lambda value: value.__setitem__(0, 99),  # version
         lambda value: value.__setitem__(1, "other-chain"),
         lambda value: value.__setitem__(3, 0),  # next order sequence
         lambda value: value.append(None),

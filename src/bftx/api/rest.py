@@ -24,12 +24,21 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bftx import codec, crypto, limits
+from bftx.api.contracts import register_contract_routes
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
 from bftx.exchange.events import (
+    DealClosed,
+    DealFunded,
+    DealProposed,
+    DealRefunded,
+    DealSettled,
     Deposited,
     Event,
+    HtlcClaimed,
+    HtlcLocked,
+    HtlcRefunded,
     OrderClosed,
     OrderPlaced,
     Registered,
@@ -534,6 +543,7 @@ def create_app(node: Node) -> FastAPI:
     async def block(height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockModel:
         return _block_model(node, height)
 
+    register_contract_routes(app, node, exchange, ApiProblem)
     register_websocket(app, node)
     return app
 
@@ -573,6 +583,14 @@ _EVENT_KINDS = {
     OrderPlaced: "order_placed",
     Trade: "trade",
     OrderClosed: "order_closed",
+    HtlcLocked: "htlc_locked",
+    HtlcClaimed: "htlc_claimed",
+    HtlcRefunded: "htlc_refunded",
+    DealProposed: "deal_proposed",
+    DealFunded: "deal_funded",
+    DealSettled: "deal_settled",
+    DealRefunded: "deal_refunded",
+    DealClosed: "deal_closed",
 }
 
 

@@ -10,12 +10,18 @@ key, keeps your nonces, and can wait for finality::
     with Client("http://127.0.0.1:8700", key="alice.json") as exchange:
         order = exchange.create_order("BTC/USD", "limit", "buy", "1.5", "45000")
         print(order["status"], order["info"]["height"], order["info"]["latency_s"])
+
+Contracts and proofs (`bftx.client.contracts`): ``htlc_lock``, ``htlc_claim``,
+``htlc_refund``, ``fetch_htlc``, ``deal_propose``, ``deal_fund``, ``deal_cancel``,
+``fetch_deal``, ``fetch_light_block``, ``fetch_proof`` and the offline
+``verify_proof`` (`bftx.client.verify`).
 """
 
 from bftx.client.asynchronous import AsyncClient
 from bftx.client.core import Receipt
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.client.sync import Client
+from bftx.client.verify import ProofInvalid, VerifiedEntry, verify_bundle
 
 __all__ = [
     "AsyncClient",
@@ -23,6 +29,9 @@ __all__ = [
     "ClientError",
     "InvalidOrder",
     "OrderRejected",
+    "ProofInvalid",
     "Receipt",
     "TimedOut",
+    "VerifiedEntry",
+    "verify_bundle",
 ]

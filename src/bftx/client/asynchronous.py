@@ -16,6 +16,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bftx.client import core
+from bftx.client.contracts import AsyncContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.client.sync import _json
 from bftx.crypto import KeyPair
@@ -25,7 +26,7 @@ STREAM_MESSAGE_BYTES_MAX = 2**24
 STREAM_RECONNECT_DELAY_S = 0.1  # before resubscribing when the server ended a stream
 
 
-class AsyncClient:
+class AsyncClient(AsyncContractsMixin):
     def __init__(
         self,
         url: str,

@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 
 from bftx.client import core
+from bftx.client.contracts import ContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
 
-class Client:
+class Client(ContractsMixin):
     def __init__(
         self,
         url: str,

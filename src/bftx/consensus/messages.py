@@ -409,8 +409,12 @@ def _state_root(value: Value, what: str) -> bytes:
     return codec.expect_bytes(value, what, max_size=STATE_ROOT_BYTES_MAX)
 
 
-def _block(value: Value, chain_id: str) -> Block:
-    header_value, txs_value = codec.expect_tuple(value, 2, "block")
+def decode_header(data: bytes, chain_id: str) -> BlockHeader:
+    """A block header alone from its canonical bytes (what a light block carries)."""
+    return _header(codec.decode(data, 4_096), chain_id)
+
+
+def _header(header_value: Value, chain_id: str) -> BlockHeader:
     fields = codec.expect_tuple(header_value, 9, "block header")
     header = BlockHeader(
         chain_id=codec.expect_str(fields[0], "chain id", limits.chain_id_bytes_max),
@@ -425,6 +429,12 @@ def _block(value: Value, chain_id: str) -> Block:
     )
     if header.chain_id != chain_id:
         raise DecodeError(f"block for chain {header.chain_id!r}, expected {chain_id!r}")
+    return header
+
+
+def _block(value: Value, chain_id: str) -> Block:
+    header_value, txs_value = codec.expect_tuple(value, 2, "block")
+    header = _header(header_value, chain_id)
     items = codec.expect_list(txs_value, limits.txs_per_block_max, "txs")
     txs = tuple(codec.expect_bytes(tx, "tx", max_size=limits.tx_bytes_max) for tx in items)
     digest = compute_header_digest(header)

@@ -1,8 +1,10 @@
 """The exchange: a deterministic state machine of accounts, balances, order books and settlement.
 
 Owns: genesis (assets, markets, accounts), transactions and their encoding,
-matching (price-time priority), settlement (delivery versus payment, fees),
-the state root, and the queries the API needs.
+and the modules behind them: the ledger (`ledger`, the only code that changes a
+balance), the markets (`execution`, `book`: matching by price-time priority,
+settlement of fills), the contracts (`contracts`: HTLCs and deals), the state
+root with its proofs (`commitment`, `proofs`), and the queries the API needs.
 Must never: do I/O, read a clock, use randomness, iterate an unordered
 container into a result, use floats, or import `bftx.consensus`.
 """
@@ -13,6 +15,12 @@ from bftx.exchange.machine import Balance, BlockRejection, Depth, Exchange, Orde
 from bftx.exchange.transactions import (
     Burn,
     CancelOrder,
+    DealCancel,
+    DealFund,
+    DealPropose,
+    HtlcClaim,
+    HtlcLock,
+    HtlcRefund,
     Kind,
     Mint,
     OrderType,
@@ -21,6 +29,7 @@ from bftx.exchange.transactions import (
     Side,
     Transfer,
     Tx,
+    compute_contract_id,
     decode_tx,
     sign_tx,
 )
@@ -32,10 +41,16 @@ __all__ = [
     "BlockResult",
     "Burn",
     "CancelOrder",
+    "DealCancel",
+    "DealFund",
+    "DealPropose",
     "Depth",
     "Exchange",
     "ExchangeGenesis",
     "GenesisAccount",
+    "HtlcClaim",
+    "HtlcLock",
+    "HtlcRefund",
     "Kind",
     "Market",
     "Mint",
@@ -48,6 +63,7 @@ __all__ = [
     "Trade",
     "Transfer",
     "Tx",
+    "compute_contract_id",
     "decode_tx",
     "sign_tx",
 ]

@@ -85,7 +85,99 @@ class OrderClosed:
     remaining_lots: int
 
 
-Event = Registered | Deposited | Withdrawn | Transferred | OrderPlaced | Trade | OrderClosed
+@dataclass(frozen=True, slots=True)
+class HtlcLocked:
+    contract_id: bytes
+    sender: bytes
+    receiver: bytes
+    asset: str
+    amount: int
+    hashlock: bytes
+    expiry_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HtlcClaimed:
+    """The preimage is here so a watcher of this chain can claim the other leg of a swap."""
+
+    contract_id: bytes
+    receiver: bytes
+    asset: str
+    amount: int
+    preimage: bytes
+    claimer: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HtlcRefunded:
+    contract_id: bytes
+    sender: bytes
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DealProposed:
+    contract_id: bytes
+    party_a: bytes  # delivers
+    party_b: bytes  # pays
+    deliver_asset: str
+    deliver_amount: int
+    pay_asset: str
+    pay_amount: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DealFunded:
+    contract_id: bytes
+    party: bytes
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DealSettled:
+    """Both legs moved at once: A's delivery to B, B's payment to A."""
+
+    contract_id: bytes
+    party_a: bytes
+    party_b: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DealRefunded:
+    contract_id: bytes
+    party: bytes
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DealClosed:
+    """A deal ended without settling. ``reason``: cancelled, expired."""
+
+    contract_id: bytes
+    reason: str
+
+
+Event = (
+    Registered
+    | Deposited
+    | Withdrawn
+    | Transferred
+    | OrderPlaced
+    | Trade
+    | OrderClosed
+    | HtlcLocked
+    | HtlcClaimed
+    | HtlcRefunded
+    | DealProposed
+    | DealFunded
+    | DealSettled
+    | DealRefunded
+    | DealClosed
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +194,7 @@ class BlockResult:
     height: int
     timestamp_ms: int
     receipts: tuple[Receipt, ...]  # in canonical execution order
-    block_events: tuple[Event, ...]  # not caused by a tx: order expiries at the block's start
+    block_events: tuple[Event, ...]  # not caused by a tx: order and deal expiries at its start
     state_root: bytes
 
 
@@ -116,6 +208,14 @@ _EVENT_TAGS: dict[type, int] = {
     OrderPlaced: 5,
     Trade: 6,
     OrderClosed: 7,
+    HtlcLocked: 8,
+    HtlcClaimed: 9,
+    HtlcRefunded: 10,
+    DealProposed: 11,
+    DealFunded: 12,
+    DealSettled: 13,
+    DealRefunded: 14,
+    DealClosed: 15,
 }
 _EVENT_TYPES = {tag: kind for kind, tag in _EVENT_TAGS.items()}
 _ENUM_FIELDS = {"side": Side, "taker_side": Side, "order_type": OrderType}

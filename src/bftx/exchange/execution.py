@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from bftx import limits
 from bftx.errors import Code
+from bftx.exchange import contracts, ledger
 from bftx.exchange.book import Fill
 from bftx.exchange.events import (
     BlockResult,
@@ -133,8 +134,9 @@ def validate_body(state: ExchangeState, account: Account, tx: Tx) -> Code:
         return validate_burn(state, account, body)
     if isinstance(body, Mint):
         return validate_mint(state, tx.sender, body)
-    assert isinstance(body, Register)
-    return validate_register(state, tx.sender, body)
+    if isinstance(body, Register):
+        return validate_register(state, tx.sender, body)
+    return contracts.validate(state, account, tx, None)
 
 
 def validate_place_order(
@@ -177,7 +179,7 @@ def validate_transfer(state: ExchangeState, account: Account, body: Transfer) ->
         return Code.UNKNOWN_ASSET
     if body.amount <= 0:
         return Code.INVALID_AMOUNT
-    if body.recipient == account.address:
+    if body.recipient == account.address or ledger.is_module_account(body.recipient):
         return Code.INVALID_RECIPIENT
     if not state.is_registered(body.recipient):
         return Code.RECIPIENT_NOT_REGISTERED
@@ -202,6 +204,8 @@ def validate_mint(state: ExchangeState, sender: bytes, body: Mint) -> Code:
         return Code.UNKNOWN_ASSET
     if sender not in state.issuers[body.asset]:
         return Code.NOT_ISSUER
+    if ledger.is_module_account(body.recipient):
+        return Code.INVALID_RECIPIENT
     if body.amount <= 0:
         return Code.INVALID_AMOUNT
     if state.minted[body.asset] - state.burned[body.asset] + body.amount > asset.supply_max:
@@ -229,11 +233,12 @@ def execute_block(
     assert height == state.height + 1, f"block {height} does not follow {state.height}"
     state.height = height
     block_events = expire_orders(state, timestamp_ms)
+    block_events.extend(contracts.expire_deals(state, timestamp_ms))
     seed = compute_order_seed(height, state.compute_state_root())
     receipts = tuple(execute_tx(state, tx, timestamp_ms) for tx in canonical_order(txs, seed))
-    return BlockResult(
-        height, timestamp_ms, receipts, tuple(block_events), state.compute_state_root()
-    )
+    state_root = state.compute_state_root()
+    state.commitment.seal(height)  # keeps this height provable (`bftx.exchange.proofs`)
+    return BlockResult(height, timestamp_ms, receipts, tuple(block_events), state_root)
 
 
 def execute_tx(state: ExchangeState, tx: Tx, timestamp_ms: int) -> Receipt:
@@ -260,8 +265,10 @@ def execute_tx(state: ExchangeState, tx: Tx, timestamp_ms: int) -> Receipt:
         code = burn(state, account, body, events)
     elif isinstance(body, Mint):
         code = mint(state, tx.sender, body, events)
-    else:
+    elif isinstance(body, Register):
         code = register(state, tx.sender, body, events)
+    else:
+        code = contracts.execute(state, account, tx, timestamp_ms, events)
     return Receipt(tx.hash, tx.sender, tx.nonce, code, tuple(events))
 
 
@@ -277,8 +284,7 @@ def register(state: ExchangeState, sender: bytes, body: Register, events: list[E
 def mint(state: ExchangeState, sender: bytes, body: Mint, events: list[Event]) -> Code:
     code = validate_mint(state, sender, body)
     if code is Code.OK:
-        increase_available(state, state.account(body.recipient), body.asset, body.amount)
-        state.minted[body.asset] += body.amount
+        ledger.mint(state, state.account(body.recipient), body.asset, body.amount)
         events.append(Deposited(body.asset, body.recipient, body.amount))
     return code
 
@@ -286,8 +292,7 @@ def mint(state: ExchangeState, sender: bytes, body: Mint, events: list[Event]) -
 def burn(state: ExchangeState, account: Account, body: Burn, events: list[Event]) -> Code:
     code = validate_burn(state, account, body)
     if code is Code.OK:
-        decrease_available(state, account, body.asset, body.amount)
-        state.burned[body.asset] += body.amount
+        ledger.burn(state, account, body.asset, body.amount)
         events.append(Withdrawn(body.asset, account.address, body.amount, body.destination))
     return code
 
@@ -295,22 +300,9 @@ def burn(state: ExchangeState, account: Account, body: Burn, events: list[Event]
 def transfer(state: ExchangeState, account: Account, body: Transfer, events: list[Event]) -> Code:
     code = validate_transfer(state, account, body)
     if code is Code.OK:
-        decrease_available(state, account, body.asset, body.amount)
-        increase_available(state, state.account(body.recipient), body.asset, body.amount)
+        ledger.move(state, account, state.account(body.recipient), body.asset, body.amount)
         events.append(Transferred(body.asset, account.address, body.recipient, body.amount))
     return code
-
-
-def increase_available(state: ExchangeState, account: Account, asset: str, amount: int) -> None:
-    account.balance(asset)[0] += amount
-    state.dirty_accounts.add(account.address)
-
-
-def decrease_available(state: ExchangeState, account: Account, asset: str, amount: int) -> None:
-    balance = account.balance(asset)
-    assert balance[0] >= amount, "available balance would go negative"
-    balance[0] -= amount
-    state.dirty_accounts.add(account.address)
 
 
 # --- orders ------------------------------------------------------------------------
@@ -339,9 +331,7 @@ def place_order(
         return Code.FOK_UNFILLED
 
     lock_asset, lock_amount = compute_order_lock(market, side, price, lots)
-    balance = account.balance(lock_asset)
-    balance[0] -= lock_amount
-    balance[1] += lock_amount
+    ledger.lock(state, account, lock_asset, lock_amount)
     sequence = state.next_order_sequence
     state.next_order_sequence += 1
     events.append(
@@ -432,6 +422,7 @@ def settle_fills(
     dirty_accounts = state.dirty_accounts
     dirty_orders = state.dirty_orders
     recent = state.recent_trades[market.symbol]
+    settle_fill = ledger.settle_fill
     for maker_sequence, lots, price in fills:
         maker_order = orders[maker_sequence]
         maker = accounts[maker_order.owner]
@@ -442,22 +433,35 @@ def settle_fills(
         if taker_buys:
             taker_fee = -(-base_units * taker_bps // 10_000)
             maker_fee = -(-quote_units * maker_bps // 10_000)
-            taker_quote[1] -= lots * taker_price_ticks * tick_size
-            taker_quote[0] += lots * (taker_price_ticks - price) * tick_size
-            taker_base[0] += base_units - taker_fee
-            maker_base[1] -= base_units
-            maker_quote[0] += quote_units - maker_fee
-            fee_base[0] += taker_fee
-            fee_quote[0] += maker_fee
+            settle_fill(
+                taker_base,
+                taker_quote,
+                maker_base,
+                maker_quote,
+                fee_base,
+                fee_quote,
+                base_units,
+                quote_units,
+                lots * taker_price_ticks * tick_size,
+                taker_fee,
+                maker_fee,
+            )
         else:
             taker_fee = -(-quote_units * taker_bps // 10_000)
             maker_fee = -(-base_units * maker_bps // 10_000)
-            taker_base[1] -= base_units
-            taker_quote[0] += quote_units - taker_fee
-            maker_quote[1] -= quote_units
-            maker_base[0] += base_units - maker_fee
-            fee_quote[0] += taker_fee
-            fee_base[0] += maker_fee
+            settle_fill(
+                maker_base,
+                maker_quote,
+                taker_base,
+                taker_quote,
+                fee_base,
+                fee_quote,
+                base_units,
+                quote_units,
+                quote_units,
+                maker_fee,
+                taker_fee,
+            )
         maker_nonce = maker_order.key[1]
         trade = Trade(
             market.symbol,
@@ -492,11 +496,7 @@ def unlock(
 ) -> None:
     """Release what ``lots`` of an order at ``price_ticks`` had locked."""
     asset, amount = compute_order_lock(market, side, price_ticks, lots)
-    balance = account.balance(asset)
-    assert balance[1] >= amount, "locked balance would go negative"
-    balance[1] -= amount
-    balance[0] += amount
-    state.dirty_accounts.add(account.address)
+    ledger.unlock(state, account, asset, amount)
 
 
 def close_resting_order(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bftx.exchange import ledger
+from bftx.exchange.contracts import escrowed_by_asset
 from bftx.exchange.execution import compute_order_lock
 from bftx.exchange.state import ExchangeState
 from bftx.exchange.transactions import Side
@@ -21,7 +23,24 @@ def find_violations(state: ExchangeState) -> list[str]:
         *find_crossed_books(state),
         *find_lock_mismatches(state),
         *find_book_mismatches(state),
+        *find_escrow_mismatches(state),
     ]
+
+
+def find_escrow_mismatches(state: ExchangeState) -> list[str]:
+    """The contracts module's account holds exactly what its open HTLCs and the funded legs of
+    its open deals escrow, all of it available (nothing of it is ever locked)."""
+    expected = escrowed_by_asset(state.contracts)
+    account = state.peek_account(ledger.CONTRACTS_ACCOUNT)
+    found = []
+    for symbol in sorted(set(expected) | set(account.balances)):
+        held = account.available(symbol)
+        if held != expected.get(symbol, 0) or account.locked(symbol):
+            found.append(
+                f"contracts account {symbol}: holds {held} (locked {account.locked(symbol)}), "
+                f"open contracts escrow {expected.get(symbol, 0)}"
+            )
+    return found
 
 
 def find_conservation_violations(state: ExchangeState) -> list[str]:

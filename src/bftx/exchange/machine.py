@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from bftx import limits
 from bftx.errors import Code, DecodeError
 from bftx.exchange import execution, snapshot
+from bftx.exchange.commitment import BucketProof
+from bftx.exchange.contracts import Deal, Htlc
 from bftx.exchange.events import BlockResult, Trade
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.exchange.state import ExchangeState, Order
@@ -152,6 +154,21 @@ class Exchange:
 
     def is_registered(self, owner: bytes) -> bool:
         return self.state.is_registered(owner)
+
+    def htlc(self, contract_id: bytes) -> Htlc | None:
+        return self.state.contracts.htlcs.get(contract_id)
+
+    def deal(self, contract_id: bytes) -> Deal | None:
+        return self.state.contracts.deals.get(contract_id)
+
+    def prove(self, key: bytes, height: int) -> BucketProof | None:
+        """A membership or absence proof of the state entry ``key`` in the state after block
+        ``height`` (`bftx.exchange.proofs`); None when that height is no longer kept."""
+        self.state.compute_state_root()
+        return self.state.commitment.prove(key, height)
+
+    def provable_heights(self) -> tuple[int, ...]:
+        return self.state.commitment.provable_heights()
 
     def recent_trades(self, market: str, limit: int = 100) -> list[Trade]:
         trades = self.state.recent_trades.get(market)

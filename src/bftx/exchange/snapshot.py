@@ -7,15 +7,16 @@ when its state root equals the root the caller expects (taken from a
 certified block header). Recent trades, kept for queries only, are not part
 of a snapshot.
 
-Layout (version 1):
-``(1, chain_id, height, next_order_sequence, next_trade_id,
-supplies, accounts, orders)`` with
+Layout (version 2):
+``(2, chain_id, height, next_order_sequence, next_trade_id,
+supplies, accounts, orders, htlcs, deals)`` with
 supplies ``((symbol, minted, burned), ...)`` in genesis order (the two counters as
 16-byte big-endian integers: they only grow),
 accounts ``((address, nonce, registered, ((symbol, available, locked), ...)), ...)``
 sorted by address, and open orders
 ``((sequence, owner, nonce, market, side, type, price, quantity, remaining, expires_at), ...)``
-sorted by sequence (which is also their time priority).
+sorted by sequence (which is also their time priority), and the contracts
+module's HTLCs and deals (`bftx.exchange.contracts` value shapes) sorted by id.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import heapq
 from bftx import codec, crypto, limits
 from bftx.errors import DecodeError
 from bftx.exchange.commitment import StateCommitment
+from bftx.exchange.contracts import deal_from_value, deal_to_value, htlc_from_value, htlc_to_value
 from bftx.exchange.genesis import ExchangeGenesis
 from bftx.exchange.state import Account, ExchangeState, Order
 from bftx.exchange.transactions import OrderType, Side
 
-VERSION = 1
+VERSION = 2
 
 
 def encode_snapshot(state: ExchangeState) -> bytes:
@@ -75,6 +77,8 @@ def encode_snapshot(state: ExchangeState) -> bytes:
             supplies,
             accounts,
             orders,
+            tuple(htlc_to_value(h) for _id, h in sorted(state.contracts.htlcs.items())),
+            tuple(deal_to_value(d) for _id, d in sorted(state.contracts.deals.items())),
         )
     )
 
@@ -82,7 +86,7 @@ def encode_snapshot(state: ExchangeState) -> bytes:
 def decode_snapshot(genesis: ExchangeGenesis, data: bytes) -> ExchangeState:
     """Rebuild a state from snapshot bytes; `DecodeError` says what is wrong with them."""
     value = codec.decode(data, limits.snapshot_bytes_max, max_items=limits.snapshot_items_max)
-    fields = codec.expect_tuple(value, 8, "snapshot")
+    fields = codec.expect_tuple(value, 10, "snapshot")
     version = codec.expect_int(fields[0], "snapshot.version")
     if version != VERSION:
         raise DecodeError(f"snapshot.version: {version} is not supported")
@@ -100,9 +104,30 @@ def decode_snapshot(genesis: ExchangeGenesis, data: bytes) -> ExchangeState:
     _restore_supplies(state, fields[5])
     _restore_accounts(state, fields[6])
     _restore_orders(state, fields[7])
+    _restore_contracts(state, fields[8], fields[9])
     state.commitment = StateCommitment(limits.state_buckets_log2)  # nothing left from genesis
     state.compute_state_root()
+    state.commitment.seal(state.height)
     return state
+
+
+def _restore_contracts(state: ExchangeState, htlcs: codec.Value, deals: codec.Value) -> None:
+    contracts = state.contracts
+    previous = b""
+    for entry in codec.expect_list(htlcs, limits.snapshot_items_max, "snapshot.htlcs"):
+        htlc = htlc_from_value(entry, state.assets)
+        if htlc.contract_id <= previous:
+            raise DecodeError("snapshot.htlcs: ids must be sorted and unique")
+        previous = htlc.contract_id
+        contracts.add_htlc(htlc)
+    previous = b""
+    for entry in codec.expect_list(deals, limits.snapshot_items_max, "snapshot.deals"):
+        deal = deal_from_value(entry, state.assets)
+        if deal.contract_id <= previous or deal.contract_id in contracts.htlcs:
+            raise DecodeError("snapshot.deals: ids must be sorted, unique and not an HTLC's")
+        previous = deal.contract_id
+        contracts.add_deal(deal)
+    contracts.rebuild_indexes()
 
 
 def _restore_supplies(state: ExchangeState, value: codec.Value) -> None:

@@ -1,4 +1,4 @@
-"""The exchange's state: accounts, balances, nonces, open orders, books, supplies.
+"""The exchange's state: accounts, balances, nonces, open orders, books, supplies, contracts.
 
 State is mutated only by `execution`; this module owns the containers, the
 explicit mutators that keep the commitment up to date (every mutation marks
@@ -13,6 +13,7 @@ from collections import deque
 from bftx import codec, limits
 from bftx.exchange.book import OrderBook, OrderBookApi
 from bftx.exchange.commitment import StateCommitment
+from bftx.exchange.contracts import Contracts, deal_to_value, htlc_to_value
 from bftx.exchange.events import Trade
 from bftx.exchange.genesis import Asset, ExchangeGenesis, Market
 from bftx.exchange.transactions import OrderType, Side
@@ -115,8 +116,10 @@ class ExchangeState:
         self.commitment = StateCommitment(limits.state_buckets_log2)
         self.dirty_accounts: set[bytes] = set()
         self.dirty_orders: dict[OrderKey, Order] = {}
+        self.contracts = Contracts()
         self._load_genesis(genesis)
         self.compute_state_root()
+        self.commitment.seal(0)
 
     def _load_genesis(self, genesis: ExchangeGenesis) -> None:
         privileged = set(genesis.registrars)
@@ -155,15 +158,21 @@ class ExchangeState:
         commitment = self.commitment
         for address in self.dirty_accounts:
             account = self.accounts[address]
-            commitment.put(b"a" + address, encode_account(account))
+            commitment.put(account_key(address), encode_account(account))
         self.dirty_accounts.clear()
         for key, order in self.dirty_orders.items():
-            entry_key = b"o" + key[0] + key[1].to_bytes(8, "big")
+            entry_key = order_key(key[0], key[1])
             if order.remaining_lots:
                 commitment.put(entry_key, encode_order(order))
             else:
                 commitment.delete(entry_key)
         self.dirty_orders.clear()
+        contracts = self.contracts
+        for contract_id in contracts.dirty:
+            htlc = contracts.htlcs.get(contract_id)
+            value = htlc_to_value(htlc) if htlc else deal_to_value(contracts.deals[contract_id])
+            commitment.put(contract_key(contract_id), codec.encode(value))
+        contracts.dirty.clear()
         for symbol in self.assets:
             # minted and burned only grow (deposits and withdrawals add up past 64 bits,
             # which the codec cannot encode); 16 bytes each never overflow in practice
@@ -171,11 +180,34 @@ class ExchangeState:
                 self.minted[symbol].to_bytes(16, "big"),
                 self.burned[symbol].to_bytes(16, "big"),
             )
-            commitment.put(b"s" + symbol.encode(), codec.encode(supply))
+            commitment.put(supply_key(symbol), codec.encode(supply))
         commitment.put(
-            b"g", codec.encode((self.height, self.next_order_sequence, self.next_trade_id))
+            COUNTERS_KEY, codec.encode((self.height, self.next_order_sequence, self.next_trade_id))
         )
         return commitment.root()
+
+
+# --- state root keys (what `GET /v1/proofs` takes) -----------------------------------
+
+
+def account_key(address: bytes) -> bytes:
+    return b"a" + address
+
+
+def order_key(owner: bytes, nonce: int) -> bytes:
+    return b"o" + owner + nonce.to_bytes(8, "big")
+
+
+def supply_key(symbol: str) -> bytes:
+    return b"s" + symbol.encode()
+
+
+def contract_key(contract_id: bytes) -> bytes:
+    """An HTLC or a deal (both kinds share one id space)."""
+    return b"c" + contract_id
+
+
+COUNTERS_KEY = b"g"
 
 
 def encode_account(account: Account) -> bytes:

@@ -1,4 +1,4 @@
-"""Signed transactions: the envelope, the six kinds, and their canonical bytes.
+"""Signed transactions: the envelope, the kinds (ledger, markets, contracts), their canonical bytes.
 
 A transaction is the canonical encoding of
 ``(chain_id, public_key, nonce, kind, body, signature)``; the signature is the
@@ -28,6 +28,12 @@ class Kind(enum.IntEnum):
     TRANSFER = 4
     PLACE_ORDER = 5
     CANCEL_ORDER = 6
+    HTLC_LOCK = 7
+    HTLC_CLAIM = 8
+    HTLC_REFUND = 9
+    DEAL_PROPOSE = 10
+    DEAL_FUND = 11
+    DEAL_CANCEL = 12
 
 
 class Side(enum.IntEnum):
@@ -94,7 +100,85 @@ class CancelOrder:
     order_nonce: int
 
 
-Body = Register | Mint | Burn | Transfer | PlaceOrder | CancelOrder
+@dataclass(frozen=True, slots=True)
+class HtlcLock:
+    """Lock ``amount`` of ``asset`` for ``receiver`` until ``expiry_ms`` (a block timestamp):
+    released to ``receiver`` by the preimage of ``hashlock`` (SHA-256), or back to the sender
+    after expiry. The contract's id is `compute_contract_id` of the sender and this tx's nonce."""
+
+    asset: str
+    amount: int
+    receiver: bytes
+    hashlock: bytes
+    expiry_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HtlcClaim:
+    """Anyone may claim with the preimage; the funds always go to the contract's receiver."""
+
+    contract_id: bytes
+    preimage: bytes  # decoded up to htlc_preimage_bytes_max so a wrong size is a result code
+
+
+@dataclass(frozen=True, slots=True)
+class HtlcRefund:
+    """The contract's sender takes the funds back after expiry."""
+
+    contract_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DealPropose:
+    """The sender (party A) proposes to deliver ``deliver_amount`` of ``deliver_asset`` to
+    ``counterparty`` (party B) against ``pay_amount`` of ``pay_asset``, before ``deadline_ms``."""
+
+    counterparty: bytes
+    deliver_asset: str
+    deliver_amount: int
+    pay_asset: str
+    pay_amount: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DealFund:
+    """A party escrows its own leg of the deal."""
+
+    contract_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DealCancel:
+    """A party calls the deal off (refunding its own leg) while the other leg is unfunded."""
+
+    contract_id: bytes
+
+
+Body = (
+    Register
+    | Mint
+    | Burn
+    | Transfer
+    | PlaceOrder
+    | CancelOrder
+    | HtlcLock
+    | HtlcClaim
+    | HtlcRefund
+    | DealPropose
+    | DealFund
+    | DealCancel
+)
+
+# contract amounts decode up to what the codec holds, so out of range is a result code
+_AMOUNT_DECODED_MAX = 2**63 - 1
+_CONTRACT_DOMAIN = b"bftx/contract/v1\x00"
+
+
+def compute_contract_id(sender: bytes, nonce: int) -> bytes:
+    """The id of the HTLC or deal created by ``sender``'s tx with ``nonce`` (known before it
+    is submitted, so the other leg of a swap can name it at once)."""
+    return crypto.sha256(_CONTRACT_DOMAIN + sender + nonce.to_bytes(8, "big"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +209,12 @@ _KIND_OF: dict[type, Kind] = {
     Transfer: Kind.TRANSFER,
     PlaceOrder: Kind.PLACE_ORDER,
     CancelOrder: Kind.CANCEL_ORDER,
+    HtlcLock: Kind.HTLC_LOCK,
+    HtlcClaim: Kind.HTLC_CLAIM,
+    HtlcRefund: Kind.HTLC_REFUND,
+    DealPropose: Kind.DEAL_PROPOSE,
+    DealFund: Kind.DEAL_FUND,
+    DealCancel: Kind.DEAL_CANCEL,
 }
 
 
@@ -140,6 +230,16 @@ def encode_body(body: Body) -> codec.Value:
             return (market, int(side), int(order_type), price, quantity, expires_at)
         case CancelOrder(order_nonce):
             return (order_nonce,)
+        case HtlcLock(asset, amount, receiver, hashlock, expiry_ms):
+            return (asset, amount, receiver, hashlock, expiry_ms)
+        case HtlcClaim(contract_id, preimage):
+            return (contract_id, preimage)
+        case HtlcRefund(contract_id) | DealFund(contract_id) | DealCancel(contract_id):
+            return (contract_id,)
+        case DealPropose(
+            counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline
+        ):
+            return (counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline)
     raise AssertionError(f"unknown body {body!r}")
 
 
@@ -210,9 +310,55 @@ def _decode_body(kind: Kind, value: codec.Value) -> Body:
             codec.expect_int(quantity, "order.quantity_lots", 0, limits.quantity_lots_max),
             codec.expect_int(expires_at, "order.expires_at_ms", 0, 2**62),
         )
-    assert kind is Kind.CANCEL_ORDER
-    (order_nonce,) = codec.expect_tuple(value, 1, "cancel")
-    return CancelOrder(codec.expect_int(order_nonce, "cancel.order_nonce", 0, limits.nonce_max))
+    if kind is Kind.CANCEL_ORDER:
+        (order_nonce,) = codec.expect_tuple(value, 1, "cancel")
+        return CancelOrder(codec.expect_int(order_nonce, "cancel.order_nonce", 0, limits.nonce_max))
+    return _decode_contract_body(kind, value)
+
+
+def _decode_contract_body(kind: Kind, value: codec.Value) -> Body:
+    if kind is Kind.HTLC_LOCK:
+        asset, amount, receiver, hashlock, expiry = codec.expect_tuple(value, 5, "htlc_lock")
+        return HtlcLock(
+            _symbol(asset, "htlc_lock.asset"),
+            codec.expect_int(amount, "htlc_lock.amount", 0, _AMOUNT_DECODED_MAX),
+            _address(receiver, "htlc_lock.receiver"),
+            codec.expect_bytes(hashlock, "htlc_lock.hashlock", size=crypto.HASH_BYTES),
+            codec.expect_int(expiry, "htlc_lock.expiry_ms", 0, limits.timestamp_ms_max),
+        )
+    if kind is Kind.HTLC_CLAIM:
+        contract_id, preimage = codec.expect_tuple(value, 2, "htlc_claim")
+        return HtlcClaim(
+            _contract_id(contract_id, "htlc_claim.contract_id"),
+            codec.expect_bytes(
+                preimage, "htlc_claim.preimage", max_size=limits.htlc_preimage_bytes_max
+            ),
+        )
+    if kind is Kind.DEAL_PROPOSE:
+        counterparty, deliver, deliver_amount, pay, pay_amount, deadline = codec.expect_tuple(
+            value, 6, "deal_propose"
+        )
+        return DealPropose(
+            _address(counterparty, "deal_propose.counterparty"),
+            _symbol(deliver, "deal_propose.deliver_asset"),
+            codec.expect_int(deliver_amount, "deal_propose.deliver_amount", 0, _AMOUNT_DECODED_MAX),
+            _symbol(pay, "deal_propose.pay_asset"),
+            codec.expect_int(pay_amount, "deal_propose.pay_amount", 0, _AMOUNT_DECODED_MAX),
+            codec.expect_int(deadline, "deal_propose.deadline_ms", 0, limits.timestamp_ms_max),
+        )
+    name = kind.name.lower()
+    (value_id,) = codec.expect_tuple(value, 1, name)
+    contract_id = _contract_id(value_id, f"{name}.contract_id")
+    if kind is Kind.HTLC_REFUND:
+        return HtlcRefund(contract_id)
+    if kind is Kind.DEAL_FUND:
+        return DealFund(contract_id)
+    assert kind is Kind.DEAL_CANCEL
+    return DealCancel(contract_id)
+
+
+def _contract_id(value: codec.Value, what: str) -> bytes:
+    return codec.expect_bytes(value, what, size=crypto.HASH_BYTES)
 
 
 def _address(value: codec.Value, what: str) -> bytes:

@@ -1,0 +1,230 @@
+"""REST routes of the contracts module and of state proofs (docs/settlement.md).
+
+``GET /v1/assets``, ``GET /v1/htlcs/{id}``, ``GET /v1/deals/{id}``,
+``GET /v1/light-blocks/{height}`` (a header and its commit certificate) and
+``GET /v1/proofs?key=...&height=...`` (a membership or absence proof with the
+light block that certifies its state root). Contract txs are submitted through
+the generic ``POST /v1/txs``. Amounts are decimal strings in the asset's units
+(``*_units`` give the integers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import FastAPI, Path, Query
+from pydantic import BaseModel, Field
+
+from bftx import codec, limits
+from bftx.api.units import format_amount
+from bftx.errors import DecodeError
+from bftx.exchange.contracts import Deal, Htlc
+from bftx.exchange.machine import Exchange
+from bftx.exchange.proofs import StateProof, encode_proof, parse_key
+from bftx.node.runtime import Node
+
+_HEX_ID = r"^(0x)?[0-9a-fA-F]{64}$"
+
+ProblemFactory = Callable[[int, str, str], Exception]
+
+
+class AssetModel(BaseModel):
+    symbol: str
+    decimals: int
+
+
+class HtlcModel(BaseModel):
+    id: str
+    sender: str
+    receiver: str
+    asset: str
+    amount: str
+    amount_units: str
+    hashlock: str = Field(description="hex SHA-256 of the 32-byte secret")
+    expiry_ms: int = Field(description="block timestamp from which it can be refunded")
+    status: str = Field(description="open, claimed or refunded")
+    preimage: str | None = Field(description="hex secret, once claimed")
+
+
+class DealModel(BaseModel):
+    id: str
+    party_a: str = Field(description="proposed the deal; delivers deliver_amount")
+    party_b: str = Field(description="pays pay_amount")
+    deliver_asset: str
+    deliver_amount: str
+    deliver_amount_units: str
+    pay_asset: str
+    pay_amount: str
+    pay_amount_units: str
+    deadline_ms: int
+    funded_a: bool
+    funded_b: bool
+    status: str = Field(description="open, settled, cancelled or expired")
+
+
+class LightBlockModel(BaseModel):
+    height: int
+    header: str = Field(description="hex canonical bytes of the block header")
+    certificate: str = Field(description="hex canonical bytes of its commit certificate")
+    state_height: int = Field(description="the header commits to the state after this block")
+    state_root: str = Field(description="the state root the header commits to (hex)")
+    timestamp_ms: int
+
+
+class ProofModel(BaseModel):
+    key: str
+    key_hex: str
+    height: int = Field(description="the proven state is the one after this block")
+    present: bool = Field(description="false: a proof that the key is absent")
+    value: str | None = Field(description="hex canonical bytes of the entry")
+    proof: str = Field(description="hex canonical bytes of the proof (docs/settlement.md)")
+    header: str
+    certificate: str
+    certified_height: int
+
+
+def register_contract_routes(
+    app: FastAPI,
+    node: Node,
+    exchange: Callable[[], Exchange],
+    problem: ProblemFactory,
+) -> None:
+    @app.get("/v1/assets", response_model=list[AssetModel], summary="Assets and their decimals")
+    async def assets() -> list[AssetModel]:
+        return [
+            AssetModel(symbol=a.symbol, decimals=a.decimals)
+            for a in exchange().state.assets.values()
+        ]
+
+    @app.get("/v1/htlcs/{contract_id}", response_model=HtlcModel, summary="One HTLC")
+    async def htlc(contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> HtlcModel:
+        current = exchange()
+        found = current.htlc(bytes.fromhex(contract_id.removeprefix("0x")))
+        if found is None:
+            raise problem(404, "unknown_contract", f"no HTLC {contract_id}")
+        return htlc_model(current, found)
+
+    @app.get("/v1/deals/{contract_id}", response_model=DealModel, summary="One deal")
+    async def deal(contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> DealModel:
+        current = exchange()
+        found = current.deal(bytes.fromhex(contract_id.removeprefix("0x")))
+        if found is None:
+            raise problem(404, "unknown_contract", f"no deal {contract_id}")
+        return deal_model(current, found)
+
+    @app.get(
+        "/v1/light-blocks/{height}",
+        response_model=LightBlockModel,
+        summary="A block header with its commit certificate",
+    )
+    async def light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
+        return _light_block(node, height, problem)
+
+    @app.get(
+        "/v1/proofs",
+        response_model=ProofModel,
+        summary="A membership or absence proof of a state entry, with its light block",
+    )
+    async def proof(
+        key: Annotated[
+            str,
+            Query(
+                max_length=200,
+                description="account:<address>, htlc:<id>, deal:<id>, order:<owner>:<nonce>, "
+                "supply:<SYMBOL>, counters, raw:<hex>",
+            ),
+        ],
+        height: Annotated[
+            int | None,
+            Query(ge=0, le=2**62, description="state after this block; default: newest certified"),
+        ] = None,
+    ) -> ProofModel:
+        try:
+            state_key = parse_key(key)
+        except DecodeError as error:
+            raise problem(400, "invalid_key", str(error)) from error
+        depth = limits.pipeline_depth_blocks
+        if height is None:
+            height = node.height - depth
+            if height < 0:
+                raise problem(404, "not_certified", "no state is certified by a header yet")
+        if height + depth > node.height:
+            raise problem(
+                404,
+                "not_certified",
+                f"the state after {height} is certified by block {height + depth}, "
+                f"not committed yet (latest {node.height})",
+            )
+        found = exchange().prove(state_key, height)
+        if found is None:
+            raise problem(
+                404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
+            )
+        light = _light_block(node, height + depth, problem)
+        return ProofModel(
+            key=key,
+            key_hex=state_key.hex(),
+            height=height,
+            present=found.value is not None,
+            value=None if found.value is None else found.value.hex(),
+            proof=encode_proof(StateProof(height, found)).hex(),
+            header=light.header,
+            certificate=light.certificate,
+            certified_height=light.height,
+        )
+
+
+def _light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
+    found = node.stored_block(height) if height > 0 else None
+    if found is None:
+        raise problem(
+            404, "unknown_block", f"no committed block {height} here (latest is {node.height})"
+        )
+    block, certificate, _result = found
+    header = block.header
+    if header.is_null:
+        raise problem(409, "null_block", f"block {height} is a null block: it commits to no state")
+    return LightBlockModel(
+        height=header.height,
+        header=codec.encode(header.to_value()).hex(),
+        certificate=codec.encode(certificate.to_value()).hex(),
+        state_height=max(0, header.height - limits.pipeline_depth_blocks),
+        state_root=header.anchor_state_root.hex(),
+        timestamp_ms=header.timestamp_ms,
+    )
+
+
+def htlc_model(exchange: Exchange, htlc: Htlc) -> HtlcModel:
+    decimals = exchange.state.assets[htlc.asset].decimals
+    return HtlcModel(
+        id=htlc.contract_id.hex(),
+        sender=htlc.sender.hex(),
+        receiver=htlc.receiver.hex(),
+        asset=htlc.asset,
+        amount=format_amount(htlc.amount, decimals),
+        amount_units=str(htlc.amount),
+        hashlock=htlc.hashlock.hex(),
+        expiry_ms=htlc.expiry_ms,
+        status=htlc.status.name.lower(),
+        preimage=htlc.preimage.hex() if htlc.preimage else None,
+    )
+
+
+def deal_model(exchange: Exchange, deal: Deal) -> DealModel:
+    assets = exchange.state.assets
+    return DealModel(
+        id=deal.contract_id.hex(),
+        party_a=deal.party_a.hex(),
+        party_b=deal.party_b.hex(),
+        deliver_asset=deal.deliver_asset,
+        deliver_amount=format_amount(deal.deliver_amount, assets[deal.deliver_asset].decimals),
+        deliver_amount_units=str(deal.deliver_amount),
+        pay_asset=deal.pay_asset,
+        pay_amount=format_amount(deal.pay_amount, assets[deal.pay_asset].decimals),
+        pay_amount_units=str(deal.pay_amount),
+        deadline_ms=deal.deadline_ms,
+        funded_a=deal.funded_a,
+        funded_b=deal.funded_b,
+        status=deal.status.name.lower(),
+    )

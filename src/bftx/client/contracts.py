@@ -1,0 +1,383 @@
+"""SDK methods of the contracts module (HTLCs, deals) and of state proofs, sync and async.
+
+`ContractsMixin` (mixed into `bftx.client.Client`) and `AsyncContractsMixin`
+(into `AsyncClient`) add:
+
+- ``htlc_lock(asset, amount, receiver, hashlock, expiry_ms)`` -> ``{"id", "status", ...}``
+- ``htlc_claim(id, preimage)``, ``htlc_refund(id)``, ``fetch_htlc(id)``
+- ``deal_propose(counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount,
+  deadline_ms)``, ``deal_fund(id)``, ``deal_cancel(id)``, ``fetch_deal(id)``
+- ``fetch_light_block(height)``, ``fetch_proof(key, height=None)``, and the static
+  ``verify_proof(bundle, genesis)`` (offline, `bftx.client.verify`).
+
+Amounts are decimal strings (or `Decimal`, int) in the asset's units;
+``hashlock`` and ``preimage`` are 32 bytes (``bytes`` or hex). A contract's id
+is known before submission: `compute_contract_id(sender, nonce)`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bftx import crypto
+from bftx.chain import Genesis
+from bftx.client import core
+from bftx.client.errors import ClientError, InvalidOrder, OrderRejected
+from bftx.client.verify import VerifiedEntry, verify_bundle
+from bftx.exchange import (
+    DealCancel,
+    DealFund,
+    DealPropose,
+    HtlcClaim,
+    HtlcLock,
+    HtlcRefund,
+    compute_contract_id,
+)
+from bftx.exchange.transactions import Body
+
+if TYPE_CHECKING:
+    from bftx.crypto import KeyPair
+
+Number = core.Number
+
+
+def to_units(amount: Number, decimals: int, what: str = "amount") -> int:
+    """A decimal amount in whole units of an asset with ``decimals`` places, as an integer."""
+    try:
+        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+    except ArithmeticError as error:
+        raise InvalidOrder(f"{what} {amount!r} is not a decimal number") from error
+    units = value.scaleb(decimals)
+    if not value.is_finite() or units != units.to_integral_value() or units <= 0:
+        raise InvalidOrder(
+            f"{what} {amount} must be positive with at most {decimals} decimal places"
+        )
+    return int(units)
+
+
+def to_bytes32(value: bytes | str, what: str) -> bytes:
+    """32 bytes from bytes or hex text."""
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError as error:
+            raise InvalidOrder(f"{what} is not hex") from error
+    if len(value) != 32:
+        raise InvalidOrder(f"{what} must be 32 bytes, got {len(value)}")
+    return value
+
+
+def to_address(value: bytes | str, what: str) -> bytes:
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError as error:
+            raise InvalidOrder(f"{what} is not a hex address") from error
+    if len(value) != crypto.ADDRESS_BYTES:
+        raise InvalidOrder(f"{what} must be a {crypto.ADDRESS_BYTES}-byte address")
+    return value
+
+
+def load_genesis(genesis: Genesis | str | Path | dict[str, Any]) -> Genesis:
+    if isinstance(genesis, Genesis):
+        return genesis
+    if isinstance(genesis, dict):
+        return Genesis.from_document(genesis)
+    return Genesis.load(Path(genesis))
+
+
+def contract_result(contract_id: bytes, receipt: core.Receipt | None, what: str) -> dict[str, Any]:
+    if receipt is not None and not receipt.ok:
+        raise OrderRejected(f"the {what} was rejected: {receipt.code}", receipt.code)
+    return {
+        "id": contract_id.hex(),
+        "status": "committed" if receipt else "pending",
+        "info": core.receipt_info(receipt) if receipt else {},
+    }
+
+
+class _Builder:
+    """Bodies from user input; needs the assets' decimals (``GET /v1/assets``)."""
+
+    def __init__(self, decimals: dict[str, int]) -> None:
+        self.decimals = decimals
+
+    def units(self, asset: str, amount: Number) -> int:
+        decimals = self.decimals.get(asset)
+        if decimals is None:
+            raise InvalidOrder(
+                f"unknown asset {asset!r}; assets: {', '.join(sorted(self.decimals))}"
+            )
+        return to_units(amount, decimals)
+
+    def lock(
+        self,
+        asset: str,
+        amount: Number,
+        receiver: bytes | str,
+        hashlock: bytes | str,
+        expiry_ms: int,
+    ) -> HtlcLock:
+        return HtlcLock(
+            asset,
+            self.units(asset, amount),
+            to_address(receiver, "receiver"),
+            to_bytes32(hashlock, "hashlock"),
+            int(expiry_ms),
+        )
+
+    def propose(
+        self,
+        counterparty: bytes | str,
+        deliver_asset: str,
+        deliver_amount: Number,
+        pay_asset: str,
+        pay_amount: Number,
+        deadline_ms: int,
+    ) -> DealPropose:
+        return DealPropose(
+            to_address(counterparty, "counterparty"),
+            deliver_asset,
+            self.units(deliver_asset, deliver_amount),
+            pay_asset,
+            self.units(pay_asset, pay_amount),
+            int(deadline_ms),
+        )
+
+
+def claim_body(contract_id: bytes | str, preimage: bytes | str) -> HtlcClaim:
+    secret = bytes.fromhex(preimage.removeprefix("0x")) if isinstance(preimage, str) else preimage
+    return HtlcClaim(to_bytes32(contract_id, "id"), secret)
+
+
+class ContractsMixin:
+    if TYPE_CHECKING:
+        key: KeyPair | None
+        wait: bool
+
+        def _send(
+            self, body: Body, wait: bool, timeout: float | None
+        ) -> tuple[int, core.Receipt | None]: ...
+
+        def _get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+
+    _asset_decimals: dict[str, int] | None = None
+
+    # --- HTLC ------------------------------------------------------------------
+
+    def htlc_lock(
+        self,
+        asset: str,
+        amount: Number,
+        receiver: bytes | str,
+        hashlock: bytes | str,
+        expiry_ms: int,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Lock ``amount`` for ``receiver`` until ``expiry_ms``; the HTLC's id is in ``"id"``."""
+        body = self._builder().lock(asset, amount, receiver, hashlock, expiry_ms)
+        return self._create(body, "HTLC lock", params)
+
+    def htlc_claim(
+        self, id: bytes | str, preimage: bytes | str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Reveal ``preimage``: the HTLC pays its receiver (whoever submits the claim)."""
+        body = claim_body(id, preimage)
+        return self._act(body.contract_id, body, "HTLC claim", params)
+
+    def htlc_refund(self, id: bytes | str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return self._act(contract_id, HtlcRefund(contract_id), "HTLC refund", params)
+
+    def fetch_htlc(self, id: bytes | str) -> dict[str, Any]:
+        found: dict[str, Any] = self._get(f"/v1/htlcs/{to_bytes32(id, 'id').hex()}")
+        return found
+
+    # --- deals -------------------------------------------------------------------
+
+    def deal_propose(
+        self,
+        counterparty: bytes | str,
+        deliver_asset: str,
+        deliver_amount: Number,
+        pay_asset: str,
+        pay_amount: Number,
+        deadline_ms: int,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Propose to deliver ``deliver_amount`` to ``counterparty`` against ``pay_amount``."""
+        body = self._builder().propose(
+            counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline_ms
+        )
+        return self._create(body, "deal proposal", params)
+
+    def deal_fund(self, id: bytes | str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return self._act(contract_id, DealFund(contract_id), "deal funding", params)
+
+    def deal_cancel(self, id: bytes | str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return self._act(contract_id, DealCancel(contract_id), "deal cancel", params)
+
+    def fetch_deal(self, id: bytes | str) -> dict[str, Any]:
+        found: dict[str, Any] = self._get(f"/v1/deals/{to_bytes32(id, 'id').hex()}")
+        return found
+
+    # --- proofs --------------------------------------------------------------------
+
+    def fetch_light_block(self, height: int) -> dict[str, Any]:
+        found: dict[str, Any] = self._get(f"/v1/light-blocks/{int(height)}")
+        return found
+
+    def fetch_proof(self, key: str, height: int | None = None) -> dict[str, Any]:
+        """A proof bundle of a state entry (``account:<address>``, ``htlc:<id>``, ...)."""
+        params: dict[str, Any] = {"key": key}
+        if height is not None:
+            params["height"] = int(height)
+        found: dict[str, Any] = self._get("/v1/proofs", params)
+        return found
+
+    @staticmethod
+    def verify_proof(
+        bundle: dict[str, Any], genesis: Genesis | str | Path | dict[str, Any]
+    ) -> VerifiedEntry:
+        """Check a proof bundle offline against the genesis; raises `ProofInvalid`."""
+        return verify_bundle(load_genesis(genesis), bundle)
+
+    # --- internals -------------------------------------------------------------------
+
+    def _builder(self) -> _Builder:
+        if self._asset_decimals is None:
+            assets = self._get("/v1/assets")
+            self._asset_decimals = {a["symbol"]: int(a["decimals"]) for a in assets}
+        return _Builder(self._asset_decimals)
+
+    def _create(self, body: Body, what: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        params = params or {}
+        if self.key is None:
+            raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
+        nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        return contract_result(compute_contract_id(self.key.address, nonce), receipt, what)
+
+    def _act(
+        self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        params = params or {}
+        _nonce, receipt = self._send(body, params.get("wait", self.wait), params.get("timeout"))
+        return contract_result(contract_id, receipt, what)
+
+
+class AsyncContractsMixin:
+    if TYPE_CHECKING:
+        key: KeyPair | None
+        wait: bool
+
+        async def _send(
+            self, body: Body, wait: bool, timeout: float | None
+        ) -> tuple[int, core.Receipt | None]: ...
+
+        async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+
+    _asset_decimals: dict[str, int] | None = None
+
+    async def htlc_lock(
+        self,
+        asset: str,
+        amount: Number,
+        receiver: bytes | str,
+        hashlock: bytes | str,
+        expiry_ms: int,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = (await self._builder()).lock(asset, amount, receiver, hashlock, expiry_ms)
+        return await self._create(body, "HTLC lock", params)
+
+    async def htlc_claim(
+        self, id: bytes | str, preimage: bytes | str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = claim_body(id, preimage)
+        return await self._act(body.contract_id, body, "HTLC claim", params)
+
+    async def htlc_refund(
+        self, id: bytes | str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return await self._act(contract_id, HtlcRefund(contract_id), "HTLC refund", params)
+
+    async def fetch_htlc(self, id: bytes | str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._get(f"/v1/htlcs/{to_bytes32(id, 'id').hex()}")
+        return found
+
+    async def deal_propose(
+        self,
+        counterparty: bytes | str,
+        deliver_asset: str,
+        deliver_amount: Number,
+        pay_asset: str,
+        pay_amount: Number,
+        deadline_ms: int,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = (await self._builder()).propose(
+            counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline_ms
+        )
+        return await self._create(body, "deal proposal", params)
+
+    async def deal_fund(
+        self, id: bytes | str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return await self._act(contract_id, DealFund(contract_id), "deal funding", params)
+
+    async def deal_cancel(
+        self, id: bytes | str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        contract_id = to_bytes32(id, "id")
+        return await self._act(contract_id, DealCancel(contract_id), "deal cancel", params)
+
+    async def fetch_deal(self, id: bytes | str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._get(f"/v1/deals/{to_bytes32(id, 'id').hex()}")
+        return found
+
+    async def fetch_light_block(self, height: int) -> dict[str, Any]:
+        found: dict[str, Any] = await self._get(f"/v1/light-blocks/{int(height)}")
+        return found
+
+    async def fetch_proof(self, key: str, height: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"key": key}
+        if height is not None:
+            params["height"] = int(height)
+        found: dict[str, Any] = await self._get("/v1/proofs", params)
+        return found
+
+    @staticmethod
+    def verify_proof(
+        bundle: dict[str, Any], genesis: Genesis | str | Path | dict[str, Any]
+    ) -> VerifiedEntry:
+        return verify_bundle(load_genesis(genesis), bundle)
+
+    async def _builder(self) -> _Builder:
+        if self._asset_decimals is None:
+            assets = await self._get("/v1/assets")
+            self._asset_decimals = {a["symbol"]: int(a["decimals"]) for a in assets}
+        return _Builder(self._asset_decimals)
+
+    async def _create(self, body: Body, what: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        params = params or {}
+        if self.key is None:
+            raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
+        nonce, receipt = await self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
+        return contract_result(compute_contract_id(self.key.address, nonce), receipt, what)
+
+    async def _act(
+        self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        params = params or {}
+        _nonce, receipt = await self._send(
+            body, params.get("wait", self.wait), params.get("timeout")
+        )
+        return contract_result(contract_id, receipt, what)
