@@ -10,6 +10,7 @@ Keys are plain hex private keys (`load_key`, `save_key`).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from eth_account import Account
@@ -65,6 +66,14 @@ class DevChain:
 
     def timestamp_s(self) -> int:
         return int(self.web3.eth.get_block("latest")["timestamp"])
+
+    def follow_wall_clock(self) -> None:
+        """Mine an empty block stamped with the current time if the chain's clock is behind
+        it, as a real chain's steady blocks would: call it every poll in a demo or test that
+        waits for a timelock in real time."""
+        behind_s = int(time.time()) - self.timestamp_s()
+        if behind_s >= 1:
+            self.advance_time(behind_s)
 
     def advance_time(self, seconds: int) -> int:
         """Mine a block at least ``seconds`` after the latest one; returns its timestamp."""
