@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from bftx.cli import demo_swap
 from bftx.client import AsyncClient, ClientError
 from bftx.errors import BftxError
 
@@ -38,14 +39,26 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="stop after the scenario instead of running until Ctrl-C",
     )
     parser.add_argument("--keep", action="store_true", help="keep the testnet directory afterwards")
+    parser.add_argument(
+        "--scenario",
+        choices=("trade", "swap"),
+        default="trade",
+        help="trade: the seed's order, step by step (default); swap: atomic swaps of BTC on "
+        "bftx for ETH on an Ethereum dev chain (success, responder never locks, initiator "
+        "never claims)",
+    )
+    demo_swap.add_arguments(parser)
     parser.set_defaults(handler=_demo)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
     from bftx.node.launcher import local_cluster
 
+    swap = arguments.scenario == "swap"
     console.print(
-        "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator testnet (f = 1)\n"
+        "[bold]bftx demo[/bold]: atomic swaps of BTC on a 4-validator bftx testnet for ETH on Ethereum\n"
+        if swap
+        else "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator testnet (f = 1)\n"
     )
     try:
         with local_cluster(
@@ -53,7 +66,11 @@ def _demo(arguments: argparse.Namespace) -> int:
         ) as cluster:
             console.print(f"testnet in {cluster.testnet}; node logs in nodeN/node.log")
             urls = _api_urls(cluster.testnet)
-            asyncio.run(_scenario(cluster.testnet, urls))
+            if swap:
+                asyncio.run(_ready(urls))
+                demo_swap.run_swap_demo(cluster.testnet, urls, arguments.eth_rpc, arguments.eth_key)
+            else:
+                asyncio.run(_scenario(cluster.testnet, urls))
             console.print(
                 f"\nREST API and its docs: {urls[0]}/docs  (every node serves one: {', '.join(urls)})"
             )
@@ -173,6 +190,11 @@ async def _scenario(testnet: Path, urls: list[str]) -> None:
                     f"  {who:<5} {asset}: {before[who]['total'][asset]:>18} -> {after[who]['total'][asset]:>18}"
                 )
     await http.aclose()
+
+
+async def _ready(urls: list[str]) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        await _wait_until_ready(http, urls, time.monotonic())
 
 
 async def _wait_until_ready(http: httpx.AsyncClient, urls: list[str], started: float) -> None:

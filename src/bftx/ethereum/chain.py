@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -89,6 +90,25 @@ class DevChain:
         while self.timestamp_s() < target:
             self._tester.mine_blocks(1)  # eth-tester may land a second short; each block adds one
         return self.timestamp_s()
+
+
+def send_ether(web3: Web3, sender: LocalAccount, to: str, amount_wei: int) -> None:
+    """Pay ``amount_wei`` from ``sender`` (signed here) and wait until it is mined."""
+    transaction: dict[str, Any] = {
+        "to": to_checksum_address(to),
+        "value": amount_wei,
+        "gas": 21_000,
+        "nonce": web3.eth.get_transaction_count(sender.address, "pending"),
+        "chainId": web3.eth.chain_id,
+        "maxFeePerGas": 2 * web3.eth.gas_price + 1,
+        "maxPriorityFeePerGas": 1,
+    }
+    signed = sender.sign_transaction(transaction)
+    try:
+        tx_hash = web3.eth.send_raw_transaction(signed.raw_transaction)
+        web3.eth.wait_for_transaction_receipt(tx_hash)
+    except (Web3Exception, OSError) as error:
+        raise EthereumError(f"paying {amount_wei} wei to {to} failed: {error}") from error
 
 
 def load_key(path: str | Path) -> LocalAccount:

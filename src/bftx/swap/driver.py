@@ -74,9 +74,8 @@ class SwapDriver:
         secret = secret if secret is not None else os.urandom(32)
         if len(secret) != 32:
             raise UnsafeSwap("the secret must be 32 bytes")
-        initiator_expiry, responder_expiry = timing.plan(
-            own_leg.now_ms(), other_leg.now_ms(), responder_window_ms
-        )
+        now_a, now_b = own_leg.now_ms(), other_leg.now_ms()
+        initiator_expiry, responder_expiry = timing.plan(now_a, now_b, responder_window_ms)
         terms = Terms(
             hashlock=hashlib.sha256(secret).digest(),
             initiator_chain=own_leg.chain,
@@ -96,9 +95,9 @@ class SwapDriver:
         driver = cls(state, own_leg, other_leg, timing, path=path, on_event=on_event)
         driver._record(
             f"initiated: {_amount(own_leg, amount)} on {own_leg.chain} for "
-            f"{_amount(other_leg, counterparty_amount)} on {other_leg.chain}; "
-            f"T_I = {initiator_expiry} ms, T_R = {responder_expiry} ms "
-            f"(margin {timing.margin_ms} ms)"
+            f"{_amount(other_leg, counterparty_amount)} on {other_leg.chain}; timelocks: "
+            f"T_I in {(initiator_expiry - now_a) / 1000:g} s on {own_leg.chain}, "
+            f"T_R in {(responder_expiry - now_b) / 1000:g} s on {other_leg.chain}"
         )
         return driver
 
@@ -177,7 +176,7 @@ class SwapDriver:
             except UnsafeSwap:
                 raise
             except (BftxError, OSError) as error:
-                self._record(f"will retry: {error}")
+                self._record_once(f"will retry: {error}")
             if self.done:
                 break
             if time.monotonic() > deadline:
@@ -393,6 +392,11 @@ class SwapDriver:
     def _transition(self, phase: Phase, message: str) -> None:
         self.state.phase = phase
         self._record(message)
+
+    def _record_once(self, message: str) -> None:
+        """Record a waiting condition once, not at every poll."""
+        if not self.state.log or self.state.log[-1]["event"] != message:
+            self._record(message)
 
     def _record(self, message: str) -> None:
         self.state.note(message)
