@@ -180,7 +180,7 @@ def test_initiator_restarted_after_locking_on_bftx_finds_its_lock(
     alice = swap.initiator(path)
     terms = alice.state.terms
     alice.state.phase = Phase.LOCKING
-    alice._save()
+    alice.save()
     sent = alice.own_leg.lock(
         terms.initiator_receiver, terms.hashlock, terms.initiator_expiry_ms, terms.initiator_amount
     )

@@ -183,7 +183,7 @@ def test_restart_after_the_lock_was_sent_but_not_saved_does_not_lock_twice(
     alice = initiate(world, path)
     terms = alice.state.terms
     alice.state.phase = Phase.LOCKING  # saved before sending, then the lock went out: crash
-    alice._save()
+    alice.save()
     lock_id = alice.own_leg.lock(
         terms.initiator_receiver, terms.hashlock, terms.initiator_expiry_ms, terms.initiator_amount
     )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, demo, keys, node, sim, testnet, trade
+from bftx.cli import bench, demo, keys, node, sim, swap, testnet, trade
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -17,6 +17,7 @@ COMMANDS: list[Register] = [
     testnet.register,
     trade.register,
     demo.register,
+    swap.register,
     sim.register,
     bench.register,
 ]

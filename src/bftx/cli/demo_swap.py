@@ -23,19 +23,22 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from bftx.client import Client
 from bftx.crypto import load_key as load_bftx_key
-from bftx.ethereum import WEI_PER_ETHER, DevChain, EthereumHtlc, connect, load_key
-from bftx.ethereum.chain import send_ether
-from bftx.swap import ChainTiming, Phase, SwapDriver, SwapTiming, load_state
-from bftx.swap.legs import BftxLeg, EthereumLeg
+
+if TYPE_CHECKING:  # web3 takes a second to import: only the swap scenario pays for it
+    from eth_account.signers.local import LocalAccount
+
+    from bftx.swap import SwapDriver, SwapTiming
+    from bftx.swap.legs import BftxLeg, EthereumLeg
 
 console = Console(highlight=False)
 
+WEI_PER_ETHER = 10**18
 BTC_SATS = 50_000_000  # 0.5 BTC
 ETH_WEI = 2 * WEI_PER_ETHER
 RESPONDER_WINDOW_MS = 6_000
@@ -46,6 +49,8 @@ SCENARIO_TIMEOUT_S = 40.0
 def demo_timing(eth_finality_ms: int) -> SwapTiming:
     """Seconds, not hours: a local testnet commits in milliseconds and the dev chain mines
     each tx at once. Margin = 1 s + Ethereum finality + 2 x 1 s + 1 s."""
+    from bftx.swap import ChainTiming, SwapTiming
+
     return SwapTiming(
         initiator_chain=ChainTiming("bftx", 1_000),
         responder_chain=ChainTiming("ethereum", eth_finality_ms),
@@ -58,6 +63,9 @@ class EthereumSide:
     """The demo's Ethereum chain: Alice's and Bob's accounts and the deployed contract."""
 
     def __init__(self, eth_rpc: str | None, eth_key: Path | None) -> None:
+        from bftx.ethereum import DevChain, EthereumHtlc, connect, load_key
+        from bftx.ethereum.chain import send_ether
+
         self.dev: DevChain | None = None
         if eth_rpc is None:
             self.dev = DevChain()
@@ -93,6 +101,9 @@ class EthereumSide:
 def run_swap_demo(
     testnet: Path, urls: list[str], eth_rpc: str | None, eth_key: Path | None
 ) -> None:
+    from bftx.swap import Phase, SwapDriver, load_state
+    from bftx.swap.legs import BftxLeg, EthereumLeg
+
     ethereum = EthereumSide(eth_rpc, eth_key)
     timing = demo_timing(ethereum.finality_ms)
     console.print(f"Ethereum: {ethereum.name}; HashedTimelock deployed at {ethereum.htlc.address}")

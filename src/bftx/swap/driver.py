@@ -363,7 +363,7 @@ class SwapDriver:
         )
         lock_id = self.own_leg.lock(receiver, terms.hashlock, expiry_ms, amount)
         self.state.own_lock_id = lock_id
-        self._save()
+        self.save()
         if self.own_leg.find_lock(lock_id) is not None:
             self._locked(lock_id)
 
@@ -400,11 +400,12 @@ class SwapDriver:
 
     def _record(self, message: str) -> None:
         self.state.note(message)
-        self._save()
+        self.save()
         if self.on_event is not None:
             self.on_event(message)
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """Write the state file now (if the driver has one)."""
         if self.path is not None:
             save_state(self.state, self.path)
 
