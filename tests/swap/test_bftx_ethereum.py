@@ -192,3 +192,37 @@ def test_initiator_restarted_after_locking_on_bftx_finds_its_lock(
     assert resumed.step() is Phase.LOCKED
     assert resumed.state.own_lock_id == sent
     assert swap.btc(swap.alice_bftx) == balance
+
+
+def test_swap_the_other_way_eth_on_ethereum_for_btc_on_bftx(swap: Swap) -> None:
+    """Bob initiates from Ethereum; Alice responds on bftx. Bob's watcher finds Alice's bftx
+    lock by her recent nonces (nobody tells him its id)."""
+    timing = SwapTiming(
+        initiator_chain=ChainTiming("ethereum", 0),
+        responder_chain=ChainTiming("bftx", 1_000),
+        clock_drift_ms=500,
+        reaction_ms=500,
+    )
+    bob_bftx, bob_eth = swap.legs("bob")
+    alice_bftx, alice_eth = swap.legs("alice")
+    bob_btc = swap.btc(swap.bob_bftx)
+    bob = SwapDriver.initiate(
+        own_leg=bob_eth,
+        other_leg=bob_bftx,
+        timing=timing,
+        amount=ETH_WEI,
+        counterparty_receiver=swap.alice_eth.address,
+        counterparty_sender=swap.alice_bftx.address.hex(),
+        counterparty_amount=BTC_SATS,
+        responder_window_ms=10_000,
+    )
+    swap.chain.follow_wall_clock()
+    assert bob.step() is Phase.LOCKED
+    alice = SwapDriver.respond(
+        bob.state.terms, own_leg=alice_bftx, other_leg=alice_eth, timing=timing
+    )
+    assert alice.step() is Phase.LOCKED
+    assert swap.run(bob) is Phase.CLAIMED
+    assert bob.state.counterparty_lock_id == alice.state.own_lock_id
+    assert swap.run(alice) is Phase.CLAIMED
+    assert swap.btc(swap.bob_bftx) - bob_btc == BTC_SATS

@@ -271,3 +271,20 @@ def test_state_file_is_replaced_whole_and_bad_files_are_refused(
     path.write_text(json.dumps({"version": 99}))
     with pytest.raises(ConfigError, match="version 99"):
         load_state(path)
+
+
+def test_responder_back_in_locking_rechecks_the_window_before_sending(
+    world: World, tmp_path: Path
+) -> None:
+    """Saved `locking`, crashed before the lock went out, back after T_R is close: abandon."""
+    path = tmp_path / "bob.json"
+    alice = initiate(world)
+    alice.step()
+    bob = respond(world, alice, path)
+    bob.state.phase = Phase.LOCKING
+    bob.save()
+    world.b.advance_time(WINDOW_MS // 1000)
+    own, other = world.legs(world.bob, "B")
+    resumed = SwapDriver.resume(load_state(path), own_leg=own, other_leg=other, timing=TIMING)
+    assert resumed.step() is Phase.ABANDONED
+    assert resumed.state.own_lock_id is None

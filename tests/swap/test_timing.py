@@ -47,10 +47,13 @@ def test_reveal_is_allowed_only_while_the_claim_can_be_final_in_time() -> None:
 
 
 def test_plan_keeps_the_margin_and_the_window() -> None:
-    initiator_expiry, responder_expiry = MAINNET.plan(0, 1_000, 3_600_000)
-    assert responder_expiry == 1_000 + 3_600_000
+    initiator_expiry, responder_expiry = MAINNET.plan(0, 1_500, 3_600_000)
+    assert responder_expiry == 1_000 + 3_600_000  # whole seconds, rounded down
+    assert initiator_expiry % 1000 == 0
     assert initiator_expiry - responder_expiry >= MAINNET.margin_ms
-    MAINNET.check_timelocks(initiator_expiry, responder_expiry, 1_000)
+    MAINNET.check_timelocks(initiator_expiry, responder_expiry, 1_500)
+    # Ethereum rounds a timelock down to a second: whole seconds keep the margin intact
+    MAINNET.check_timelocks(initiator_expiry // 1000 * 1000, responder_expiry, 1_500)
     with pytest.raises(UnsafeSwap, match="window must be at least"):
         MAINNET.plan(0, 0, MAINNET.responder_window_ms - 1)
 

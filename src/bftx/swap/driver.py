@@ -278,14 +278,13 @@ class SwapDriver:
     def _step_responder(self) -> None:
         terms = self.state.terms
         phase = self.state.phase
-        if phase is Phase.NEW:
-            try:
-                self._check_offer()
-            except UnsafeSwap as error:
-                self._transition(Phase.ABANDONED, f"not locking: {error}")
-                return
         if phase in (Phase.NEW, Phase.LOCKING):
-            self._lock(terms.responder_receiver, terms.responder_expiry_ms, terms.responder_amount)
+            self._lock(
+                terms.responder_receiver,
+                terms.responder_expiry_ms,
+                terms.responder_amount,
+                check=self._check_offer,
+            )
             return
         if phase is not Phase.LOCKED:
             return
@@ -345,7 +344,15 @@ class SwapDriver:
 
     # ---- shared steps ---------------------------------------------------------------------
 
-    def _lock(self, receiver: str, expiry_ms: int, amount: int) -> None:
+    def _lock(
+        self,
+        receiver: str,
+        expiry_ms: int,
+        amount: int,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        """Send this party's lock once; ``check`` (the responder's offer check) runs right
+        before sending, so a watcher back from a long downtime never locks too late."""
         terms = self.state.terms
         if self.state.phase is Phase.LOCKING:
             found = self.own_leg.find_lock_for(
@@ -358,6 +365,12 @@ class SwapDriver:
                 if self.own_leg.find_lock(self.state.own_lock_id) is not None:
                     self._locked(self.state.own_lock_id)
                 return  # sent, not final yet: wait rather than lock twice
+        if check is not None:
+            try:
+                check()
+            except UnsafeSwap as error:
+                self._transition(Phase.ABANDONED, f"not locking: {error}")
+                return
         self._transition(
             Phase.LOCKING, f"locking {_amount(self.own_leg, amount)} on {self.own_leg.chain}"
         )

@@ -111,18 +111,20 @@ class SwapTiming:
 
     def plan(self, now_a_ms: int, now_b_ms: int, responder_window_ms: int) -> tuple[int, int]:
         """Timelocks (T_I, T_R) that give the responder ``responder_window_ms`` from now on B
-        and keep exactly the margin between them. ``responder_window_ms`` covers the time
-        the initiator's lock needs to be final and seen, plus the responder's own window."""
+        and keep at least the margin between them. ``responder_window_ms`` covers the time
+        the initiator's lock needs to be final and seen, plus the responder's own window.
+        Both are whole seconds (T_R rounded down, T_I up): Ethereum timelocks are seconds,
+        so rounding there never eats into the margin."""
         if responder_window_ms < self.responder_window_ms:
             raise UnsafeSwap(
                 f"the responder's window must be at least {_seconds(self.responder_window_ms)}"
             )
-        responder_expiry = now_b_ms + responder_window_ms
+        responder_expiry = (now_b_ms + responder_window_ms) // 1000 * 1000
         initiator_expiry = max(
             responder_expiry + self.margin_ms,
             now_a_ms + responder_window_ms + self.margin_ms,
         )
-        return initiator_expiry, responder_expiry
+        return -(-initiator_expiry // 1000) * 1000, responder_expiry
 
 
 def _seconds(milliseconds: int) -> str:
