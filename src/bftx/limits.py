@@ -64,6 +64,19 @@ latency_samples_max = 100_000  # submit times remembered for commit latency
 txs_per_block_max = 8_192
 block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536
 
+# --- client APIs (bftx.api) ------------------------------------------------------
+# The largest body a client needs: a JSON batch of txs_per_block_max txs of
+# tx_bytes_max bytes each, written in hex ("0x" + 2 digits a byte, quoted, a comma).
+api_request_bytes_max = txs_per_block_max * (2 * tx_bytes_max + 6) + 4_096
+api_json_depth_max = 32  # arrays and objects nested in one client JSON message
+websocket_message_bytes_max = 4_096  # one client message on /v1/ws
+websocket_frame_bytes_max = 65_536  # frames past this close the connection (1009) unread
+grpc_message_bytes_max = 8 * 1024 * 1024  # one TxBatch of txs_per_block_max txs fits
+
+assert api_request_bytes_max >= block_bytes_max  # a binary batch of a full block fits too
+assert websocket_message_bytes_max < websocket_frame_bytes_max
+assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
+
 # --- state commitment and snapshots ----------------------------------------
 state_buckets_log2 = 12
 snapshot_items_max = 2**24  # accounts, or open orders, in one exchange snapshot

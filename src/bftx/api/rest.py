@@ -22,9 +22,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from bftx import codec, crypto, limits
 from bftx.api.contracts import register_contract_routes
+from bftx.api.guard import BodyLimit, problem_document
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -282,8 +284,12 @@ def create_app(node: Node) -> FastAPI:
         responses={
             400: _problem_response("Bad input: the detail says what was wrong"),
             404: _problem_response("No such resource (market, order, block, path)"),
+            413: _problem_response(
+                f"The request body is over {limits.api_request_bytes_max} bytes; refused unread"
+            ),
         },
     )
+    app.add_middleware(BodyLimit)
 
     refused = Refusals()
 
@@ -309,6 +315,11 @@ def create_app(node: Node) -> FastAPI:
             str(error.detail),
             error.headers,  # 405 carries the Allow header
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(_request: Request, _error: ClientDisconnect) -> JSONResponse:
+        # the client left, or BodyLimit refused its body: nobody reads this answer
+        return problem(400, "client_disconnected", "the request body ended early")
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, error: Exception) -> JSONResponse:
@@ -551,15 +562,12 @@ def create_app(node: Node) -> FastAPI:
 def problem(
     status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    title = code.replace("_", " ")
-    body = {
-        "type": f"https://bftx.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return JSONResponse(
+        problem_document(status, code, detail),
+        status_code=status,
+        media_type=PROBLEM,
+        headers=headers,
+    )
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

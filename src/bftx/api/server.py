@@ -8,6 +8,7 @@ from collections.abc import Generator
 
 import uvicorn
 
+from bftx import limits
 from bftx.api.rest import create_app
 from bftx.node.runtime import Node
 
@@ -27,6 +28,7 @@ class ApiServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws_max_size=limits.websocket_frame_bytes_max,  # larger frames: closed 1009, unread
         )
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None

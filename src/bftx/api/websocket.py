@@ -20,18 +20,19 @@ from typing import Any
 
 from fastapi import FastAPI, WebSocket
 
+from bftx import limits
 from bftx.api.feed import Feed, Payload, Topic, Update, feed_for, find_market, market_label
+from bftx.api.guard import json_depth_exceeds
 from bftx.node.runtime import Node
 
 SEND_QUEUE_MESSAGES_MAX = 1_024  # per connection; a client this far behind is disconnected
 SUBSCRIPTIONS_MAX = 64  # per connection
-CLIENT_MESSAGE_BYTES_MAX = 4_096
 CLOSE_TIMEOUT_S = 2.0  # how long closing a stuck connection may wait for its socket
 
 CLOSE_SLOW_CONSUMER = 4000  # application close code: the send queue overflowed
 CLOSE_STREAM_ENDED = 4001  # the node's stream ended (it stops, or fell behind): resync
 
-_ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(r"(0x)?[0-9a-fA-F]{40}")  # whole string: fullmatch
 
 
 def register_websocket(app: FastAPI, node: Node) -> None:
@@ -143,9 +144,14 @@ class Connection:
     def _on_text(self, text: str) -> None:
         request_id: Any = None
         try:
-            if len(text) > CLIENT_MESSAGE_BYTES_MAX:
+            if len(text) > limits.websocket_message_bytes_max:
                 raise RequestError(
-                    "message_too_large", f"a message is at most {CLIENT_MESSAGE_BYTES_MAX} bytes"
+                    "message_too_large",
+                    f"a message is at most {limits.websocket_message_bytes_max} bytes",
+                )
+            if json_depth_exceeds(text, limits.api_json_depth_max):
+                raise RequestError(
+                    "invalid_json", f"nested deeper than {limits.api_json_depth_max} levels"
                 )
             try:
                 request = json.loads(text)
@@ -199,7 +205,7 @@ class Connection:
             return (channel, symbol)
         if channel == "account":
             address = request.get("address")
-            if not isinstance(address, str) or not _ADDRESS.match(address):
+            if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
                 raise RequestError("invalid_address", 'account needs "address": 40 hex digits')
             return ("account", address.removeprefix("0x").lower())
         raise RequestError("unknown_channel", "channel must be book, trades, blocks or account")

@@ -13,8 +13,9 @@ Must never: show uncommitted state, or do per-tx awaits on the bulk path
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import grpc
@@ -32,17 +33,17 @@ from bftx.api.feed import (
     market_label,
 )
 from bftx.api.grpc import bftx_pb2 as pb
-from bftx.api.grpc import bftx_pb2_grpc
 from bftx.api.units import format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
 from bftx.exchange.events import decode_block_result
 from bftx.node.runtime import Node
 
+SERVICE_NAME = "bftx.v1.Bftx"
 STREAM_QUEUE_MESSAGES_MAX = 1_024  # per server stream; a client this far behind is ended
 REJECTIONS_REPORTED_MAX = 1_000  # rejections listed one by one in a bulk submission summary
-GRPC_MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # one TxBatch of txs_per_block_max txs fits
 
-assert limits.txs_per_block_max * (limits.tx_bytes_max + 4) < GRPC_MESSAGE_BYTES_MAX
+
+log = logging.getLogger(__name__)
 
 
 class _StreamEnded(Exception):
@@ -178,7 +179,7 @@ class BftxService:
     async def GetBlock(self, request: pb.GetBlockRequest, context: Any) -> pb.Block:
         node = self._node
         height = request.height or node.height
-        found = node.stored_block(height) if height > 0 else None
+        found = node.stored_block(height) if 0 < height <= node.height else None
         if found is None:
             await _abort(
                 context,
@@ -327,6 +328,123 @@ def _block_message(payload: Payload) -> pb.Block:
     )
 
 
+class _Malformed:
+    """What a request that is not a valid protobuf message of its type decodes to."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _deserializer(message_class: Any) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return message_class.FromString(data)
+        except Exception:  # DecodeError, or whatever the parser raises on garbage
+            return _Malformed(message_class.DESCRIPTOR.full_name)
+
+    return decode
+
+
+async def _refuse_malformed(request: Any, context: Any) -> None:
+    if isinstance(request, _Malformed):
+        await _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "malformed",
+            f"the request is not a valid {request.type_name} message",
+        )
+
+
+async def _fail(context: Any, method: str) -> NoReturn:
+    """A bug answered as INTERNAL without internal names; the log has the traceback."""
+    log.exception("gRPC %s failed", method)
+    await _abort(
+        context, grpc.StatusCode.INTERNAL, "internal_error", "the node failed to answer this call"
+    )
+
+
+def guarded_handlers(service: BftxService) -> Any:
+    """The service's handlers: malformed requests are INVALID_ARGUMENT, bugs are INTERNAL.
+
+    Built from the proto's service descriptor instead of the generated
+    ``add_BftxServicer_to_server``, so every method decodes its requests
+    without raising (grpc would answer a parse failure with an internal
+    exception's name) and no handler exception leaks its class or traceback.
+    """
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["Bftx"].methods:
+        behaviour = getattr(service, method.name)
+        decode = _deserializer(getattr(pb, method.input_type.name))
+        encode = getattr(pb, method.output_type.name).SerializeToString
+        if method.client_streaming and not method.server_streaming:
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                _guard_stream_unary(behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+        elif method.server_streaming and not method.client_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _guard_unary_stream(behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+        else:
+            assert not method.client_streaming, f"{method.name}: no bidirectional calls"
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _guard_unary(behaviour, method.name),
+                request_deserializer=decode,
+                response_serializer=encode,
+            )
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+_PASS_THROUGH = (grpc.aio.AbortError, asyncio.CancelledError)
+
+
+def _guard_unary(behaviour: Any, name: str) -> Any:
+    async def call(request: Any, context: Any) -> Any:
+        await _refuse_malformed(request, context)
+        try:
+            return await behaviour(request, context)
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
+def _guard_unary_stream(behaviour: Any, name: str) -> Any:
+    async def call(request: Any, context: Any) -> AsyncIterator[Any]:
+        await _refuse_malformed(request, context)
+        try:
+            async for message in behaviour(request, context):
+                yield message
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
+def _guard_stream_unary(behaviour: Any, name: str) -> Any:
+    async def call(requests: AsyncIterator[Any], context: Any) -> Any:
+        async def checked() -> AsyncIterator[Any]:
+            async for request in requests:
+                await _refuse_malformed(request, context)
+                yield request
+
+        try:
+            return await behaviour(checked(), context)
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            await _fail(context, name)
+
+    return call
+
+
 class GrpcServer:
     """The gRPC API beside REST, in the node's event loop."""
 
@@ -339,12 +457,11 @@ class GrpcServer:
     async def start(self) -> None:
         self._server = grpc.aio.server(
             options=[
-                ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+                ("grpc.max_receive_message_length", limits.grpc_message_bytes_max),
                 ("grpc.so_reuseport", 0),
             ]
         )
-        register: Any = bftx_pb2_grpc.add_BftxServicer_to_server
-        register(BftxService(self._node), self._server)
+        self._server.add_generic_rpc_handlers((guarded_handlers(BftxService(self._node)),))
         try:
             self.port = self._server.add_insecure_port(self._address)
         except RuntimeError as error:  # grpc's way of saying the port is busy

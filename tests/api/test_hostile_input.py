@@ -1,0 +1,219 @@
+"""Hostile input on every interface: limits before work, clear errors, no internal names.
+
+Each probe is what a careless or hostile client can send from outside; each
+test asserts the answer a client sees, and that the node did no work it was
+not bound to (memory stays flat under a 64 MB body).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from bftx import limits
+from bftx.api.grpc import bftx_pb2 as pb
+from bftx.api.grpc import bftx_pb2_grpc
+from bftx.api.guard import json_depth_exceeds
+from tests.api.support import LiveCluster
+
+BODY_BYTES_HOSTILE = 64 * 1024 * 1024
+RSS_GROWTH_BYTES_MAX = 5 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def http_exchange(port: int, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
+    """Send a raw request, stop sending once the server answers or closes; the response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head)
+        connection.settimeout(0.0)
+        response = b""
+        for chunk in body_chunks:
+            with contextlib.suppress(BlockingIOError):
+                response += connection.recv(65_536)
+            if response:
+                break
+            try:
+                connection.settimeout(10)
+                connection.sendall(chunk)
+                connection.settimeout(0.0)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        connection.settimeout(10)
+        try:
+            while data := connection.recv(65_536):  # the refusal closes the connection
+                response += data
+        except ConnectionResetError:
+            pass  # closed with our unread bytes in its buffer: the kernel resets
+        return response
+
+
+def status_and_problem(response: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, rest = response.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return status, json.loads(rest[:length])
+
+
+def test_a_64_mb_body_is_refused_before_it_is_sent_and_memory_stays_flat(
+    cluster: LiveCluster,
+) -> None:
+    port = cluster.api_ports[0]
+    head = (
+        b"POST /v1/txs/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {BODY_BYTES_HOSTILE}\r\n\r\n".encode()
+    )
+    before = resident_bytes()
+    status, problem = status_and_problem(http_exchange(port, head, iter([b""])))
+    grown = resident_bytes() - before
+    assert status == 413
+    assert problem["code"] == "request_too_large"
+    assert str(limits.api_request_bytes_max) in problem["detail"]
+    assert grown < RSS_GROWTH_BYTES_MAX, f"RSS grew by {grown} bytes"
+
+
+def test_a_chunked_body_is_cut_off_at_the_bound(cluster: LiveCluster) -> None:
+    port = cluster.api_ports[0]
+    head = (
+        b"POST /v1/txs/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"%x\r\n%s\r\n" % (CHUNK_BYTES, b" " * CHUNK_BYTES)
+    before = resident_bytes()
+    for _attempt in range(3):  # a reset can swallow the answer; the bound holds either way
+        chunks = (piece for _ in range(limits.api_request_bytes_max // CHUNK_BYTES + 1))
+        response = http_exchange(port, head, chunks)
+        if response:
+            break
+    status, problem = status_and_problem(response)
+    grown = resident_bytes() - before
+    assert (status, problem["code"]) == (413, "request_too_large")
+    assert grown < limits.api_request_bytes_max + RSS_GROWTH_BYTES_MAX
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400(cluster: LiveCluster) -> None:
+    head = b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"
+    response = http_exchange(cluster.api_ports[0], head, iter([b""]))
+    assert response.startswith(b"HTTP/1.1 400")
+
+
+def test_a_body_within_the_bound_is_still_served(cluster: LiveCluster) -> None:
+    response = cluster.http.post(f"{cluster.api_url()}/v1/txs/batch", json={"txs": []})
+    assert response.status_code == 200
+    assert response.json() == {"results": [], "accepted": 0}
+
+
+def test_the_body_bound_fits_a_full_json_batch_of_the_largest_txs() -> None:
+    body = json.dumps({"txs": ["0x" + "ab" * limits.tx_bytes_max] * limits.txs_per_block_max})
+    assert len(body) <= limits.api_request_bytes_max
+
+
+# --- WebSocket ---------------------------------------------------------------------------
+
+
+def ws_answer(cluster: LiveCluster, text: str) -> dict[str, Any]:
+    with connect(cluster.ws_url(), open_timeout=5, close_timeout=2) as connection:
+        connection.send(text)
+        answer: dict[str, Any] = json.loads(connection.recv(timeout=5))
+        return answer
+
+
+def test_a_deeply_nested_websocket_message_gets_an_error_and_the_connection_stays(
+    cluster: LiveCluster,
+) -> None:
+    with connect(cluster.ws_url(), open_timeout=5, close_timeout=2) as connection:
+        connection.send("[" * 4_000)
+        error = json.loads(connection.recv(timeout=5))
+        assert (error["type"], error["code"]) == ("error", "invalid_json")
+        assert "nested" in error["message"]
+        connection.send(json.dumps({"op": "ping"}))
+        assert json.loads(connection.recv(timeout=5))["type"] == "pong"
+
+
+def test_an_account_address_ending_in_a_newline_is_refused(cluster: LiveCluster) -> None:
+    address = "ab" * 20 + "\n"
+    answer = ws_answer(
+        cluster, json.dumps({"op": "subscribe", "channel": "account", "address": address})
+    )
+    assert (answer["type"], answer["code"]) == ("error", "invalid_address")
+
+
+def test_a_websocket_frame_past_the_bound_closes_with_1009(cluster: LiveCluster) -> None:
+    with connect(cluster.ws_url(), open_timeout=5, close_timeout=2) as connection:
+        connection.send("x" * (limits.websocket_frame_bytes_max + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            connection.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_json_depth_scan_ignores_brackets_inside_strings() -> None:
+    assert not json_depth_exceeds(json.dumps({"a": "[[[[[[[[[["}), 2)
+    assert json_depth_exceeds("[[[", 2)
+    assert not json_depth_exceeds("[[]]", 2)
+    assert not json_depth_exceeds(json.dumps({"a": '\\"[[[['}), 2)
+
+
+# --- gRPC --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def channel(cluster: LiveCluster) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(cluster.grpc_target()) as opened:
+        yield opened
+
+
+def raw_call(channel: grpc.Channel, method: str, data: bytes) -> grpc.RpcError:
+    call = channel.unary_unary(f"/bftx.v1.Bftx/{method}")
+    with pytest.raises(grpc.RpcError) as raised:
+        call(data, timeout=5)
+    return raised.value
+
+
+@pytest.mark.parametrize("method", ["GetTx", "GetBook", "GetAccount", "GetBlock", "GetStatus"])
+def test_a_malformed_protobuf_is_invalid_argument_without_internal_names(
+    channel: grpc.Channel, method: str
+) -> None:
+    error = raw_call(channel, method, b"\xff\xff\xff\xff\x0f")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error.details() or ""
+    assert details.startswith("malformed: ")
+    assert "class" not in details and "Error" not in details
+
+
+def test_a_block_height_past_every_integer_type_is_not_found(channel: grpc.Channel) -> None:
+    stub = bftx_pb2_grpc.BftxStub(channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetBlock(pb.GetBlockRequest(height=2**63), timeout=5)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (raised.value.details() or "").startswith("unknown_block: ")
+
+
+def test_a_malformed_batch_in_a_submission_stream_is_invalid_argument(
+    channel: grpc.Channel,
+) -> None:
+    call = channel.stream_unary("/bftx.v1.Bftx/SubmitTxs")
+    with pytest.raises(grpc.RpcError) as raised:
+        call(iter([pb.TxBatch().SerializeToString(), b"\xff\xff\xff"]), timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (raised.value.details() or "").startswith("malformed: ")
+
+
+def test_a_message_past_the_grpc_bound_is_resource_exhausted(channel: grpc.Channel) -> None:
+    error = raw_call(channel, "GetTx", b"\x0a" + b"\x00" * (limits.grpc_message_bytes_max + 1))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
