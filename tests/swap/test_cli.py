@@ -157,8 +157,19 @@ def test_cli_swap_over_json_rpc_with_a_watcher_restart(
         str(files["bob"]),
         "--eth-key",
         str(eth_keys["bob"]),
+        "--bftx-amount",
+        "0.5",
+        "--eth-amount",
+        "2",
     ]
     bob_state = tmp_path / "bob-swap.json"
+
+    # An offer that is not what Bob agreed to (he expects 0.6 BTC) is refused.
+    status, output = finish(
+        bftx("respond", "--state", str(bob_state), *responder, *TIMING, "--bftx-amount", "0.6")
+    )
+    assert status == 1 and "not the agreed" in output, output
+    assert not bob_state.exists()
 
     # A responder who believes Ethereum needs 10 minutes to be final refuses these timelocks.
     status, output = finish(

@@ -220,6 +220,9 @@ def test_responder_refuses_an_offer_the_lock_does_not_back(world: World) -> None
     for_someone_else = replace(alice.state.terms, responder_sender=world.alice.on_b.address)
     with pytest.raises(UnsafeSwap, match="not this key"):
         SwapDriver.respond(for_someone_else, own_leg=own, other_leg=other, timing=TIMING)
+    other_asset = replace(alice.state.terms, responder_asset="BTC")
+    with pytest.raises(UnsafeSwap, match="asks for BTC"):
+        SwapDriver.respond(other_asset, own_leg=own, other_leg=other, timing=TIMING)
 
 
 def test_responder_abandons_when_the_window_closed_before_it_locked(world: World) -> None:

@@ -82,6 +82,14 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _state_argument(respond)
     respond.add_argument("--offer", type=Path, required=True, help="the initiator's offer file")
     _connection_arguments(respond)
+    respond.add_argument(
+        "--bftx-amount",
+        required=True,
+        help="the amount of --asset agreed (checked against the offer)",
+    )
+    respond.add_argument(
+        "--eth-amount", required=True, help="the ether agreed (checked against the offer)"
+    )
     _timing_arguments(respond)
     respond.set_defaults(handler=_respond)
 
@@ -223,6 +231,18 @@ def _respond(arguments: argparse.Namespace) -> int:
         connections = _connections(arguments)
         bftx_leg, eth_leg = _legs(connections)
         own, other = (eth_leg, bftx_leg) if offer.initiator_chain == "bftx" else (bftx_leg, eth_leg)
+        agreed = {
+            "bftx": _units(arguments.bftx_amount, bftx_leg.decimals, "--bftx-amount"),
+            "ethereum": _units(arguments.eth_amount, 18, "--eth-amount"),
+        }
+        offered = {
+            offer.initiator_chain: offer.initiator_amount,
+            offer.responder_chain: offer.responder_amount,
+        }
+        if offered != agreed:
+            raise ConfigError(
+                f"the offer's amounts {offered} (smallest units) are not the agreed {agreed}"
+            )
         driver = SwapDriver.respond(
             offer,
             own_leg=own,

@@ -122,8 +122,13 @@ class SwapDriver:
                 f"the offer is {offer.initiator_chain} -> {offer.responder_chain}, this party "
                 f"locks on {own_leg.chain} and claims on {other_leg.chain}"
             )
-        if offer.responder_sender != own_leg.normalize_address(own_leg.address):
+        if _address(own_leg, offer.responder_sender, "the offer's responder") != own_leg.address:
             raise UnsafeSwap(f"the offer is for responder {offer.responder_sender}, not this key")
+        _address(own_leg, offer.responder_receiver, "the offer's receiver")
+        if offer.responder_asset != own_leg.asset:
+            raise UnsafeSwap(
+                f"the offer asks for {offer.responder_asset}, this leg holds {own_leg.asset}"
+            )
         state = SwapState(
             role=Role.RESPONDER, terms=offer, counterparty_lock_id=offer.initiator_lock_id
         )
