@@ -27,7 +27,7 @@ from tests.api.support import LiveCluster
 ANVIL_PACKAGE = "@foundry-rs/anvil@1.7.1"
 NPM_TIMEOUT_S = 240
 CLI_TIMEOUT_S = 90
-# Short timelocks: margin = 1 + 1 + 2 x 1 + 2 x 0.2 = 4.4 s; the responder gets 30 s (slow starts).
+# Short timelocks: margin = 1 + 1 + 2 x 1 + 2 x 0.2 = 4.4 s; the responder gets 120 s (CLI processes start slowly on a busy machine; success never waits for it).
 TIMING = [
     "--bftx-finality-s", "1", "--eth-finality-s", "1", "--eth-confirmations", "0",
     "--clock-drift-s", "1", "--poll-s", "0.2",
@@ -141,7 +141,7 @@ def test_cli_swap_over_json_rpc_with_a_watcher_restart(
     alice = bftx(
         "initiate", "--state", str(tmp_path / "alice-swap.json"), "--offer", str(offer),
         *common, "--key", str(files["alice"]), "--eth-key", str(eth_keys["alice"]),
-        "--bftx-amount", "0.5", "--eth-amount", "2", "--window-s", "30",
+        "--bftx-amount", "0.5", "--eth-amount", "2", "--window-s", "120",
         "--counterparty-bftx", bob_bftx.address.hex(), "--counterparty-eth", bob_eth, *TIMING,
     )  # fmt: skip
     deadline = time.monotonic() + CLI_TIMEOUT_S

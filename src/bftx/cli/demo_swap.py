@@ -29,6 +29,7 @@ from rich.console import Console
 
 from bftx.client import Client
 from bftx.crypto import load_key as load_bftx_key
+from bftx.errors import ConfigError
 
 if TYPE_CHECKING:  # web3 takes a second to import: only the swap scenario pays for it
     from eth_account.signers.local import LocalAccount
@@ -77,7 +78,7 @@ class EthereumSide:
             self.name = "eth-tester (py-evm, in this process)"
         else:
             if eth_key is None:
-                raise SystemExit("--eth-rpc needs --eth-key: a funded account's private key file")
+                raise ConfigError("--eth-rpc needs --eth-key: a funded account's private key file")
             web3 = connect(eth_rpc)
             funder = load_key(eth_key)
             from eth_account import Account

@@ -184,7 +184,7 @@ class BftxLeg:
     for the tx's block to be committed, which on bftx is final."""
 
     chain = "bftx"
-    nonce_scan_max = 32  # own recent txs searched for a lock with given terms
+    nonce_scan_max = 32  # a sender's most recent txs searched for a lock with given terms
 
     def __init__(self, client: Client, asset: str, *, timeout_s: float = 10.0) -> None:
         self.client = client
@@ -196,6 +196,7 @@ class BftxLeg:
         if asset not in assets:
             raise LegError(f"bftx has no asset {asset!r}; assets: {', '.join(sorted(assets))}")
         self.decimals = assets[asset]
+        self._scanned_to: dict[str, int] = {}  # sender -> nonces below this held no match
 
     @property
     def address(self) -> str:
@@ -245,18 +246,20 @@ class BftxLeg:
         self, sender: str, receiver: str, hashlock: bytes, amount: int, expiry_ms: int
     ) -> LockView | None:
         """A contract's id is `compute_contract_id(sender, nonce)` of the tx that made it, so
-        the sender's most recent nonces name every lock it can have just made."""
-        account = self._read(f"/v1/accounts/{self.normalize_address(sender)}")
-        next_nonce = int(account["nonce"])
-        sender_bytes = bytes.fromhex(self.normalize_address(sender))
+        the sender's most recent nonces name every lock it can have just made. A used nonce's
+        contract never changes its terms, so nonces already searched are not asked again."""
+        sender_hex = self.normalize_address(sender)
+        next_nonce = int(self._read(f"/v1/accounts/{sender_hex}")["nonce"])
+        lowest = max(0, next_nonce - self.nonce_scan_max, self._scanned_to.get(sender_hex, 0))
         wanted = (self.normalize_address(receiver), hashlock, amount, expiry_ms, self.asset)
-        for nonce in range(next_nonce - 1, max(-1, next_nonce - 1 - self.nonce_scan_max), -1):
-            found = self.find_lock(compute_contract_id(sender_bytes, nonce).hex())
+        for nonce in range(next_nonce - 1, lowest - 1, -1):
+            found = self.find_lock(compute_contract_id(bytes.fromhex(sender_hex), nonce).hex())
             if found is None:
                 continue
             terms = (found.receiver, found.hashlock, found.amount, found.expiry_ms, found.asset)
             if terms == wanted:
                 return found
+        self._scanned_to[sender_hex] = next_nonce
         return None
 
     def revealed_preimage(self, lock_id: str) -> bytes | None:
