@@ -40,7 +40,7 @@ contracts_open_per_account_max = 1_000  # open HTLCs and deals an account create
 contracts_query_max = 1_000  # contracts returned by one query
 
 # --- state proofs ------------------------------------------------------------
-proof_heights_max = 256  # recent heights a node can prove state at
+proof_heights_max = 32  # recent heights a node can prove state at (headers anchor 4 back)
 
 # --- mempool ---------------------------------------------------------------
 mempool_txs_max = 50_000

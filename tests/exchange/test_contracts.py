@@ -19,7 +19,7 @@ from bftx.exchange import (
     Transfer,
     compute_contract_id,
 )
-from bftx.exchange.contracts import DealStatus, HtlcStatus
+from bftx.exchange.contracts import DealStatus, HtlcStatus, closed_htlc
 from bftx.exchange.events import DealClosed, DealRefunded, DealSettled, HtlcClaimed
 from bftx.exchange.ledger import CONTRACTS_ACCOUNT
 from bftx.exchange.snapshot import decode_snapshot, encode_snapshot
@@ -332,3 +332,18 @@ def test_the_contract_events_are_encoded_and_decoded() -> None:
     result = w.block([w.tx(CAROL, HtlcClaim(contract_id, SECRET))])
     assert decode_block_result(encode_block_result(result)) == result
     assert events_of(result)
+
+
+def test_escrow_check_reports_funds_the_open_contracts_do_not_account_for() -> None:
+    from bftx.exchange.invariants import find_escrow_mismatches, find_violations
+
+    w = world()
+    contract_id = locked_htlc(w)
+    state = w.exchange.state
+    assert find_violations(state) == []
+    state.accounts[CONTRACTS_ACCOUNT].balances["BTC"][0] += 1
+    assert find_escrow_mismatches(state)
+    state.accounts[CONTRACTS_ACCOUNT].balances["BTC"][0] -= 1
+    htlc = state.contracts.htlcs[contract_id]
+    state.contracts.htlcs[contract_id] = closed_htlc(htlc, HtlcStatus.REFUNDED, b"")
+    assert find_escrow_mismatches(state)

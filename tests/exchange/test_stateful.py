@@ -2,11 +2,17 @@
 
 Rules queue signed txs (orders of every type, cancels of real and made-up
 order ids, transfers, mints by issuers and by impostors, burns,
-registrations, txs with bad nonces); `end_block` executes the queue as one
-block at an advancing timestamp. After every block:
+registrations, txs with bad nonces, HTLC locks, claims with right, wrong and
+short preimages, refunds early and late, by the sender and by others, deal
+proposals, fundings and cancels by parties and strangers); `end_block`
+executes the queue as one block at an advancing timestamp (so HTLCs expire
+and deals pass their deadlines). After every block:
 
-- `find_violations` is empty: each asset conserved, no negative balance, no
-  crossed book, locks equal what open orders can spend, books consistent;
+- `find_violations` is empty: each asset conserved (contract escrow included:
+  it is a balance of the contracts account), no negative balance, no crossed
+  book, locks equal what open orders can spend, books consistent, and the
+  contracts account holds exactly what open HTLCs and funded legs of open
+  deals escrow;
 - a shadow exchange, running the *reference* (pure Python) order books and
   fed the same txs in another order, produced the same block result and root.
 
@@ -19,13 +25,19 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from bftx import limits
+from bftx import crypto, limits
 from bftx.errors import Code
 from bftx.exchange import (
     Burn,
     CancelOrder,
+    DealCancel,
+    DealFund,
+    DealPropose,
     Exchange,
     ExchangeGenesis,
+    HtlcClaim,
+    HtlcLock,
+    HtlcRefund,
     Mint,
     OrderType,
     PlaceOrder,
@@ -33,6 +45,7 @@ from bftx.exchange import (
     Side,
     Transfer,
     Tx,
+    compute_contract_id,
     decode_tx,
     sign_tx,
 )
@@ -75,6 +88,16 @@ orders = st.tuples(
 )
 
 
+SECRETS = [bytes([n]) * 32 for n in range(3)]
+contract_picks = st.tuples(st.integers(0, 10**6), st.sampled_from([False] * 5 + [True]))
+counterparties = st.sampled_from(TRADERS[:4] * 3 + ANYONE)  # mostly valid ones
+contract_assets = st.sampled_from(ASSETS * 3 + ["DOGE"])
+contract_amounts = st.one_of(st.integers(1, 5_000), amounts)
+preimages = st.one_of(
+    st.sampled_from(SECRETS), st.binary(min_size=32, max_size=32), st.binary(max_size=40)
+)
+
+
 def make_exchanges() -> tuple[Exchange, Exchange]:
     document = make_genesis(
         TRADERS[:4],
@@ -113,6 +136,9 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.pending: list[Tx] = []
         self.timestamp_ms = 1_000
         self.codes_seen: set[Code] = set()
+        self.htlc_ids: list[bytes] = []
+        self.deal_ids: list[bytes] = []
+        self.deal_parties: dict[bytes, tuple[object, object]] = {}
 
     def queue(self, signer: object, body: Body, nonce_shift: int = 0) -> int:
         address = signer.address  # type: ignore[attr-defined]
@@ -209,6 +235,131 @@ class ExchangeMachine(RuleBasedStateMachine):
     @rule(sender=traders, shift=st.sampled_from([-2, -1, 1, 3]))
     def stale_or_early_nonce(self, sender: object, shift: int) -> None:
         self.queue(sender, Transfer("USD", ALICE.address, 1), nonce_shift=shift)
+
+    # --- contracts ---------------------------------------------------------------------
+
+    def pick(self, known: list[bytes], choice: tuple[int, bool]) -> bytes:
+        index, made_up = choice
+        if made_up or not known:
+            return crypto.sha256(index.to_bytes(8, "big"))
+        return known[index % len(known)]
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(
+        sender=traders,
+        receiver=counterparties,
+        asset=contract_assets,
+        amount=contract_amounts,
+        secret=st.integers(0, len(SECRETS) - 1),
+        expiry=st.one_of(
+            st.integers(1_000, 8_000),
+            st.integers(-500, 1_000),
+            st.just(limits.contract_horizon_ms_max + 1),
+        ),
+    )
+    def htlc_lock(
+        self, sender: object, receiver: object, asset: str, amount: int, secret: int, expiry: int
+    ) -> None:
+        hashlock = crypto.sha256(SECRETS[secret])
+        body = HtlcLock(
+            asset,
+            amount,
+            receiver.address,  # type: ignore[attr-defined]
+            hashlock,
+            max(0, self.timestamp_ms + expiry),
+        )
+        nonce = self.queue(sender, body)
+        self.htlc_ids.append(compute_contract_id(sender.address, nonce))  # type: ignore[attr-defined]
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(
+        claimer=anyone,
+        choice=contract_picks,
+        preimage=preimages,
+    )
+    def htlc_claim(self, claimer: object, choice: tuple[int, bool], preimage: bytes) -> None:
+        self.queue(claimer, HtlcClaim(self.pick(self.htlc_ids, choice), preimage))
+
+    def open_contracts(self, kind: str) -> list[bytes]:
+        contracts = self.exchange.state.contracts
+        found = contracts.htlcs if kind == "htlc" else contracts.deals
+        return sorted(id for id, contract in found.items() if contract.status == 0)
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(claimer=anyone, index=st.integers(0, 10**6), refund=st.booleans())
+    def settle_open_htlc(self, claimer: object, index: int, refund: bool) -> None:
+        """Claim an open HTLC with its secret, or have its sender refund it (maybe too early)."""
+        open_ids = self.open_contracts("htlc")
+        if not open_ids:
+            return
+        htlc = self.exchange.state.contracts.htlcs[open_ids[index % len(open_ids)]]
+        if refund:
+            sender = next(t for t in ANYONE if t.address == htlc.sender)
+            self.queue(sender, HtlcRefund(htlc.contract_id))
+        else:
+            secret = next(s for s in SECRETS if crypto.sha256(s) == htlc.hashlock)
+            self.queue(claimer, HtlcClaim(htlc.contract_id, secret))
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(index=st.integers(0, 10**6), party_b=st.booleans(), cancel=st.booleans())
+    def act_on_open_deal(self, index: int, party_b: bool, cancel: bool) -> None:
+        """A party of an open deal funds its leg or cancels."""
+        open_ids = self.open_contracts("deal")
+        if not open_ids:
+            return
+        deal = self.exchange.state.contracts.deals[open_ids[index % len(open_ids)]]
+        address = deal.party_b if party_b else deal.party_a
+        party = next(t for t in ANYONE if t.address == address)
+        self.queue(party, DealCancel(deal.contract_id) if cancel else DealFund(deal.contract_id))
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(sender=anyone, choice=contract_picks)
+    def htlc_refund(self, sender: object, choice: tuple[int, bool]) -> None:
+        self.queue(sender, HtlcRefund(self.pick(self.htlc_ids, choice)))
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(
+        party_a=traders,
+        party_b=counterparties,
+        deliver=st.tuples(contract_assets, contract_amounts),
+        pay=st.tuples(contract_assets, contract_amounts),
+        deadline=st.one_of(st.integers(1_000, 8_000), st.integers(-500, 1_000)),
+    )
+    def deal_propose(
+        self,
+        party_a: object,
+        party_b: object,
+        deliver: tuple[str, int],
+        pay: tuple[str, int],
+        deadline: int,
+    ) -> None:
+        body = DealPropose(
+            party_b.address,  # type: ignore[attr-defined]
+            deliver[0],
+            deliver[1],
+            pay[0],
+            pay[1],
+            max(0, self.timestamp_ms + deadline),
+        )
+        nonce = self.queue(party_a, body)
+        deal_id = compute_contract_id(party_a.address, nonce)  # type: ignore[attr-defined]
+        self.deal_ids.append(deal_id)
+        self.deal_parties[deal_id] = (party_a, party_b)
+
+    @precondition(lambda self: len(self.pending) < BLOCK_TXS_MAX)
+    @rule(
+        choice=contract_picks,
+        who=st.sampled_from(["a", "b", "a", "b", "stranger"]),
+        stranger=anyone,
+        cancel=st.sampled_from([False, False, True]),
+    )
+    def deal_fund_or_cancel(
+        self, choice: tuple[int, bool], who: str, stranger: object, cancel: bool
+    ) -> None:
+        deal_id = self.pick(self.deal_ids, choice)
+        parties = self.deal_parties.get(deal_id, (stranger, stranger))
+        signer = {"a": parties[0], "b": parties[1]}.get(who, stranger)
+        self.queue(signer, DealCancel(deal_id) if cancel else DealFund(deal_id))
 
     # --- executing a block -------------------------------------------------------------
 

@@ -10,8 +10,9 @@ the generic ``POST /v1/txs``. Amounts are decimal strings in the asset's units
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, Field
@@ -19,7 +20,19 @@ from pydantic import BaseModel, Field
 from bftx import codec, limits
 from bftx.api.units import format_amount
 from bftx.errors import DecodeError
-from bftx.exchange.contracts import Deal, Htlc
+from bftx.exchange.contracts import Contracts, Deal, Htlc
+from bftx.exchange.events import (
+    DealClosed,
+    DealFunded,
+    DealProposed,
+    DealRefunded,
+    DealSettled,
+    Event,
+    HtlcClaimed,
+    HtlcLocked,
+    HtlcRefunded,
+)
+from bftx.exchange.genesis import Asset
 from bftx.exchange.machine import Exchange
 from bftx.exchange.proofs import StateProof, encode_proof, parse_key
 from bftx.node.runtime import Node
@@ -118,8 +131,8 @@ def register_contract_routes(
         response_model=LightBlockModel,
         summary="A block header with its commit certificate",
     )
-    async def light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
-        return _light_block(node, height, problem)
+    async def get_light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
+        return light_block(node, height, problem)
 
     @app.get(
         "/v1/proofs",
@@ -140,42 +153,50 @@ def register_contract_routes(
             Query(ge=0, le=2**62, description="state after this block; default: newest certified"),
         ] = None,
     ) -> ProofModel:
-        try:
-            state_key = parse_key(key)
-        except DecodeError as error:
-            raise problem(400, "invalid_key", str(error)) from error
-        depth = limits.pipeline_depth_blocks
-        if height is None:
-            height = node.height - depth
-            if height < 0:
-                raise problem(404, "not_certified", "no state is certified by a header yet")
-        if height + depth > node.height:
-            raise problem(
-                404,
-                "not_certified",
-                f"the state after {height} is certified by block {height + depth}, "
-                f"not committed yet (latest {node.height})",
-            )
-        found = exchange().prove(state_key, height)
-        if found is None:
-            raise problem(
-                404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
-            )
-        light = _light_block(node, height + depth, problem)
-        return ProofModel(
-            key=key,
-            key_hex=state_key.hex(),
-            height=height,
-            present=found.value is not None,
-            value=None if found.value is None else found.value.hex(),
-            proof=encode_proof(StateProof(height, found)).hex(),
-            header=light.header,
-            certificate=light.certificate,
-            certified_height=light.height,
+        return build_proof(node, exchange(), key, height, problem)
+
+
+def build_proof(
+    node: Node, exchange: Exchange, key: str, height: int | None, problem: ProblemFactory
+) -> ProofModel:
+    """The proof bundle of ``key`` in the state after ``height`` (default: the newest certified
+    one), with the light block that certifies that state."""
+    try:
+        state_key = parse_key(key)
+    except DecodeError as error:
+        raise problem(400, "invalid_key", str(error)) from error
+    depth = limits.pipeline_depth_blocks
+    if height is None:
+        height = node.height - depth
+        if height < 0:
+            raise problem(404, "not_certified", "no state is certified by a header yet")
+    if height + depth > node.height:
+        raise problem(
+            404,
+            "not_certified",
+            f"the state after {height} is certified by block {height + depth}, "
+            f"not committed yet (latest {node.height})",
         )
+    found = exchange.prove(state_key, height)
+    if found is None:
+        raise problem(
+            404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
+        )
+    light = light_block(node, height + depth, problem)
+    return ProofModel(
+        key=key,
+        key_hex=state_key.hex(),
+        height=height,
+        present=found.value is not None,
+        value=None if found.value is None else found.value.hex(),
+        proof=encode_proof(StateProof(height, found)).hex(),
+        header=light.header,
+        certificate=light.certificate,
+        certified_height=light.height,
+    )
 
 
-def _light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
+def light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
     found = node.stored_block(height) if height > 0 else None
     if found is None:
         raise problem(
@@ -228,3 +249,58 @@ def deal_model(exchange: Exchange, deal: Deal) -> DealModel:
         funded_b=deal.funded_b,
         status=deal.status.name.lower(),
     )
+
+
+# --- WebSocket account events ----------------------------------------------------------
+
+_CONTRACT_EVENTS: dict[type, str] = {
+    HtlcLocked: "htlc_locked",
+    HtlcClaimed: "htlc_claimed",
+    HtlcRefunded: "htlc_refunded",
+    DealProposed: "deal_proposed",
+    DealFunded: "deal_funded",
+    DealSettled: "deal_settled",
+    DealRefunded: "deal_refunded",
+    DealClosed: "deal_closed",
+}
+_AMOUNT_ASSETS = {"amount": "asset", "deliver_amount": "deliver_asset", "pay_amount": "pay_asset"}
+
+
+def contract_account_events(
+    event: Event, contracts: Contracts, assets: Mapping[str, Asset]
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """A contract event for the account channel of each account it concerns (both parties;
+    also the claimer of an HTLC), with amounts as decimal strings; [] for other events."""
+    if not isinstance(
+        event,
+        HtlcLocked
+        | HtlcClaimed
+        | HtlcRefunded
+        | DealProposed
+        | DealFunded
+        | DealSettled
+        | DealRefunded
+        | DealClosed,
+    ):
+        return []
+    kind = _CONTRACT_EVENTS[type(event)]
+    payload: dict[str, Any] = {"event": kind}
+    for field in fields(event):
+        value = getattr(event, field.name)
+        asset_field = _AMOUNT_ASSETS.get(field.name)
+        if asset_field is not None:
+            decimals = assets[getattr(event, asset_field)].decimals
+            payload[field.name] = format_amount(value, decimals)
+        elif isinstance(value, bytes):
+            payload["id" if field.name == "contract_id" else field.name] = value.hex()
+        else:
+            payload[field.name] = value
+    contract_id: bytes = event.contract_id
+    htlc = contracts.htlcs.get(contract_id)
+    deal = contracts.deals.get(contract_id)
+    owners = {htlc.sender, htlc.receiver} if htlc else set()
+    if deal is not None:
+        owners = {deal.party_a, deal.party_b}
+    if isinstance(event, HtlcClaimed):
+        owners.add(event.claimer)
+    return [(owner, payload) for owner in sorted(owners)]

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
+from bftx.api.contracts import contract_account_events
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS
 from bftx.exchange.events import (
@@ -406,7 +407,7 @@ class Feed:
                 (event.sender, self._movement("transfer_sent", event.asset, event.amount)),
                 (event.recipient, self._movement("transfer_received", event.asset, event.amount)),
             ]
-        return []
+        return contract_account_events(event, state.contracts, state.assets)
 
     def _fill(self, trade: Trade, role: str) -> Payload:
         state = self._exchange().state

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, demo, keys, node, sim, swap, testnet, trade
+from bftx.cli import bench, contracts, demo, keys, node, sim, swap, testnet, trade
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -16,6 +16,7 @@ COMMANDS: list[Register] = [
     node.register,
     testnet.register,
     trade.register,
+    contracts.register,
     demo.register,
     swap.register,
     sim.register,

@@ -18,10 +18,11 @@ by users: grinding many keys into one bucket makes it slower to rehash and its
 proofs longer; the per-account limits on orders and contracts bound how far.)
 
 Heights: `seal` marks the end of a block. The commitment then keeps the
-bucket hashes of that height and, copy-on-write, the previous contents of each
-bucket changed after it, for the last ``limits.proof_heights_max`` heights, so
-`prove` can answer for the state a certified header commits to (a header
-anchors the state a few blocks back).
+bucket hashes of that height and, for each key changed after it, its entry at
+that height (an undo log), for the last ``limits.proof_heights_max`` heights,
+so `prove` can rebuild a bucket as it was and answer for the state a
+certified header commits to (a header anchors the state a few blocks back).
+Memory follows the traffic of those heights, not the size of the state.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ _EMPTY_BUCKET = hashlib.sha256(b"\x00").digest()
 _BUCKET = b"\x00"
 _NODE = b"\x01"
 
-Bucket = dict[bytes, tuple[bytes, bytes]]  # key -> (record, value)
+Entry = tuple[bytes, bytes]  # (record, value)
+Bucket = dict[bytes, Entry]
+Undo = dict[int, dict[bytes, Entry | None]]  # bucket -> key -> entry before (None: absent)
+_sha256 = hashlib.sha256
+KEY_BYTES_MAX = 255  # state keys are short: a tag and an address or id
+_KEY_LENGTHS = [length.to_bytes(2, "big") for length in range(KEY_BYTES_MAX + 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,35 +62,38 @@ class _Height:
 
     def __init__(self, bucket_hashes: list[bytes]) -> None:
         self.bucket_hashes = bucket_hashes
-        # bucket index -> its contents at this height, saved when first changed after it
-        self.undo: dict[int, Bucket] = {}
+        # what changed after this height: each changed key's entry at this height
+        self.undo: Undo = {}
 
 
 class StateCommitment:
-    __slots__ = ("buckets", "buckets_log2", "dirty", "heights", "levels", "undo")
+    __slots__ = ("buckets", "buckets_log2", "dirty", "heights", "levels", "shift", "undo")
 
     def __init__(self, buckets_log2: int) -> None:
         self.buckets_log2 = buckets_log2
+        self.shift = 32 - buckets_log2
         count = 1 << buckets_log2
         self.buckets: list[Bucket] = [{} for _ in range(count)]
         self.dirty: set[int] = set()
         self.levels: list[list[bytes]] = build_levels([_EMPTY_BUCKET] * count)
         self.heights: OrderedDict[int, _Height] = OrderedDict()
-        self.undo: dict[int, Bucket] | None = None  # of the newest sealed height
+        self.undo: Undo | None = None  # of the newest sealed height
 
     def bucket_of(self, key: bytes) -> int:
         return compute_bucket_index(key, self.buckets_log2)
 
     def put(self, key: bytes, value: bytes) -> None:
-        index = self.bucket_of(key)
+        # on the hot path of every block: `bucket_of` and the record are inlined
+        index = int.from_bytes(_sha256(key).digest()[:4], "big") >> self.shift
         bucket = self.buckets[index]
         undo = self.undo
-        if undo is not None and index not in undo:
-            undo[index] = dict(bucket)
-        bucket[key] = (
-            len(key).to_bytes(2, "big") + key + hashlib.sha256(value).digest(),
-            value,
-        )
+        if undo is not None:
+            changed = undo.get(index)
+            if changed is None:
+                undo[index] = {key: bucket.get(key)}
+            elif key not in changed:
+                changed[key] = bucket.get(key)
+        bucket[key] = (_KEY_LENGTHS[len(key)] + key + _sha256(value).digest(), value)
         self.dirty.add(index)
 
     def delete(self, key: bytes) -> None:
@@ -92,8 +101,10 @@ class StateCommitment:
         bucket = self.buckets[index]
         if key in bucket:
             undo = self.undo
-            if undo is not None and index not in undo:
-                undo[index] = dict(bucket)
+            if undo is not None:
+                changed = undo.setdefault(index, {})
+                if key not in changed:
+                    changed[key] = bucket[key]
             del bucket[key]
             self.dirty.add(index)
 
@@ -122,13 +133,15 @@ class StateCommitment:
         if sealed is None:
             return None
         index = self.bucket_of(key)
-        bucket = None
-        for later_height, later in self.heights.items():  # oldest first
-            if later_height >= height and index in later.undo:
-                bucket = later.undo[index]
+        bucket = dict(self.buckets[index])
+        for later_height, later in reversed(self.heights.items()):  # newest first, back to it
+            if later_height < height:
                 break
-        if bucket is None:
-            bucket = self.buckets[index]
+            for changed_key, entry in later.undo.get(index, {}).items():
+                if entry is None:
+                    bucket.pop(changed_key, None)
+                else:
+                    bucket[changed_key] = entry
         levels = build_levels(sealed.bucket_hashes)
         siblings = []
         position = index
@@ -149,11 +162,11 @@ class StateCommitment:
         base = self.levels[0]
         for index in indices:
             bucket = self.buckets[index]
-            base[index] = (
-                sha256(_BUCKET + b"".join(bucket[key][0] for key in sorted(bucket))).digest()
-                if bucket
-                else _EMPTY_BUCKET
-            )
+            if bucket:
+                records = [bucket[key][0] for key in sorted(bucket)]
+                base[index] = sha256(_BUCKET + b"".join(records)).digest()
+            else:
+                base[index] = _EMPTY_BUCKET
         touched = indices
         for depth in range(1, len(self.levels)):
             below, level = self.levels[depth - 1], self.levels[depth]
@@ -198,7 +211,7 @@ def compute_proof_root(proof: BucketProof, buckets_log2: int) -> bytes | None:
             return None
         if key == proof.key:
             listed_hash = value_hash
-        records.append(len(key).to_bytes(2, "big") + key + value_hash)
+        records.append(_KEY_LENGTHS[len(key)] + key + value_hash)
         previous = key
     if proof.value is None:
         if listed_hash is not None:

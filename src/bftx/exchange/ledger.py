@@ -72,8 +72,13 @@ def move(
     state: ExchangeState, source: Account, destination: Account, asset: str, amount: int
 ) -> None:
     """Move ``amount`` from ``source``'s available balance to ``destination``'s."""
-    decrease(state, source, asset, amount)
-    increase(state, destination, asset, amount)
+    balance = source.balance(asset)
+    assert balance[0] >= amount, "available balance would go negative"
+    balance[0] -= amount
+    destination.balance(asset)[0] += amount
+    dirty = state.dirty_accounts
+    dirty.add(source.address)
+    dirty.add(destination.address)
 
 
 def mint(state: ExchangeState, account: Account, asset: str, amount: int) -> None:

@@ -261,3 +261,105 @@ class BookUpdate(_message.Message):
     bids: _containers.RepeatedCompositeFieldContainer[Level]
     asks: _containers.RepeatedCompositeFieldContainer[Level]
     def __init__(self, kind: _Optional[_Union[BookUpdate.Kind, str]] = ..., market: _Optional[str] = ..., sequence: _Optional[int] = ..., previous_sequence: _Optional[int] = ..., bids: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[Level, _Mapping]]] = ...) -> None: ...
+
+class GetContractRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: bytes
+    def __init__(self, id: _Optional[bytes] = ...) -> None: ...
+
+class Htlc(_message.Message):
+    __slots__ = ("id", "sender", "receiver", "asset", "amount", "hashlock", "expiry_ms", "status", "preimage")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    HASHLOCK_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_MS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PREIMAGE_FIELD_NUMBER: _ClassVar[int]
+    id: bytes
+    sender: bytes
+    receiver: bytes
+    asset: str
+    amount: str
+    hashlock: bytes
+    expiry_ms: int
+    status: str
+    preimage: bytes
+    def __init__(self, id: _Optional[bytes] = ..., sender: _Optional[bytes] = ..., receiver: _Optional[bytes] = ..., asset: _Optional[str] = ..., amount: _Optional[str] = ..., hashlock: _Optional[bytes] = ..., expiry_ms: _Optional[int] = ..., status: _Optional[str] = ..., preimage: _Optional[bytes] = ...) -> None: ...
+
+class Deal(_message.Message):
+    __slots__ = ("id", "party_a", "party_b", "deliver_asset", "deliver_amount", "pay_asset", "pay_amount", "deadline_ms", "funded_a", "funded_b", "status")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PARTY_A_FIELD_NUMBER: _ClassVar[int]
+    PARTY_B_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_ASSET_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAY_ASSET_FIELD_NUMBER: _ClassVar[int]
+    PAY_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    FUNDED_A_FIELD_NUMBER: _ClassVar[int]
+    FUNDED_B_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    id: bytes
+    party_a: bytes
+    party_b: bytes
+    deliver_asset: str
+    deliver_amount: str
+    pay_asset: str
+    pay_amount: str
+    deadline_ms: int
+    funded_a: bool
+    funded_b: bool
+    status: str
+    def __init__(self, id: _Optional[bytes] = ..., party_a: _Optional[bytes] = ..., party_b: _Optional[bytes] = ..., deliver_asset: _Optional[str] = ..., deliver_amount: _Optional[str] = ..., pay_asset: _Optional[str] = ..., pay_amount: _Optional[str] = ..., deadline_ms: _Optional[int] = ..., funded_a: _Optional[bool] = ..., funded_b: _Optional[bool] = ..., status: _Optional[str] = ...) -> None: ...
+
+class GetLightBlockRequest(_message.Message):
+    __slots__ = ("height",)
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    def __init__(self, height: _Optional[int] = ...) -> None: ...
+
+class LightBlock(_message.Message):
+    __slots__ = ("height", "header", "certificate", "state_height", "state_root")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    header: bytes
+    certificate: bytes
+    state_height: int
+    state_root: bytes
+    def __init__(self, height: _Optional[int] = ..., header: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., state_height: _Optional[int] = ..., state_root: _Optional[bytes] = ...) -> None: ...
+
+class GetProofRequest(_message.Message):
+    __slots__ = ("key", "height")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    height: int
+    def __init__(self, key: _Optional[str] = ..., height: _Optional[int] = ...) -> None: ...
+
+class Proof(_message.Message):
+    __slots__ = ("key", "height", "present", "value", "proof", "header", "certificate", "certified_height")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFIED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    height: int
+    present: bool
+    value: bytes
+    proof: bytes
+    header: bytes
+    certificate: bytes
+    certified_height: int
+    def __init__(self, key: _Optional[str] = ..., height: _Optional[int] = ..., present: _Optional[bool] = ..., value: _Optional[bytes] = ..., proof: _Optional[bytes] = ..., header: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., certified_height: _Optional[int] = ...) -> None: ...

@@ -79,6 +79,26 @@ class BftxStub:
                 request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.StreamBookRequest.SerializeToString,
                 response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.BookUpdate.FromString,
                 _registered_method=True)
+        self.GetHtlc = channel.unary_unary(
+                '/bftx.v1.Bftx/GetHtlc',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Htlc.FromString,
+                _registered_method=True)
+        self.GetDeal = channel.unary_unary(
+                '/bftx.v1.Bftx/GetDeal',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Deal.FromString,
+                _registered_method=True)
+        self.GetLightBlock = channel.unary_unary(
+                '/bftx.v1.Bftx/GetLightBlock',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetLightBlockRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.LightBlock.FromString,
+                _registered_method=True)
+        self.GetProof = channel.unary_unary(
+                '/bftx.v1.Bftx/GetProof',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.FromString,
+                _registered_method=True)
 
 
 class BftxServicer:
@@ -147,6 +167,34 @@ class BftxServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHtlc(self, request, context):
+        """One hashed time-lock contract (docs/settlement.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeal(self, request, context):
+        """One escrowed deal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLightBlock(self, request, context):
+        """A block header and its commit certificate, as canonical bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProof(self, request, context):
+        """A membership or absence proof of a state entry, with the light block that certifies it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BftxServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +242,26 @@ def add_BftxServicer_to_server(servicer, server):
                     servicer.StreamBook,
                     request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.StreamBookRequest.FromString,
                     response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.BookUpdate.SerializeToString,
+            ),
+            'GetHtlc': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHtlc,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Htlc.SerializeToString,
+            ),
+            'GetDeal': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeal,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Deal.SerializeToString,
+            ),
+            'GetLightBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLightBlock,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetLightBlockRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.LightBlock.SerializeToString,
+            ),
+            'GetProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProof,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +507,114 @@ class Bftx:
             '/bftx.v1.Bftx/StreamBook',
             bftx_dot_api_dot_grpc_dot_bftx__pb2.StreamBookRequest.SerializeToString,
             bftx_dot_api_dot_grpc_dot_bftx__pb2.BookUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHtlc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/GetHtlc',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.Htlc.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/GetDeal',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.GetContractRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.Deal.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLightBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/GetLightBlock',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.GetLightBlockRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.LightBlock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/GetProof',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.FromString,
             options,
             channel_credentials,
             insecure,

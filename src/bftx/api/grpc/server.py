@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import grpc
 
 from bftx import limits
+from bftx.api.contracts import build_proof, deal_model, htlc_model, light_block
 from bftx.api.feed import (
     BOOK_LEVELS,
     Feed,
@@ -203,6 +204,81 @@ class BftxService:
             tx_hashes=[receipt.tx_hash for receipt in result.receipts],
         )
 
+    # --- contracts and proofs -----------------------------------------------------------
+
+    async def GetHtlc(self, request: pb.GetContractRequest, context: Any) -> pb.Htlc:
+        exchange = self._node.application.exchange
+        htlc = exchange.htlc(request.id)
+        if htlc is None:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such HTLC")
+        assert htlc is not None
+        view = htlc_model(exchange, htlc)
+        return pb.Htlc(
+            id=htlc.contract_id,
+            sender=htlc.sender,
+            receiver=htlc.receiver,
+            asset=htlc.asset,
+            amount=view.amount,
+            hashlock=htlc.hashlock,
+            expiry_ms=htlc.expiry_ms,
+            status=view.status,
+            preimage=htlc.preimage,
+        )
+
+    async def GetDeal(self, request: pb.GetContractRequest, context: Any) -> pb.Deal:
+        exchange = self._node.application.exchange
+        deal = exchange.deal(request.id)
+        if deal is None:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such deal")
+        assert deal is not None
+        view = deal_model(exchange, deal)
+        return pb.Deal(
+            id=deal.contract_id,
+            party_a=deal.party_a,
+            party_b=deal.party_b,
+            deliver_asset=deal.deliver_asset,
+            deliver_amount=view.deliver_amount,
+            pay_asset=deal.pay_asset,
+            pay_amount=view.pay_amount,
+            deadline_ms=deal.deadline_ms,
+            funded_a=deal.funded_a,
+            funded_b=deal.funded_b,
+            status=view.status,
+        )
+
+    async def GetLightBlock(self, request: pb.GetLightBlockRequest, context: Any) -> pb.LightBlock:
+        try:
+            found = light_block(self._node, request.height, _Refusal)
+        except _Refusal as refusal:
+            await refusal.abort(context)
+            raise
+        return pb.LightBlock(
+            height=found.height,
+            header=bytes.fromhex(found.header),
+            certificate=bytes.fromhex(found.certificate),
+            state_height=found.state_height,
+            state_root=bytes.fromhex(found.state_root),
+        )
+
+    async def GetProof(self, request: pb.GetProofRequest, context: Any) -> pb.Proof:
+        height = request.height if request.HasField("height") else None
+        exchange = self._node.application.exchange
+        try:
+            found = build_proof(self._node, exchange, request.key, height, _Refusal)
+        except _Refusal as refusal:
+            await refusal.abort(context)
+            raise
+        return pb.Proof(
+            key=found.key,
+            height=found.height,
+            present=found.present,
+            value=bytes.fromhex(found.value or ""),
+            proof=bytes.fromhex(found.proof),
+            header=bytes.fromhex(found.header),
+            certificate=bytes.fromhex(found.certificate),
+            certified_height=found.certified_height,
+        )
+
     # --- bulk submission ---------------------------------------------------------------
 
     async def SubmitTxs(
@@ -282,6 +358,25 @@ class BftxService:
             )
         assert symbol is not None
         return symbol
+
+
+_REFUSAL_STATUS = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+class _Refusal(Exception):
+    """A refusal from the shared REST/gRPC helpers (HTTP-style status), turned into a gRPC one."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    async def abort(self, context: Any) -> NoReturn:
+        status = _REFUSAL_STATUS.get(self.status, grpc.StatusCode.INVALID_ARGUMENT)
+        await _abort(context, status, self.code, self.message)
 
 
 async def _abort(context: Any, status: grpc.StatusCode, code: str, message: str) -> NoReturn:

@@ -1,0 +1,130 @@
+"""`bftx htlc`, `bftx deal`, `bftx proof` and `bftx verify` against a live one-validator
+cluster, through `bftx.cli.main` as a user would type them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bftx.cli import main
+from tests.api.support import LiveCluster, wait_for
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
+    live = LiveCluster(tmp_path_factory.mktemp("cluster") / "testnet")
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()
+
+
+class Cli:
+    def __init__(self, cluster: LiveCluster, capsys: pytest.CaptureFixture[str]) -> None:
+        self.cluster = cluster
+        self.capsys = capsys
+
+    def run(self, *arguments: str) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main(list(arguments))
+        return code, self.capsys.readouterr().out
+
+    def json(self, *arguments: str, expect: int = 0) -> Any:
+        code, out = self.run(*arguments, "--url", self.cluster.api_url(), "--json")
+        assert code == expect, out
+        return json.loads(out)
+
+    def key(self, name: str) -> str:
+        return str(self.cluster.testnet.directory / "accounts" / f"{name}.json")
+
+    def genesis(self) -> str:
+        return str(self.cluster.testnet.nodes[0].genesis_file)
+
+
+@pytest.fixture
+def cli(cluster: LiveCluster, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(cluster, capsys)
+
+
+def test_htlc_lock_with_a_new_secret_then_claim_and_show(cli: Cli) -> None:
+    alice, bob = cli.cluster.fresh_traders(2)
+    locked = cli.json(
+        "htlc", "lock", "--key", cli.key("trader000"), "--asset", "BTC", "--amount", "0.5",
+        "--receiver", bob.address.hex(),
+    )  # fmt: skip
+    assert locked["status"] == "committed" and len(locked["secret"]) == 64
+    wrong = cli.json(
+        "htlc", "claim", "--key", cli.key("trader001"), "--id", locked["id"], "--preimage", "00" * 32,
+        expect=1,
+    )  # fmt: skip
+    assert wrong["error"] == "wrong_preimage"
+    claimed = cli.json(
+        "htlc", "claim", "--key", cli.key("trader001"), "--id", locked["id"],
+        "--preimage", locked["secret"],
+    )  # fmt: skip
+    assert claimed["events"] == ["htlc_claimed"]
+    shown = cli.json("htlc", "show", "--id", locked["id"])
+    assert (shown["status"], shown["preimage"]) == ("claimed", locked["secret"])
+    assert alice.address.hex() == shown["sender"]
+
+
+def test_deal_propose_fund_cancel(cli: Cli) -> None:
+    _a, b = cli.cluster.fresh_traders(2)
+    proposed = cli.json(
+        "deal", "propose", "--key", cli.key("trader002"), "--counterparty", b.address.hex(),
+        "--deliver-asset", "BTC", "--deliver-amount", "0.1", "--pay-asset", "USD",
+        "--pay-amount", "5000",
+    )  # fmt: skip
+    assert proposed["events"] == ["deal_proposed"]
+    cli.json("deal", "fund", "--key", cli.key("trader002"), "--id", proposed["id"])
+    refused = cli.json(
+        "deal", "cancel", "--key", cli.key("trader003"), "--id", proposed["id"], expect=1
+    )
+    assert refused["error"] == "other_leg_funded"
+    cancelled = cli.json("deal", "cancel", "--key", cli.key("trader002"), "--id", proposed["id"])
+    assert cancelled["events"] == ["deal_refunded", "deal_closed"]
+    assert cli.json("deal", "show", "--id", proposed["id"])["status"] == "cancelled"
+
+
+def test_proof_written_by_bftx_proof_verifies_offline_and_fails_when_changed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    (alice,) = cli.cluster.fresh_traders(1)
+    out = tmp_path / "proof.json"
+
+    def fetched() -> bool | None:
+        code, _ = cli.run(
+            "proof", f"account:{alice.address.hex()}", "--out", str(out),
+            "--url", cli.cluster.api_url(), "--json",
+        )  # fmt: skip
+        return True if code == 0 else None
+
+    wait_for(fetched, 10.0, "a certified proof")
+    code, text = cli.run("verify", "--genesis", cli.genesis(), "--proof", str(out), "--json")
+    assert code == 0, text
+    verified = json.loads(text)
+    assert verified["valid"] is True and verified["present"] is True
+    assert verified["value"][0] == 0  # the account's nonce: it never sent a tx
+    bundle = json.loads(out.read_text())
+    header = bytearray(bytes.fromhex(bundle["header"]))
+    header[-3] ^= 0xFF
+    out.write_text(json.dumps({**bundle, "header": header.hex()}))
+    code, text = cli.run("verify", "--genesis", cli.genesis(), "--proof", str(out), "--json")
+    assert code == 1 and json.loads(text)["error"] == "proof_invalid"
+
+
+def test_verify_refuses_a_missing_or_broken_file(cli: Cli, tmp_path: Path) -> None:
+    code, text = cli.run(
+        "verify", "--genesis", cli.genesis(), "--proof", str(tmp_path / "none"), "--json"
+    )
+    assert code == 1 and json.loads(text)["error"] == "unreadable"
+    (tmp_path / "bad.json").write_text("{")
+    code, text = cli.run(
+        "verify", "--genesis", cli.genesis(), "--proof", str(tmp_path / "bad.json"), "--json"
+    )
+    assert code == 1 and json.loads(text)["error"] == "bad_proof_file"
