@@ -9,7 +9,15 @@ import pytest
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "bftx"
 
-FOUNDATIONS = {"bftx", "bftx.crypto", "bftx.codec", "bftx.chain", "bftx.limits", "bftx.errors"}
+FOUNDATIONS = {
+    "bftx",
+    "bftx.access",
+    "bftx.crypto",
+    "bftx.codec",
+    "bftx.chain",
+    "bftx.limits",
+    "bftx.errors",
+}
 IMPURE_STDLIB = {
     "asyncio",
     "socket",

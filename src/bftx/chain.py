@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bftx import crypto, limits
+from bftx.access import AccessPolicy
 from bftx.errors import ConfigError
 
 
@@ -43,6 +44,7 @@ class Genesis:
     validators: tuple[Validator, ...]
     exchange: Mapping[str, Any]
     followers: tuple[Validator, ...] = ()
+    access: AccessPolicy = field(default_factory=AccessPolicy)  # who may read what (APIs)
 
     def validator_index(self, public_key: bytes) -> int | None:
         for index, validator in enumerate(self.validators):
@@ -51,13 +53,17 @@ class Genesis:
         return None
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document = {
             "chain_id": self.chain_id,
             "genesis_time_ms": self.genesis_time_ms,
             "validators": [_member_document(member) for member in self.validators],
             "followers": [_member_document(member) for member in self.followers],
             "exchange": dict(self.exchange),
         }
+        api = self.access.to_document()
+        if api is not None:  # absent by default, so older genesis files keep their hash
+            document["api"] = api
+        return document
 
     @staticmethod
     def from_document(document: Any) -> Genesis:
@@ -107,7 +113,12 @@ class Genesis:
         if exchange.get("chain_id", chain_id) != chain_id:
             raise ConfigError("genesis.exchange.chain_id: must equal genesis.chain_id")
         return Genesis(
-            chain_id, genesis_time_ms, validators, {**exchange, "chain_id": chain_id}, followers
+            chain_id,
+            genesis_time_ms,
+            validators,
+            {**exchange, "chain_id": chain_id},
+            followers,
+            AccessPolicy.from_document(document.get("api")),
         )
 
     def compute_hash(self) -> bytes:

@@ -72,10 +72,19 @@ api_json_depth_max = 32  # arrays and objects nested in one client JSON message
 websocket_message_bytes_max = 4_096  # one client message on /v1/ws
 websocket_frame_bytes_max = 65_536  # frames past this close the connection (1009) unread
 grpc_message_bytes_max = 8 * 1024 * 1024  # one TxBatch of txs_per_block_max txs fits
+api_signature_skew_ms_max = (
+    30_000  # a signed request's timestamp may be this far from the node's clock
+)
+api_signatures_remembered_max = 262_144  # recent request signatures kept to refuse replays
+api_requests_per_s = 500  # per signed identity (a token bucket) ...
+api_request_burst = 1_000  # ... with bursts of this many
+api_rate_buckets_max = 65_536  # identities whose buckets are kept (least recently seen dropped)
 
 assert api_request_bytes_max >= block_bytes_max  # a binary batch of a full block fits too
 assert websocket_message_bytes_max < websocket_frame_bytes_max
 assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
+# every signature that may still be replayed (2 x skew) from identities at full rate fits
+assert api_signatures_remembered_max >= api_requests_per_s * 2 * api_signature_skew_ms_max // 1000
 
 # --- state commitment and snapshots ----------------------------------------
 state_buckets_log2 = 12

@@ -39,8 +39,12 @@ MARKET = "BTC/USD"
 
 
 class LiveCluster:
-    def __init__(self, directory: Path, validators: int = 1) -> None:
-        self.testnet = create_testnet(directory, validators, traders=40)
+    def __init__(
+        self, directory: Path, validators: int = 1, permissioned_reads: bool = False
+    ) -> None:
+        self.testnet = create_testnet(
+            directory, validators, traders=40, permissioned_reads=permissioned_reads
+        )
         self.accounts: dict[str, KeyPair] = {
             name: load_key(directory / "accounts" / f"{name}.json")
             for name in self.testnet.accounts

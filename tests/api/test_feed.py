@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 import pytest
 
+from bftx.access import AccessPolicy
 from bftx.api import feed as feed_module
 from bftx.api.feed import Feed, Update, compute_level_changes
 from bftx.api.grpc import server as grpc_server
@@ -50,7 +51,9 @@ class FakeNode:
         self.keys = {name: KeyPair.generate() for name in ACCOUNTS}
         genesis = ExchangeGenesis.from_document(exchange_document(CHAIN_ID, self.keys))
         self.application = ExchangeApplication(genesis)
-        self.genesis = SimpleNamespace(validators=[SimpleNamespace(name="node0")])
+        self.genesis = SimpleNamespace(
+            validators=[SimpleNamespace(name="node0")], access=AccessPolicy()
+        )
         self.nonces = dict.fromkeys(ACCOUNTS, 0)
 
     async def subscribe(self) -> AsyncIterator[CommittedBlock]:

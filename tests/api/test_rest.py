@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
 import pytest
 
 from bftx import codec, limits
+from bftx.access import AccessPolicy
 from bftx.api.rest import create_app
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.runtime import Node
@@ -452,6 +454,8 @@ def test_an_order_tx_for_an_unknown_market_commits_with_its_rejection_code(
 
 def test_a_bug_is_a_500_problem_without_a_traceback() -> None:
     class BrokenNode:
+        genesis = SimpleNamespace(access=AccessPolicy(), validators=())  # open reads
+
         def status(self) -> dict[str, Any]:
             raise RuntimeError("a bug with a secret in its message")
 

@@ -286,10 +286,16 @@ class Feed:
             "price": format_price(trade.price_ticks, market, base, quote),
             "amount": format_size(trade.quantity_lots, market, base),
             "taker_side": _side(trade.taker_side),
-            "maker_order_id": f"{trade.maker.hex()}:{trade.maker_nonce}",
-            "taker_order_id": f"{trade.taker.hex()}:{trade.taker_nonce}",
+            "maker_order_id": self._order_id(trade.maker, trade.maker_nonce),
+            "taker_order_id": self._order_id(trade.taker, trade.taker_nonce),
             "timestamp_ms": trade.timestamp_ms,
         }
+
+    def _order_id(self, owner: bytes, nonce: int) -> str:
+        """Empty in a permissioned network: public trades name no participant."""
+        if self._node.genesis.access.permissioned:
+            return ""
+        return f"{owner.hex()}:{nonce}"
 
     def _block_payload(self, block: CommittedBlock) -> Payload:
         names = [v.name for v in self._node.genesis.validators]

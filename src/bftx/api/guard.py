@@ -14,7 +14,7 @@ request this middleware already refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from bftx import limits
@@ -52,10 +52,10 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is None:
-            await _refuse(send, 400, "invalid_request", "Content-Length is not a decimal integer")
+            await refuse(send, 400, "invalid_request", "Content-Length is not a decimal integer")
             return
         if declared > self._bytes_max:
-            await _refuse(send, 413, "request_too_large", self._too_large(f"{declared} bytes"))
+            await refuse(send, 413, "request_too_large", self._too_large(f"{declared} bytes"))
             return
         await _CountedRequest(self, scope, receive, send).run()
 
@@ -88,7 +88,7 @@ class _CountedRequest:
                 self._refused = True
                 if not self._response_started:
                     detail = self._limit._too_large(f"over {self._limit._bytes_max} bytes")
-                    await _refuse(self._send, 413, "request_too_large", detail)
+                    await refuse(self._send, 413, "request_too_large", detail)
                 return {"type": "http.disconnect"}
         return message
 
@@ -111,19 +111,22 @@ def _content_length(scope: Scope) -> int | None:
     return 0
 
 
-async def _refuse(send: Send, status: int, code: str, detail: str) -> None:
+async def refuse(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    extra_headers: Mapping[str, str] | None = None,
+) -> None:
+    """Answer a request with a problem+json error and close the connection."""
     body = json.dumps(problem_document(status, code, detail)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", PROBLEM.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    headers += [(name.encode(), value.encode()) for name, value in (extra_headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

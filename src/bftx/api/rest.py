@@ -12,7 +12,7 @@ import binascii
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import fields
 from enum import IntEnum
 from typing import Annotated, Any, Literal
@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from bftx import codec, crypto, limits
+from bftx.api.access import AccessControl, authenticator_for, may_see_account
 from bftx.api.contracts import register_contract_routes
 from bftx.api.guard import BodyLimit, problem_document
 from bftx.api.units import format_amount, format_price, format_size
@@ -198,10 +199,12 @@ class TradeModel(BaseModel):
     price: str
     amount: str
     taker_side: Literal["buy", "sell"]
-    maker: str
-    taker: str
-    maker_order_id: str
-    taker_order_id: str
+    maker: str | None = Field(
+        default=None, description="null in a permissioned network's public trades"
+    )
+    taker: str | None = None
+    maker_order_id: str | None = None
+    taker_order_id: str | None = None
     timestamp_ms: int
     height: int | None = None
 
@@ -284,11 +287,18 @@ def create_app(node: Node) -> FastAPI:
         responses={
             400: _problem_response("Bad input: the detail says what was wrong"),
             404: _problem_response("No such resource (market, order, block, path)"),
+            401: _problem_response(
+                "Permissioned reads: the request is unsigned, badly signed, stale or replayed"
+            ),
+            403: _problem_response("Permissioned reads: not yours to see (another's account)"),
+            429: _problem_response("Too many requests from this identity: see Retry-After"),
             413: _problem_response(
                 f"The request body is over {limits.api_request_bytes_max} bytes; refused unread"
             ),
         },
     )
+    # Starlette runs the middleware added last first: BodyLimit bounds what AccessControl reads.
+    app.add_middleware(AccessControl, authenticator=lambda: authenticator_for(node))
     app.add_middleware(BodyLimit)
 
     refused = Refusals()
@@ -367,7 +377,9 @@ def create_app(node: Node) -> FastAPI:
         response_model=TxStatus,
         summary="Pending, committed (with its result), rejected at submission (with its code) or unknown",
     )
-    async def tx_status(tx_hash: Annotated[str, Path(pattern=_HEX_HASH)]) -> TxStatus:
+    async def tx_status(
+        http: Request, tx_hash: Annotated[str, Path(pattern=_HEX_HASH)]
+    ) -> TxStatus:
         digest = bytes.fromhex(tx_hash.removeprefix("0x"))
         row = node.store.tx(digest) if node.store else None
         if row is not None:
@@ -379,7 +391,7 @@ def create_app(node: Node) -> FastAPI:
                 position=row.position,
                 code=code.slug,
                 message=CODE_DESCRIPTIONS[code],
-                events=_receipt_events(node, row.height, row.position),
+                events=_receipt_events(node, row.height, row.position, http.scope),
             )
         if node.mempool is not None and digest in node.mempool:
             return TxStatus(tx_hash=digest.hex(), status="pending")
@@ -463,7 +475,8 @@ def create_app(node: Node) -> FastAPI:
         current = exchange()
         market, base, quote = _market(current, symbol)
         rows = node.store.trades(market.symbol, limit) if node.store else []
-        return [_trade_model(row, market, base, quote) for row in rows]
+        anonymous = node.genesis.access.permissioned  # public data names no participant
+        return [_trade_model(row, market, base, quote, anonymous) for row in rows]
 
     @app.get(
         "/v1/accounts/{address}",
@@ -602,14 +615,20 @@ _EVENT_KINDS = {
 }
 
 
-def _receipt_events(node: Node, height: int, position: int) -> list[dict[str, Any]]:
+def _receipt_events(
+    node: Node, height: int, position: int, scope: MutableMapping[str, Any]
+) -> list[dict[str, Any]]:
+    """What a committed tx did; in a permissioned network only its sender and auditors see it."""
     stored = node.store.block(height) if node.store else None
     if stored is None:
         return []
     receipts = decode_block_result(stored.result).receipts
     if position >= len(receipts):
         return []
-    return [event_to_json(event) for event in receipts[position].events]
+    receipt = receipts[position]
+    if not may_see_account(scope, node.genesis.access, receipt.sender):
+        return []
+    return [event_to_json(event) for event in receipt.events]
 
 
 class Refusals:
@@ -704,7 +723,19 @@ def _market(exchange: Exchange, symbol: str) -> tuple[Market, Asset, Asset]:
     return market, exchange.state.assets[market.base], exchange.state.assets[market.quote]
 
 
-def _trade_model(row: TradeRow, market: Market, base: Asset, quote: Asset) -> TradeModel:
+def _trade_model(
+    row: TradeRow, market: Market, base: Asset, quote: Asset, anonymous: bool = False
+) -> TradeModel:
+    if anonymous:
+        return TradeModel(
+            trade_id=row.trade_id,
+            market=row.market,
+            price=format_price(row.price_ticks, market, base, quote),
+            amount=format_size(row.quantity_lots, market, base),
+            taker_side="buy" if row.taker_side == 0 else "sell",
+            timestamp_ms=row.timestamp_ms,
+            height=row.height,
+        )
     return TradeModel(
         trade_id=row.trade_id,
         market=row.market,

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket
 
 from bftx import limits
+from bftx.api.access import may_see_account
 from bftx.api.feed import Feed, Payload, Topic, Update, feed_for, find_market, market_label
 from bftx.api.guard import json_depth_exceeds
 from bftx.node.runtime import Node
@@ -207,7 +208,13 @@ class Connection:
             address = request.get("address")
             if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
                 raise RequestError("invalid_address", 'account needs "address": 40 hex digits')
-            return ("account", address.removeprefix("0x").lower())
+            owner = address.removeprefix("0x").lower()
+            policy = self._node.genesis.access
+            if not may_see_account(self._websocket.scope, policy, bytes.fromhex(owner)):
+                raise RequestError(
+                    "forbidden", "an account's events are visible to its owner and to auditors"
+                )
+            return ("account", owner)
         raise RequestError("unknown_channel", "channel must be book, trades, blocks or account")
 
 

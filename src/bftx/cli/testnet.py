@@ -29,6 +29,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         action="store_true",
         help="pick free ports instead of the fixed ones (p2p 26600+i, API 8700+i, metrics 9700+i, gRPC 50600+i)",
     )
+    init.add_argument(
+        "--permissioned-reads",
+        action="store_true",
+        help="the API needs signed requests; an account is visible to its owner and to "
+        "accounts/auditor.json only (default: open reads)",
+    )
     init.set_defaults(handler=_init)
 
     start = actions.add_parser("start", help="start every node of a testnet; Ctrl-C stops them all")
@@ -54,6 +60,7 @@ def _init(arguments: argparse.Namespace) -> int:
             arguments.followers,
             arguments.traders,
             fixed_ports=not arguments.random_ports,
+            permissioned_reads=arguments.permissioned_reads,
         )
     except BftxError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -118,6 +118,13 @@ def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--node", type=int, default=0, help="with --testnet: which node (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--identity",
+        type=Path,
+        default=os.environ.get("BFTX_KEY"),
+        help="key file that signs requests, for networks with permissioned reads "
+        "(default $BFTX_KEY; commands that take --key sign with it)",
+    )
     return parser
 
 
@@ -140,7 +147,7 @@ def _run(
     arguments: argparse.Namespace, action: Callable[[Client], Any], key: Path | None = None
 ) -> int:
     try:
-        with Client(node_url(arguments), key=key) as client:
+        with Client(node_url(arguments), key=key or arguments.identity) as client:
             result = action(client)
     except (ClientError, BftxError) as error:
         code = getattr(error, "code", "error")

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from bftx.client import core
 from bftx.client.contracts import AsyncContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client.signing import RequestSigner, websocket_headers
 from bftx.client.sync import _json
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
@@ -39,7 +40,11 @@ class AsyncClient(AsyncContractsMixin):
         self.key = core.load_signing_key(key)
         self.timeout = timeout
         self.wait = wait
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=timeout,
+            auth=RequestSigner(self.key) if self.key is not None else None,
+        )
         self._markets: dict[str, core.MarketInfo] = {}
         self._chain_id: str | None = None
         self._nonce: int | None = None
@@ -239,7 +244,10 @@ class AsyncClient(AsyncContractsMixin):
         ws_url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/v1/ws"
         try:
             async with websockets.connect(
-                ws_url, max_size=STREAM_MESSAGE_BYTES_MAX, open_timeout=self.timeout
+                ws_url,
+                max_size=STREAM_MESSAGE_BYTES_MAX,
+                open_timeout=self.timeout,
+                additional_headers=websocket_headers(self.key, ws_url),
             ) as connection:
                 await connection.send(json.dumps(subscription))
                 async for raw in connection:

@@ -11,6 +11,7 @@ import httpx
 from bftx.client import core
 from bftx.client.contracts import ContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client.signing import RequestSigner
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
@@ -29,7 +30,11 @@ class Client(ContractsMixin):
         self.key = core.load_signing_key(key)
         self.timeout = timeout
         self.wait = wait
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            auth=RequestSigner(self.key) if self.key is not None else None,
+        )
         self._markets: dict[str, core.MarketInfo] = {}
         self._chain_id: str | None = None
         self._nonce: int | None = None

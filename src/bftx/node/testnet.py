@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bftx.access import AccessPolicy
 from bftx.chain import Genesis, Validator
 from bftx.crypto import KeyPair, save_key
 from bftx.errors import ConfigError
@@ -69,12 +70,15 @@ def create_testnet(
     chain_id: str = CHAIN_ID,
     genesis_time_ms: int = 0,
     fixed_ports: bool = False,
+    permissioned_reads: bool = False,
 ) -> Testnet:
     """Write a testnet of ``validators`` + ``followers`` nodes; ``hosts`` gives each node its own IP.
 
     Node ``i`` gets free ports by default; with ``fixed_ports`` it gets the
     well-known ones: p2p ``26600 + i``, API ``8700 + i``, metrics ``9700 + i``,
-    gRPC ``50600 + i``.
+    gRPC ``50600 + i``. With ``permissioned_reads`` the API needs signed
+    requests and shows an account to its owner and to the auditor
+    (``accounts/auditor.json``) only.
     """
     if validators < 1:
         raise ConfigError("a testnet needs at least one validator")
@@ -96,12 +100,17 @@ def create_testnet(
         for name in ("registrar", "btc-issuer", "usd-issuer", "fees", "alice", "bob")
     }
     accounts.update({f"trader{index:03d}": KeyPair.generate() for index in range(traders)})
+    access = AccessPolicy()
+    if permissioned_reads:
+        accounts["auditor"] = KeyPair.generate()
+        access = AccessPolicy(permissioned=True, auditors=frozenset({accounts["auditor"].address}))
     genesis = Genesis(
         chain_id=chain_id,
         genesis_time_ms=genesis_time_ms,
         validators=tuple(members[:validators]),
         exchange=exchange_document(chain_id, accounts),
         followers=tuple(members[validators:]),
+        access=access,
     )
     genesis.save(directory / "genesis.json")
     if fixed_ports:

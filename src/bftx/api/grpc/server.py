@@ -13,6 +13,7 @@ Must never: show uncommitted state, or do per-tx awaits on the bulk path
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 import grpc
 
 from bftx import limits
+from bftx.api.access import AccessError, Identity, authenticator_for
 from bftx.api.contracts import build_proof, deal_model, htlc_model, light_block
 from bftx.api.feed import (
     BOOK_LEVELS,
@@ -102,6 +104,10 @@ class BftxService:
     def __init__(self, node: Node) -> None:
         self._node = node
 
+    @property
+    def node(self) -> Node:
+        return self._node
+
     # --- unary queries -----------------------------------------------------------------
 
     async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.Status:
@@ -169,6 +175,13 @@ class BftxService:
             )
         exchange = self._node.application.exchange
         owner = request.address
+        if not _may_see_account(self._node, owner):
+            await _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "forbidden",
+                "an account is visible to its owner and to auditors only",
+            )
         return pb.Account(
             address=owner,
             registered=exchange.is_registered(owner),
@@ -458,6 +471,43 @@ async def _fail(context: Any, method: str) -> NoReturn:
     )
 
 
+_ACCESS_STATUS = {
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
+    "bftx_grpc_identity", default=None
+)
+
+
+async def _admit_call(node: Node, method: str, context: Any) -> None:
+    """Authenticate a call from its metadata (see `bftx.access`); the identity for its handler.
+
+    gRPC signs the call, not its messages: the target is the method path, the
+    body is empty, so a stream authenticates once.
+    """
+    metadata = {
+        str(key).lower(): value
+        for key, value in (context.invocation_metadata() or ())
+        if isinstance(value, str)
+    }
+    try:
+        identity = authenticator_for(node).admit(
+            metadata, "POST", "", f"/{SERVICE_NAME}/{method}", b""
+        )
+    except AccessError as error:
+        await _abort(context, _ACCESS_STATUS[error.status], error.code, error.detail)
+    _identity.set(identity)
+
+
+def _may_see_account(node: Node, owner: bytes) -> bool:
+    identity = _identity.get()
+    return not node.genesis.access.permissioned or (
+        identity is not None and identity.may_read_account(owner)
+    )
+
+
 def guarded_handlers(service: BftxService) -> Any:
     """The service's handlers: malformed requests are INVALID_ARGUMENT, bugs are INTERNAL.
 
@@ -473,20 +523,20 @@ def guarded_handlers(service: BftxService) -> Any:
         encode = getattr(pb, method.output_type.name).SerializeToString
         if method.client_streaming and not method.server_streaming:
             handlers[method.name] = grpc.stream_unary_rpc_method_handler(
-                _guard_stream_unary(behaviour, method.name),
+                _guard_stream_unary(service.node, behaviour, method.name),
                 request_deserializer=decode,
                 response_serializer=encode,
             )
         elif method.server_streaming and not method.client_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _guard_unary_stream(behaviour, method.name),
+                _guard_unary_stream(service.node, behaviour, method.name),
                 request_deserializer=decode,
                 response_serializer=encode,
             )
         else:
             assert not method.client_streaming, f"{method.name}: no bidirectional calls"
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _guard_unary(behaviour, method.name),
+                _guard_unary(service.node, behaviour, method.name),
                 request_deserializer=decode,
                 response_serializer=encode,
             )
@@ -496,8 +546,9 @@ def guarded_handlers(service: BftxService) -> Any:
 _PASS_THROUGH = (grpc.aio.AbortError, asyncio.CancelledError)
 
 
-def _guard_unary(behaviour: Any, name: str) -> Any:
+def _guard_unary(node: Node, behaviour: Any, name: str) -> Any:
     async def call(request: Any, context: Any) -> Any:
+        await _admit_call(node, name, context)
         await _refuse_malformed(request, context)
         try:
             return await behaviour(request, context)
@@ -509,8 +560,9 @@ def _guard_unary(behaviour: Any, name: str) -> Any:
     return call
 
 
-def _guard_unary_stream(behaviour: Any, name: str) -> Any:
+def _guard_unary_stream(node: Node, behaviour: Any, name: str) -> Any:
     async def call(request: Any, context: Any) -> AsyncIterator[Any]:
+        await _admit_call(node, name, context)
         await _refuse_malformed(request, context)
         try:
             async for message in behaviour(request, context):
@@ -523,8 +575,10 @@ def _guard_unary_stream(behaviour: Any, name: str) -> Any:
     return call
 
 
-def _guard_stream_unary(behaviour: Any, name: str) -> Any:
+def _guard_stream_unary(node: Node, behaviour: Any, name: str) -> Any:
     async def call(requests: AsyncIterator[Any], context: Any) -> Any:
+        await _admit_call(node, name, context)
+
         async def checked() -> AsyncIterator[Any]:
             async for request in requests:
                 await _refuse_malformed(request, context)
