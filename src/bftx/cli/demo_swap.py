@@ -42,7 +42,7 @@ console = Console(highlight=False)
 WEI_PER_ETHER = 10**18
 BTC_SATS = 50_000_000  # 0.5 BTC
 ETH_WEI = 2 * WEI_PER_ETHER
-RESPONDER_WINDOW_MS = 6_000
+LOCK_SEEN_MS = 3_000  # the initiator's lock is final and the responder has checked it
 POLL_S = 0.25
 SCENARIO_TIMEOUT_S = 40.0
 
@@ -107,10 +107,11 @@ def run_swap_demo(
 
     ethereum = EthereumSide(eth_rpc, eth_key)
     timing = demo_timing(ethereum.finality_ms)
+    window_ms = timing.responder_window_ms + LOCK_SEEN_MS
     console.print(f"Ethereum: {ethereum.name}; HashedTimelock deployed at {ethereum.htlc.address}")
     console.print(
         f"timing rule: T_I - T_R >= margin = {timing.margin_ms} ms; Bob's window "
-        f"{RESPONDER_WINDOW_MS} ms (at least {timing.responder_window_ms}); Alice reveals only "
+        f"{window_ms} ms (at least {timing.responder_window_ms}); Alice reveals only "
         f"while T_R is {timing.reveal_window_ms} ms away or more\n"
     )
     keys = {name: load_bftx_key(testnet / "accounts" / f"{name}.json") for name in ("alice", "bob")}
@@ -149,7 +150,7 @@ def run_swap_demo(
             counterparty_receiver=keys["bob"].address.hex(),
             counterparty_sender=ethereum.bob.address,
             counterparty_amount=ETH_WEI,
-            responder_window_ms=RESPONDER_WINDOW_MS,
+            responder_window_ms=window_ms,
             path=path,
             on_event=say("alice"),
         )

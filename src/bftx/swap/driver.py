@@ -223,13 +223,16 @@ class SwapDriver:
             self._transition(Phase.CLAIMED, "the responder's lock is already claimed")
             return
         if counter.status is LockStatus.REFUNDED:
-            return  # the responder took its lock back; ours comes back at T_I
+            self._record_once("the responder's lock was refunded: waiting for T_I to refund")
+            return
         problem = self._mismatch(counter)
         if problem is not None:
-            self._record(f"ignoring the responder's lock {_short(counter.lock_id)}: {problem}")
+            self._record_once(f"ignoring the responder's lock {_short(counter.lock_id)}: {problem}")
             return
         if not self.timing.may_reveal(terms.responder_expiry_ms, self.other_leg.now_ms()):
-            self._record("too late to reveal the secret (timing rule 3): keeping it, refund at T_I")
+            self._record_once(
+                "too late to reveal the secret (timing rule 3): keeping it, refund at T_I"
+            )
             return
         assert self.state.secret is not None
         self._record(
