@@ -25,7 +25,7 @@ from bftx.api.access import AccessError, Authenticator, RateLimiter
 from bftx.api.grpc import bftx_pb2 as pb
 from bftx.api.grpc import bftx_pb2_grpc
 from bftx.client import Client
-from bftx.client.signing import RequestSigner, grpc_metadata, websocket_headers
+from bftx.client.signing import RequestPolicy, grpc_metadata, websocket_headers
 from bftx.crypto import KeyPair
 from tests.api.support import LiveCluster
 
@@ -41,7 +41,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
 
 
 def signed(cluster: LiveCluster, key: KeyPair) -> httpx.Client:
-    return httpx.Client(base_url=cluster.api_url(), auth=RequestSigner(key), timeout=5)
+    return httpx.Client(base_url=cluster.api_url(), auth=RequestPolicy(key), timeout=5)
 
 
 def test_unsigned_requests_are_refused_but_health_answers(cluster: LiveCluster) -> None:

@@ -25,7 +25,7 @@ from tests.api.test_schemathesis import APP_SCHEMA, CHECKS, EXAMPLES_PER_OPERATI
 
 
 class SignedAs(requests.auth.AuthBase):
-    """Signs a `requests` request the way the SDK's RequestSigner signs an httpx one."""
+    """Signs a `requests` request the way the SDK's RequestPolicy signs an httpx one."""
 
     def __init__(self, key: KeyPair) -> None:
         self._key = key

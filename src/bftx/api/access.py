@@ -82,6 +82,21 @@ class Authenticator:
         body: bytes,
     ) -> Identity | None:
         """The signer of a request, None for an unsigned one; AccessError when it is wrong."""
+        checked = self._verify(headers, method, authority, target, body)
+        if checked is None:
+            return None
+        identity, signature = checked
+        self._remember(signature, self._clock())
+        return identity
+
+    def _verify(
+        self,
+        headers: Mapping[str, str],
+        method: str,
+        authority: str,
+        target: str,
+        body: bytes,
+    ) -> tuple[Identity, bytes] | None:
         names = (
             access.HEADER_KEY,
             access.HEADER_TIMESTAMP,
@@ -124,8 +139,7 @@ class Authenticator:
                 "the signature does not match the request (method, host, path and query, "
                 "timestamp and body are signed)",
             )
-        self._remember(signature, now_s)
-        return self.identity_of(crypto.address_of(public_key))
+        return self.identity_of(crypto.address_of(public_key)), signature
 
     def admit(
         self,
@@ -140,9 +154,12 @@ class Authenticator:
 
         ``public`` calls (health, documentation) need no identity in any mode.
         """
-        identity = self.authenticate(headers, method, authority, target, body)
-        if identity is not None:
-            self._limiter.take(identity.address)
+        checked = self._verify(headers, method, authority, target, body)
+        identity = None
+        if checked is not None:
+            identity, signature = checked
+            self._limiter.take(identity.address)  # a refused request's signature stays unused
+            self._remember(signature, self._clock())
         if not self.policy.permissioned or public:
             return identity
         if identity is None:

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from bftx.client import core
 from bftx.client.contracts import AsyncContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
-from bftx.client.signing import RequestSigner, websocket_headers
+from bftx.client.signing import RequestPolicy, websocket_headers
 from bftx.client.sync import _json
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
@@ -43,7 +43,7 @@ class AsyncClient(AsyncContractsMixin):
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=timeout,
-            auth=RequestSigner(self.key) if self.key is not None else None,
+            auth=RequestPolicy(self.key),
         )
         self._markets: dict[str, core.MarketInfo] = {}
         self._chain_id: str | None = None

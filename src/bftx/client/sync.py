@@ -11,7 +11,7 @@ import httpx
 from bftx.client import core
 from bftx.client.contracts import ContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected, TimedOut
-from bftx.client.signing import RequestSigner
+from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
@@ -33,7 +33,7 @@ class Client(ContractsMixin):
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
-            auth=RequestSigner(self.key) if self.key is not None else None,
+            auth=RequestPolicy(self.key),
         )
         self._markets: dict[str, core.MarketInfo] = {}
         self._chain_id: str | None = None
