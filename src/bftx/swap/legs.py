@@ -23,7 +23,7 @@ from web3.exceptions import Web3Exception
 
 from bftx import crypto
 from bftx.client import Client, ClientError
-from bftx.client.signing import RequestSigner
+from bftx.client.signing import RequestPolicy
 from bftx.errors import BftxError
 from bftx.ethereum.htlc import EthereumHtlc, LockState, compute_lock_id
 from bftx.exchange import compute_contract_id
@@ -191,9 +191,10 @@ class BftxLeg:
         self.client = client
         self.asset = asset
         # Reads the SDK has no method for (chain time, any account's nonce) go straight to
-        # the REST API the client uses, signed like the SDK's where the network wants it.
-        signer = RequestSigner(client.key) if client.key is not None else None
-        self._http = httpx.Client(base_url=client.url, timeout=timeout_s, auth=signer)
+        # the REST API the client uses, signed and patient on 429 like the SDK's requests.
+        self._http = httpx.Client(
+            base_url=client.url, timeout=timeout_s, auth=RequestPolicy(client.key)
+        )
         assets = {entry["symbol"]: int(entry["decimals"]) for entry in self._read("/v1/assets")}
         if asset not in assets:
             raise LegError(f"bftx has no asset {asset!r}; assets: {', '.join(sorted(assets))}")
