@@ -74,7 +74,7 @@ class SwapDriver:
         secret = secret if secret is not None else os.urandom(32)
         if len(secret) != 32:
             raise UnsafeSwap("the secret must be 32 bytes")
-        now_a, now_b = own_leg.now_ms(), other_leg.now_ms()
+        now_a, now_b = _rule_now(own_leg), _rule_now(other_leg)
         initiator_expiry, responder_expiry = timing.plan(now_a, now_b, responder_window_ms)
         terms = Terms(
             hashlock=hashlib.sha256(secret).digest(),
@@ -229,7 +229,7 @@ class SwapDriver:
         if problem is not None:
             self._record_once(f"ignoring the responder's lock {_short(counter.lock_id)}: {problem}")
             return
-        if not self.timing.may_reveal(terms.responder_expiry_ms, self.other_leg.now_ms()):
+        if not self.timing.may_reveal(terms.responder_expiry_ms, _rule_now(self.other_leg)):
             self._record_once(
                 "too late to reveal the secret (timing rule 3): keeping it, refund at T_I"
             )
@@ -347,7 +347,7 @@ class SwapDriver:
             )
         # Rule 1 is checked against the lock as it is on chain, not as the offer claims.
         self.timing.check_timelocks(
-            lock.expiry_ms, terms.responder_expiry_ms, self.own_leg.now_ms()
+            lock.expiry_ms, terms.responder_expiry_ms, _rule_now(self.own_leg)
         )
 
     # ---- shared steps ---------------------------------------------------------------------
@@ -429,6 +429,14 @@ class SwapDriver:
         """Write the state file now (if the driver has one)."""
         if self.path is not None:
             save_state(self.state, self.path)
+
+
+def _rule_now(leg: Leg) -> int:
+    """The chain's time for the timing rules: its latest final block's timestamp, or this
+    machine's clock if that is later. The next block (which will hold our tx) is stamped
+    around now, not when the last one was, so a chain that has been idle must not make a
+    reveal or a lock look earlier than it is. Refunds wait for the chain's own time."""
+    return max(leg.now_ms(), int(time.time() * 1000))
 
 
 def _address(leg: Leg, address: str, what: str) -> str:
