@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query
+from fastapi import FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from bftx import codec, limits
+from bftx import codec, crypto, limits
+from bftx.api.access import may_see_account
 from bftx.api.units import format_amount
 from bftx.errors import DecodeError
 from bftx.exchange.contracts import Contracts, Deal, Htlc
@@ -35,6 +36,7 @@ from bftx.exchange.events import (
 from bftx.exchange.genesis import Asset
 from bftx.exchange.machine import Exchange
 from bftx.exchange.proofs import StateProof, encode_proof, parse_key
+from bftx.exchange.state import COUNTERS_KEY
 from bftx.node.runtime import Node
 
 _HEX_ID = r"^(0x)?[0-9a-fA-F]{64}$"
@@ -111,19 +113,21 @@ def register_contract_routes(
         ]
 
     @app.get("/v1/htlcs/{contract_id}", response_model=HtlcModel, summary="One HTLC")
-    async def htlc(contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> HtlcModel:
+    async def htlc(http: Request, contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> HtlcModel:
         current = exchange()
         found = current.htlc(bytes.fromhex(contract_id.removeprefix("0x")))
         if found is None:
             raise problem(404, "unknown_contract", f"no HTLC {contract_id}")
+        _check_readable(http, node, (found.sender, found.receiver), problem)
         return htlc_model(current, found)
 
     @app.get("/v1/deals/{contract_id}", response_model=DealModel, summary="One deal")
-    async def deal(contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> DealModel:
+    async def deal(http: Request, contract_id: Annotated[str, Path(pattern=_HEX_ID)]) -> DealModel:
         current = exchange()
         found = current.deal(bytes.fromhex(contract_id.removeprefix("0x")))
         if found is None:
             raise problem(404, "unknown_contract", f"no deal {contract_id}")
+        _check_readable(http, node, (found.party_a, found.party_b), problem)
         return deal_model(current, found)
 
     @app.get(
@@ -140,6 +144,7 @@ def register_contract_routes(
         summary="A membership or absence proof of a state entry, with its light block",
     )
     async def proof(
+        http: Request,
         key: Annotated[
             str,
             Query(
@@ -153,18 +158,63 @@ def register_contract_routes(
             Query(ge=0, le=2**62, description="state after this block; default: newest certified"),
         ] = None,
     ) -> ProofModel:
-        return build_proof(node, exchange(), key, height, problem)
+        policy = node.genesis.access
+
+        def may_see(owner: bytes) -> bool:
+            return may_see_account(http.scope, policy, owner)
+
+        return build_proof(node, exchange(), key, height, problem, may_see)
+
+
+def _check_readable(
+    http: Request, node: Node, owners: tuple[bytes, ...], problem: ProblemFactory
+) -> None:
+    """In a permissioned network a contract is visible to its parties and auditors only."""
+    policy = node.genesis.access
+    if not any(may_see_account(http.scope, policy, owner) for owner in owners):
+        raise problem(403, "forbidden", "a contract is visible to its parties and auditors only")
+
+
+def readers_of_key(exchange: Exchange, key: bytes) -> tuple[bytes, ...] | None:
+    """Whose private data the state entry ``key`` is, in a permissioned network: an account's
+    or an order's owner, a contract's parties; None for public entries (supplies, counters,
+    contracts that do not exist); () for keys of no known shape (auditors only)."""
+    tag = key[:1]
+    if tag == b"a" and len(key) == 1 + crypto.ADDRESS_BYTES:
+        return (key[1:],)
+    if tag == b"o" and len(key) == 1 + crypto.ADDRESS_BYTES + 8:
+        return (key[1 : 1 + crypto.ADDRESS_BYTES],)
+    if tag == b"c" and len(key) == 1 + crypto.HASH_BYTES:
+        htlc, deal = exchange.htlc(key[1:]), exchange.deal(key[1:])
+        if htlc is not None:
+            return (htlc.sender, htlc.receiver)
+        if deal is not None:
+            return (deal.party_a, deal.party_b)
+        return None  # never created (contracts are never removed): its absence is no secret
+    if tag == b"s" or key == COUNTERS_KEY:
+        return None
+    return ()
 
 
 def build_proof(
-    node: Node, exchange: Exchange, key: str, height: int | None, problem: ProblemFactory
+    node: Node,
+    exchange: Exchange,
+    key: str,
+    height: int | None,
+    problem: ProblemFactory,
+    may_see: Callable[[bytes], bool],
 ) -> ProofModel:
     """The proof bundle of ``key`` in the state after ``height`` (default: the newest certified
-    one), with the light block that certifies that state."""
+    one), with the light block that certifies that state. ``may_see(owner)``: whether the
+    caller may read that account's private data (permissioned reads)."""
     try:
         state_key = parse_key(key)
     except DecodeError as error:
         raise problem(400, "invalid_key", str(error)) from error
+    readers = readers_of_key(exchange, state_key)
+    visible = readers is None or any(may_see(owner) for owner in readers)
+    if node.genesis.access.permissioned and not visible:
+        raise problem(403, "forbidden", "this entry is visible to its owners and auditors only")
     depth = limits.pipeline_depth_blocks
     if height is None:
         height = node.height - depth

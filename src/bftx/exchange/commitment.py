@@ -39,7 +39,7 @@ _NODE = b"\x01"
 
 Entry = tuple[bytes, bytes]  # (record, value)
 Bucket = dict[bytes, Entry]
-Undo = dict[int, dict[bytes, Entry | None]]  # bucket -> key -> entry before (None: absent)
+Undo = dict[bytes, tuple[int, Entry | None]]  # key -> (bucket, entry before; None: absent)
 _sha256 = hashlib.sha256
 KEY_BYTES_MAX = 255  # state keys are short: a tag and an address or id
 _KEY_LENGTHS = [length.to_bytes(2, "big") for length in range(KEY_BYTES_MAX + 1)]
@@ -87,12 +87,8 @@ class StateCommitment:
         index = int.from_bytes(_sha256(key).digest()[:4], "big") >> self.shift
         bucket = self.buckets[index]
         undo = self.undo
-        if undo is not None:
-            changed = undo.get(index)
-            if changed is None:
-                undo[index] = {key: bucket.get(key)}
-            elif key not in changed:
-                changed[key] = bucket.get(key)
+        if undo is not None and key not in undo:
+            undo[key] = (index, bucket.get(key))
         bucket[key] = (_KEY_LENGTHS[len(key)] + key + _sha256(value).digest(), value)
         self.dirty.add(index)
 
@@ -101,10 +97,8 @@ class StateCommitment:
         bucket = self.buckets[index]
         if key in bucket:
             undo = self.undo
-            if undo is not None:
-                changed = undo.setdefault(index, {})
-                if key not in changed:
-                    changed[key] = bucket[key]
+            if undo is not None and key not in undo:
+                undo[key] = (index, bucket[key])
             del bucket[key]
             self.dirty.add(index)
 
@@ -137,7 +131,9 @@ class StateCommitment:
         for later_height, later in reversed(self.heights.items()):  # newest first, back to it
             if later_height < height:
                 break
-            for changed_key, entry in later.undo.get(index, {}).items():
+            for changed_key, (changed_index, entry) in later.undo.items():
+                if changed_index != index:
+                    continue
                 if entry is None:
                     bucket.pop(changed_key, None)
                 else:

@@ -225,6 +225,7 @@ class BftxService:
         if htlc is None:
             await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such HTLC")
         assert htlc is not None
+        await self._check_parties(context, (htlc.sender, htlc.receiver))
         view = htlc_model(exchange, htlc)
         return pb.Htlc(
             id=htlc.contract_id,
@@ -244,6 +245,7 @@ class BftxService:
         if deal is None:
             await _abort(context, grpc.StatusCode.NOT_FOUND, "unknown_contract", "no such deal")
         assert deal is not None
+        await self._check_parties(context, (deal.party_a, deal.party_b))
         view = deal_model(exchange, deal)
         return pb.Deal(
             id=deal.contract_id,
@@ -258,6 +260,15 @@ class BftxService:
             funded_b=deal.funded_b,
             status=view.status,
         )
+
+    async def _check_parties(self, context: Any, parties: tuple[bytes, ...]) -> None:
+        if not any(_may_see_account(self._node, party) for party in parties):
+            await _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "forbidden",
+                "a contract is visible to its parties and auditors only",
+            )
 
     async def GetLightBlock(self, request: pb.GetLightBlockRequest, context: Any) -> pb.LightBlock:
         try:
@@ -277,7 +288,14 @@ class BftxService:
         height = request.height if request.HasField("height") else None
         exchange = self._node.application.exchange
         try:
-            found = build_proof(self._node, exchange, request.key, height, _Refusal)
+            found = build_proof(
+                self._node,
+                exchange,
+                request.key,
+                height,
+                _Refusal,
+                lambda owner: _may_see_account(self._node, owner),
+            )
         except _Refusal as refusal:
             await refusal.abort(context)
             raise
@@ -375,6 +393,7 @@ class BftxService:
 
 _REFUSAL_STATUS = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
+    403: grpc.StatusCode.PERMISSION_DENIED,
     404: grpc.StatusCode.NOT_FOUND,
     409: grpc.StatusCode.FAILED_PRECONDITION,
 }
