@@ -83,6 +83,12 @@ api_rate_buckets_max = 65_536  # identities whose buckets are kept (least recent
 assert api_request_bytes_max >= block_bytes_max  # a binary batch of a full block fits too
 assert websocket_message_bytes_max < websocket_frame_bytes_max
 assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
+# Client submissions may keep the node's event loop busy for intake_busy_ms_max of
+# every intake_window_ms; past that they are refused (429 overloaded) unchecked.
+intake_window_ms = 100
+intake_busy_ms_max = 50
+intake_chunk_txs = 256  # a batch yields the loop after this many txs
+assert intake_busy_ms_max < intake_window_ms
 # every signature that may still be replayed (2 x skew) from identities at full rate fits
 assert api_signatures_remembered_max >= api_requests_per_s * 2 * api_signature_skew_ms_max // 1000
 

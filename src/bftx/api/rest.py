@@ -7,6 +7,7 @@ in paths with a dash (``BTC-USD``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -28,6 +29,7 @@ from bftx import codec, crypto, limits
 from bftx.api.access import AccessControl, authenticator_for, may_see_account
 from bftx.api.contracts import register_contract_routes
 from bftx.api.guard import BodyLimit, problem_document
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeBudget, intake_for
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -80,9 +82,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiProblem(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.headers = headers
 
 
 class Problem(BaseModel):
@@ -291,7 +296,10 @@ def create_app(node: Node) -> FastAPI:
                 "Permissioned reads: the request is unsigned, badly signed, stale or replayed"
             ),
             403: _problem_response("Permissioned reads: not yours to see (another's account)"),
-            429: _problem_response("Too many requests from this identity: see Retry-After"),
+            429: _problem_response(
+                "Too many requests from this identity, or the node sheds load "
+                "(overloaded: every tx of the request refused before any check); see Retry-After"
+            ),
             413: _problem_response(
                 f"The request body is over {limits.api_request_bytes_max} bytes; refused unread"
             ),
@@ -308,7 +316,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(ApiProblem)
     async def on_problem(_request: Request, error: ApiProblem) -> JSONResponse:
-        return problem(error.status, error.code, error.detail)
+        return problem(error.status, error.code, error.detail, error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -354,7 +362,10 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
     async def submit(request: SubmitRequest) -> Admission:
-        return _admit(node, _decode_tx_text(request.tx), refused)
+        admission = _admit(node, intake_for(node), _decode_tx_text(request.tx), refused)
+        if admission.code in _LOAD_CODES:
+            raise _overloaded(admission.message)
+        return admission
 
     @app.post(
         "/v1/txs/batch",
@@ -365,7 +376,15 @@ def create_app(node: Node) -> FastAPI:
     )
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
-        results = [_admit(node, data, refused) for data in txs]
+        intake = intake_for(node)
+        results: list[Admission] = []
+        for first in range(0, len(txs), limits.intake_chunk_txs):
+            if first:
+                await asyncio.sleep(0)  # let consensus messages waiting on the loop in
+            chunk = txs[first : first + limits.intake_chunk_txs]
+            results += [_admit(node, intake, data, refused) for data in chunk]
+        if results and all(result.code in _LOAD_CODES for result in results):
+            raise _overloaded(results[0].message)
         return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
 
     @app.get("/v1/txs/batch", include_in_schema=False)
@@ -648,10 +667,19 @@ class Refusals:
         return self._codes.get(tx_hash)
 
 
-def _admit(node: Node, data: bytes, refused: Refusals) -> Admission:
+_LOAD_CODES = (OVERLOADED, Code.MEMPOOL_FULL.slug)  # refused for load, not for what the tx is
+
+
+def _overloaded(message: str) -> ApiProblem:
+    return ApiProblem(429, OVERLOADED, message, {"Retry-After": "1"})
+
+
+def _admit(node: Node, intake: IntakeBudget, data: bytes, refused: Refusals) -> Admission:
     if node.halted:
         raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
-    admitted = node.submit(data)
+    admitted = intake.admit(data)
+    if admitted is None:
+        return Admission(tx_hash=None, accepted=False, code=OVERLOADED, message=OVERLOADED_MESSAGE)
     if admitted.code is not Code.OK and admitted.tx_hash is not None:
         refused.remember(admitted.tx_hash, admitted.code)
     return Admission(

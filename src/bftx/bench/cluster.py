@@ -50,7 +50,7 @@ BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
 REQUESTS_IN_FLIGHT_MAX = 256
 NONCES_PER_ACCOUNT_MAX = limits.nonce_ahead_max * 3 // 4  # txs per account in one run
 RETRY_INTERVAL_S = 1.0
-RETRIED_CODE = "mempool_full"  # a node shedding load; the generator resends like a client would
+RETRIED_CODES = ("mempool_full", "overloaded")  # a node shedding load: resent like a client would
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +87,9 @@ class Load:
 class Observation:
     """What the load generator saw, all times in seconds since the load began."""
 
-    submit_s: list[float]  # per tx; -1 when never sent
+    submit_s: list[float]  # per tx, its first submission; -1 when never sent
     accepted: list[bool]
+    accept_s: list[float]  # per tx, the submission the node accepted; -1 when none
     commit_s: list[float]  # per tx; -1 when not seen committed
     rejections: dict[str, int] = field(default_factory=dict)
     blocks: list[tuple[int, float, int]] = field(default_factory=list)  # height, seen at, txs
@@ -236,11 +237,13 @@ class Driver:
         self.next_height = start_height + 1
         self.on_tick = on_tick
         count = len(load.txs)
-        self.observation = Observation([-1.0] * count, [False] * count, [-1.0] * count)
+        self.observation = Observation(
+            [-1.0] * count, [False] * count, [-1.0] * count, [-1.0] * count
+        )
         self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
         self.started = 0.0
         self.submitting = True
-        self.retry: list[int] = []  # refused with mempool_full: sent again after a pause
+        self.retry: list[int] = []  # refused for load: sent again after a pause
         self.last_retry_s = 0.0
         self.in_flight = 0
         self.committed = 0
@@ -331,6 +334,9 @@ class Driver:
                 headers={"content-type": "application/octet-stream"},
             )
             results = response.json()["results"] if response.status_code == 200 else None
+            if response.status_code == 429:  # the whole batch refused for load
+                code = str(response.json().get("code", "overloaded"))
+                results = [{"accepted": False, "code": code}] * len(indexes)
         except (httpx.HTTPError, ValueError, KeyError):
             results = None
         finally:
@@ -341,13 +347,12 @@ class Driver:
         for index, result in zip(indexes, results, strict=True):
             if result["accepted"]:
                 observation.accepted[index] = True
+                observation.accept_s[index] = sent_at
                 self.accepted += 1
             else:
                 code = str(result["code"])
                 observation.rejections[code] = observation.rejections.get(code, 0) + 1
-                if (
-                    code == RETRIED_CODE
-                ):  # backpressure: resend, or the account's later nonces stall
+                if code in RETRIED_CODES:  # backpressure: resend, or later nonces stall
                     self.retry.append(index)
 
     async def _follow(self, client: httpx.AsyncClient) -> None:
@@ -408,6 +413,11 @@ def summarize(
     latencies = sorted(
         (observation.commit_s[i] - observation.submit_s[i]) * 1000 for i in committed_indexes
     )
+    latencies_accepted = sorted(  # from the submission the node accepted, not the first try
+        (observation.commit_s[i] - observation.accept_s[i]) * 1000
+        for i in committed_indexes
+        if observation.accept_s[i] >= 0
+    )
     first_submit = min((at for at in observation.submit_s if at >= 0), default=0.0)
     last_commit = max((observation.commit_s[i] for i in committed_indexes), default=0.0)
     span_s = max(last_commit - first_submit, 1e-9)
@@ -420,6 +430,11 @@ def summarize(
         "accepted": accepted,
         "rejected": submitted - accepted,
         "rejections": dict(sorted(observation.rejections.items())),
+        "refused": {
+            code: count
+            for code, count in sorted(observation.rejections.items())
+            if code in RETRIED_CODES
+        },
         "request_errors": observation.request_errors,
         "committed": len(committed_indexes),
         "lost": lost,
@@ -429,6 +444,7 @@ def summarize(
         "latency_ms_p90": round(percentile(latencies, 0.90), 1),
         "latency_ms_p99": round(percentile(latencies, 0.99), 1),
         "latency_ms_max": round(latencies[-1], 1) if latencies else 0.0,
+        "latency_ms_p99_accepted": round(percentile(latencies_accepted, 0.99), 1),
         "blocks": len(observation.blocks),
         "txs_per_block_mean": round(
             sum(count for _h, _at, count in observation.blocks) / max(len(observation.blocks), 1),

@@ -36,6 +36,7 @@ from bftx.api.feed import (
     market_label,
 )
 from bftx.api.grpc import bftx_pb2 as pb
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, intake_for
 from bftx.api.units import format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
 from bftx.exchange.events import decode_block_result
@@ -318,6 +319,7 @@ class BftxService:
         received = accepted = 0
         codes: Counter[str] = Counter()
         rejections: list[pb.Rejection] = []
+        intake = intake_for(self._node)
         async for batch in requests:
             if len(batch.txs) > limits.txs_per_block_max:
                 await _abort(
@@ -326,20 +328,25 @@ class BftxService:
                     "invalid_request",
                     f"a batch holds at most {limits.txs_per_block_max} txs",
                 )
-            for data in batch.txs:
-                admitted = self._node.submit(data)
-                codes[admitted.code.slug] += 1
-                if admitted.code is Code.OK:
+            for position, data in enumerate(batch.txs):
+                if position and position % limits.intake_chunk_txs == 0:
+                    await asyncio.sleep(0)  # let consensus messages waiting on the loop in
+                admitted = intake.admit(data)
+                code = OVERLOADED if admitted is None else admitted.code.slug
+                codes[code] += 1
+                if admitted is not None and admitted.code is Code.OK:
                     accepted += 1
                 elif len(rejections) < REJECTIONS_REPORTED_MAX:
+                    tx_hash = admitted.tx_hash if admitted is not None else None
                     rejections.append(
-                        pb.Rejection(
-                            index=received,
-                            tx_hash=admitted.tx_hash or b"",
-                            code=admitted.code.slug,
-                        )
+                        pb.Rejection(index=received, tx_hash=tx_hash or b"", code=code)
                     )
                 received += 1
+        refused_for_load = codes[OVERLOADED] + codes[Code.MEMPOOL_FULL.slug]
+        if received and refused_for_load == received:
+            await _abort(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED, OVERLOADED, OVERLOADED_MESSAGE
+            )
         return pb.SubmitSummary(
             received=received,
             accepted=accepted,
