@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit bench demo clean
+.PHONY: install test lint typecheck unit bench demo contracts clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ bench: install
 
 demo: install
 	$(BIN)/bftx demo $(ARGS)
+
+# Recompile the Ethereum HTLC with the pinned solc from npm (needs Node.js) and
+# refresh the committed ABI + bytecode (src/bftx/ethereum/HashedTimelock.json).
+contracts:
+	cd contracts/ethereum && npm ci --no-audit --no-fund --loglevel=error && node compile.js
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

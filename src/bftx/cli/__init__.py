@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, testnet, trade
+from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, swap, testnet, trade
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -20,6 +20,7 @@ COMMANDS: list[Register] = [
     trade.register,
     contracts.register,
     demo.register,
+    swap.register,
     sim.register,
     bench.register,
     chaos.register,

@@ -38,6 +38,7 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
+from bftx.cli import demo_swap
 from bftx.cli.output import bftx_command, display_path
 from bftx.client import AsyncClient, ClientError
 from bftx.errors import BftxError, ConfigError
@@ -85,20 +86,37 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--keep", action="store_true", help="with --exit: keep the temporary testnet directory"
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("trade", "swap"),
+        default="trade",
+        help="trade: the seed's order, step by step (default); swap: atomic swaps of BTC on "
+        "bftx for ETH on an Ethereum dev chain (success, responder never locks, initiator "
+        "never claims)",
+    )
+    demo_swap.add_arguments(parser)
     parser.set_defaults(handler=_demo)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
     stays_up = not arguments.exit
+    swap = arguments.scenario == "swap"
     console.print(
-        "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a 4-validator "
-        "testnet (f = 1)\n"
+        "[bold]bftx demo[/bold]: atomic swaps of BTC on a 4-validator bftx testnet for ETH on "
+        "Ethereum\n"
+        if swap
+        else "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a "
+        "4-validator testnet (f = 1)\n"
     )
     try:
         with _testnet_directory(arguments) as testnet, _running(testnet) as nodes:
             console.print(f"testnet in {display_path(testnet)}; node logs in {_logs(testnet)}")
             urls = _api_urls(testnet)
-            asyncio.run(_scenario(testnet, urls))
+            if swap:
+                asyncio.run(_ready(urls))
+                demo_swap.run_swap_demo(testnet, urls, arguments.eth_rpc, arguments.eth_key)
+            else:
+                asyncio.run(_scenario(testnet, urls))
             if stays_up:
                 _print_next_steps(testnet)
                 _wait_for_interrupt(nodes)
@@ -345,6 +363,11 @@ async def _scenario(testnet: Path, urls: list[str]) -> None:
                     f"  {who:<5} {asset}: {before[who]['total'][asset]:>18} -> {after[who]['total'][asset]:>18}"
                 )
     await http.aclose()
+
+
+async def _ready(urls: list[str]) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        await _wait_until_ready(http, urls, time.monotonic())
 
 
 async def _wait_until_ready(http: httpx.AsyncClient, urls: list[str], started: float) -> None:
