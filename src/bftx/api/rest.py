@@ -391,6 +391,7 @@ def create_app(node: Node) -> FastAPI:
         admission = _admit(node, intake_for(node), _decode_tx_text(request.tx), refused)
         if admission.code in _LOAD_CODES:
             raise _overloaded(admission.message)
+        await _hand_to_peers(node, admission.accepted)
         return admission
 
     @app.post(
@@ -411,7 +412,9 @@ def create_app(node: Node) -> FastAPI:
             results += [_admit(node, intake, data, refused) for data in chunk]
         if results and all(result.code in _LOAD_CODES for result in results):
             raise _overloaded(results[0].message)
-        return BatchAdmission(results=results, accepted=sum(1 for r in results if r.accepted))
+        accepted = sum(1 for r in results if r.accepted)
+        await _hand_to_peers(node, accepted > 0)
+        return BatchAdmission(results=results, accepted=accepted)
 
     @app.get("/v1/txs/batch", include_in_schema=False)
     async def batch_is_post_only() -> None:  # else GET would match /v1/txs/{tx_hash}
@@ -694,6 +697,13 @@ class Refusals:
 
 
 _LOAD_CODES = (OVERLOADED, Code.MEMPOOL_FULL.slug)  # refused for load, not for what the tx is
+
+
+async def _hand_to_peers(node: Node, any_accepted: bool) -> None:
+    """An acknowledged tx has left this node: gossip it now and let the peer writers run."""
+    if any_accepted:
+        node.send_admitted_txs()
+        await asyncio.sleep(0)
 
 
 def _overloaded(message: str) -> ApiProblem:

@@ -393,6 +393,15 @@ class Node:
     def height(self) -> int:
         return self.application.exchange.height
 
+    def send_admitted_txs(self) -> None:
+        """Hand what clients just had admitted to the peers now, before they are answered.
+
+        Gossip otherwise waits up to `limits.gossip_flush_interval_ms` to batch; a
+        node killed in that window would take txs it had acknowledged with it.
+        """
+        if self.gossip is not None and not self.halted:
+            self.gossip.flush()
+
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
         """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
 

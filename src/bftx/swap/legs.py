@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,8 @@ from bftx.client.signing import RequestPolicy
 from bftx.errors import BftxError
 from bftx.ethereum.htlc import EthereumHtlc, LockState, compute_lock_id
 from bftx.exchange import compute_contract_id
+
+FIRST_BLOCK_WAIT_S = 10.0  # how long now_ms waits for a new chain's first block
 
 
 class LockStatus(enum.Enum):
@@ -218,7 +221,18 @@ class BftxLeg:
         return raw.hex()
 
     def now_ms(self) -> int:
-        return int(self._read("/v1/blocks/latest")["timestamp_ms"])
+        """The chain's time: the latest block's timestamp (a new chain's first block is awaited)."""
+        deadline = time.monotonic() + FIRST_BLOCK_WAIT_S
+        while True:
+            response = self._http.get("/v1/blocks/latest")
+            if response.status_code != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # no block committed yet: a fresh chain's first comes within a second
+        try:
+            response.raise_for_status()
+            return int(response.json()["timestamp_ms"])
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            raise LegError(f"bftx: GET /v1/blocks/latest failed: {error}") from error
 
     def lock(self, receiver: str, hashlock: bytes, expiry_ms: int, amount: int) -> str:
         locked = self._call(

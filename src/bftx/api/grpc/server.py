@@ -343,6 +343,9 @@ class BftxService:
                         pb.Rejection(index=received, tx_hash=tx_hash or b"", code=code)
                     )
                 received += 1
+            if accepted:
+                self._node.send_admitted_txs()  # acknowledged txs leave this node first
+                await asyncio.sleep(0)
         refused_for_load = codes[OVERLOADED] + codes[Code.MEMPOOL_FULL.slug]
         if received and refused_for_load == received:
             await _abort(
