@@ -167,7 +167,7 @@ class Authenticator:
                 401,
                 "unauthenticated",
                 "this network's API is permissioned: sign requests with your account key "
-                "(the SDK and CLI do it when given a key)",
+                "(SDK: Client(url, key=...); CLI: --key, or --identity FILE / $BFTX_KEY)",
             )
         if access.ROLE_PARTICIPANT not in identity.roles:
             raise AccessError(

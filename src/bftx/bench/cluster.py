@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from bftx import codec, crypto, limits
+from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair, load_key
 from bftx.errors import ConfigError
 from bftx.exchange.transactions import OrderType, PlaceOrder, Side, sign_tx
@@ -72,6 +73,7 @@ class Target:
     chain_id: str
     accounts: tuple[KeyPair, ...]
     nonces: tuple[int, ...]  # each account's next nonce
+    identity: KeyPair | None = None  # signs requests to a network with permissioned reads
 
 
 @dataclass(slots=True)
@@ -177,13 +179,31 @@ def read_target(testnet: Path, urls: tuple[str, ...] = (), validators_only: bool
     if not traders:
         raise ConfigError(f"{testnet}: no trader accounts (testnet init --traders N)")
     accounts = tuple(load_key(testnet / "accounts" / f"{name}.json") for name in traders)
-    return Target(urls or tuple(found), chain_id, accounts, tuple(0 for _ in accounts))
+    genesis = json.loads((homes[0] / "genesis.json").read_text())
+    permissioned = genesis.get("api", {}).get("reads") == "permissioned"
+    return Target(
+        urls or tuple(found),
+        chain_id,
+        accounts,
+        tuple(0 for _ in accounts),
+        accounts[0] if permissioned else None,
+    )
 
 
-async def wait_ready(urls: tuple[str, ...], timeout_s: float, check: Callable[[], None]) -> None:
+def http_client(identity: KeyPair | None, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client that signs its requests as ``identity`` (permissioned reads), if any."""
+    return httpx.AsyncClient(auth=RequestPolicy(identity) if identity else None, **options)
+
+
+async def wait_ready(
+    urls: tuple[str, ...],
+    timeout_s: float,
+    check: Callable[[], None],
+    identity: KeyPair | None = None,
+) -> None:
     """Until every node answers and sees every other validator."""
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=2.0) as client:
+    async with http_client(identity, timeout=2.0) as client:
         while True:
             check()
             ready = 0
@@ -201,19 +221,26 @@ async def wait_ready(urls: tuple[str, ...], timeout_s: float, check: Callable[[]
             await asyncio.sleep(0.2)
 
 
-async def fetch_nonces(urls: tuple[str, ...], accounts: tuple[KeyPair, ...]) -> tuple[int, ...]:
-    """Each account's next nonce on a running cluster (for a testnet used before)."""
+async def fetch_nonces(
+    urls: tuple[str, ...], accounts: tuple[KeyPair, ...], signed: bool = False
+) -> tuple[int, ...]:
+    """Each account's next nonce on a running cluster (for a testnet used before).
+
+    ``signed``: each account reads its own page (permissioned reads show it to its owner)."""
     async with httpx.AsyncClient(timeout=10.0) as client:
         nonces = []
         for key in accounts:
-            response = await client.get(f"{urls[0]}/v1/accounts/{key.address.hex()}")
+            response = await client.get(
+                f"{urls[0]}/v1/accounts/{key.address.hex()}",
+                auth=RequestPolicy(key) if signed else httpx.USE_CLIENT_DEFAULT,
+            )
             response.raise_for_status()
             nonces.append(int(response.json()["nonce"]))
     return tuple(nonces)
 
 
-async def fetch_height(url: str) -> int:
-    async with httpx.AsyncClient(timeout=5.0) as client:
+async def fetch_height(url: str, identity: KeyPair | None = None) -> int:
+    async with http_client(identity, timeout=5.0) as client:
         return int((await client.get(f"{url}/v1/status")).json()["height"])
 
 
@@ -255,7 +282,7 @@ class Driver:
     async def run(self) -> Observation:
         pool = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         cpu_started = time.process_time()
-        async with httpx.AsyncClient(timeout=30.0, limits=pool) as client:
+        async with http_client(self.target.identity, timeout=30.0, limits=pool) as client:
             self.started = time.perf_counter()
             follower = asyncio.create_task(self._follow(client))
             try:
@@ -530,7 +557,9 @@ def run_bench(
                 f"{settings.rate_tps:g} tx/s over {settings.duration_s:g} s (each account may "
                 f"have {NONCES_PER_ACCOUNT_MAX} txs); lower --rate or --duration"
             )
-        nonces = asyncio.run(fetch_nonces(target.urls, target.accounts))
+        nonces = asyncio.run(
+            fetch_nonces(target.urls, target.accounts, target.identity is not None)
+        )
         target = replace(target, nonces=nonces)
         settings = replace(settings, validators=len(target.urls), accounts=len(target.accounts))
         observation = _drive(settings, target, progress)
@@ -540,7 +569,9 @@ def run_bench(
         report("starting the cluster")
         target = read_target(cluster.testnet, urls)
         settings = replace(settings, accounts=len(target.accounts))
-        asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
+        asyncio.run(
+            wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running, target.identity)
+        )
         cpu_before = cluster.cpu_seconds()
         observation = _drive(settings, target, progress, cluster.check_running)
         cpu_after = cluster.cpu_seconds()
@@ -588,11 +619,15 @@ def run_sweep(
     steps: list[dict[str, Any]] = []
     with local_cluster(settings.validators, traders, keep) as cluster:
         target = read_target(cluster.testnet)
-        asyncio.run(wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running))
+        asyncio.run(
+            wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running, target.identity)
+        )
         base = replace(settings, accounts=len(target.accounts))
 
         def step(rate_tps: float, duration_s: float) -> dict[str, Any]:
-            nonces = asyncio.run(fetch_nonces(target.urls, target.accounts))
+            nonces = asyncio.run(
+                fetch_nonces(target.urls, target.accounts, target.identity is not None)
+            )
             stepped = replace(base, rate_tps=rate_tps, duration_s=duration_s)
             cpu_before = cluster.cpu_seconds()
             observation = _drive(
@@ -651,7 +686,7 @@ def _drive(
     if progress is not None:
         progress("signing", 0, 1, 0, 0)
     load = sign_load(target, count, settings.seed)
-    start_height = asyncio.run(fetch_height(target.urls[0]))
+    start_height = asyncio.run(fetch_height(target.urls[0], target.identity))
     last_check = [0.0]
 
     def on_tick(_observation: Observation, now: float) -> None:
