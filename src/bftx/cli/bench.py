@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bftx.cli.output import print_warning
 from bftx.cli.sim import fault_warnings
 from bftx.errors import BftxError
 
 if TYPE_CHECKING:
-    from bftx.bench.cluster import BenchSettings
+    from bftx.bench.cluster import BenchSettings, ProgressCallback
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,23 +87,18 @@ def _bench(arguments: argparse.Namespace) -> int:
     )
     if arguments.sweep:
         return _sweep(arguments, settings)
-    with _Progress(enabled=sys.stderr.isatty()) as progress:
-        try:
-            result, observation = run_bench(
-                settings,
-                testnet=arguments.testnet,
-                urls=tuple(arguments.url),
-                progress=progress.update,
-                keep=arguments.keep,
-            )
-        except BftxError as error:
-            progress.close()
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            progress.close()
-            print("interrupted; the cluster was stopped", file=sys.stderr)
-            return 130
+    outcome = _with_progress(
+        lambda progress: run_bench(
+            settings,
+            testnet=arguments.testnet,
+            urls=tuple(arguments.url),
+            progress=progress,
+            keep=arguments.keep,
+        )
+    )
+    if isinstance(outcome, int):
+        return outcome
+    result, observation = outcome
     if arguments.out is not None:
         plot = write_outputs(arguments.out, result, observation)
         if not arguments.json:
@@ -120,17 +116,11 @@ def _sweep(arguments: argparse.Namespace, settings: BenchSettings) -> int:
     if arguments.testnet is not None:
         print("error: --sweep starts its own cluster (no --testnet)", file=sys.stderr)
         return 2
-    with _Progress(enabled=sys.stderr.isatty()) as progress:
-        try:
-            sweep = run_sweep(settings, progress=progress.update, keep=arguments.keep)
-        except BftxError as error:
-            progress.close()
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            progress.close()
-            print("interrupted; the cluster was stopped", file=sys.stderr)
-            return 130
+    sweep = _with_progress(
+        lambda progress: run_sweep(settings, progress=progress, keep=arguments.keep)
+    )
+    if isinstance(sweep, int):
+        return sweep
     if arguments.out is not None:
         plot = write_sweep_outputs(arguments.out, sweep)
         if not arguments.json:
@@ -152,6 +142,24 @@ def _sweep(arguments: argparse.Namespace, settings: BenchSettings) -> int:
             f"lost {step['lost']}"
         )
     return 0
+
+
+T = TypeVar("T")
+
+
+def _with_progress(run: Callable[[ProgressCallback], T]) -> T | int:
+    """``run`` with a progress bar; an exit status when it fails or is interrupted."""
+    with _Progress(enabled=sys.stderr.isatty()) as progress:
+        try:
+            return run(progress.update)
+        except BftxError as error:
+            progress.close()
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            progress.close()
+            print("interrupted; the cluster was stopped", file=sys.stderr)
+            return 130
 
 
 class _Progress:
