@@ -83,8 +83,14 @@ api_rate_buckets_max = 65_536  # identities whose buckets are kept (least recent
 assert api_request_bytes_max >= block_bytes_max  # a binary batch of a full block fits too
 assert websocket_message_bytes_max < websocket_frame_bytes_max
 assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
-# Client submissions may keep the node's event loop busy for intake_busy_ms_max of
-# every intake_window_ms; past that they are refused (429 overloaded) unchecked.
+# Admission control (bftx.api.intake): a client tx is refused (429 overloaded, unchecked)
+# when the mempool holds more than intake_queue_ms of txs at the committed tx/s of the last
+# intake_rate_window_ms (never assumed below intake_rate_floor_tps). Txs the node refuses
+# after checking them (junk) may keep the event loop busy for intake_busy_ms_max of every
+# intake_window_ms; past that every client tx is refused unchecked until the window ends.
+intake_queue_ms = 1_000
+intake_rate_window_ms = 2_000
+intake_rate_floor_tps = 1_000
 intake_window_ms = 100
 intake_busy_ms_max = 50
 intake_chunk_txs = 256  # a batch yields the loop after this many txs

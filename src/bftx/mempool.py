@@ -74,6 +74,7 @@ class Mempool:
         self._by_sender: dict[bytes, dict[int, _Entry]] = {}
         self._candidates: set[bytes] = set()  # senders that may have a newly ready tx
         self.size_bytes = 0
+        self.released = 0  # txs handed to the replica and not committed (or dropped) yet
         self.evicted = 0
         self.dropped_after_block = 0
 
@@ -137,6 +138,7 @@ class Mempool:
                 if not entry.released:
                     entry.released = True
                     released.append(entry.data)
+                    self.released += 1
                 nonce += 1
         self._candidates.clear()
         return released
@@ -172,3 +174,5 @@ class Mempool:
         if not pending:
             del self._by_sender[entry.tx.sender]
         self.size_bytes -= len(entry.data)
+        if entry.released:
+            self.released -= 1

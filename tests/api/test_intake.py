@@ -1,14 +1,14 @@
-"""The intake budget: client submissions get a bounded share of the loop, then 429 unchecked."""
+"""Admission control: client txs past the latency budget, or past the junk budget, get 429 unchecked."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from bftx import codec
-from bftx.api.intake import IntakeBudget, intake_for
+from bftx.api.intake import IntakeControl, intake_for
 from bftx.errors import Code
 from bftx.exchange import Side
 from bftx.mempool import Admitted
@@ -23,26 +23,91 @@ class Clock:
         return self.now
 
 
-def test_past_its_budget_a_window_refuses_without_calling_the_node() -> None:
+def control(
+    clock: Clock, submit: Callable[[bytes], Admitted], backlog: list[int], committed: list[int]
+) -> IntakeControl:
+    return IntakeControl(
+        submit,
+        lambda: backlog[0],
+        lambda: committed[0],
+        queue_budget_s=1.0,
+        rate_window_s=2.0,
+        rate_floor_tps=100,
+        window_s=0.100,
+        busy_s_max=0.050,
+        clock=clock,
+    )
+
+
+def test_past_its_budget_for_junk_a_window_refuses_without_calling_the_node() -> None:
     clock = Clock()
     calls: list[bytes] = []
 
     def submit(data: bytes) -> Admitted:
         calls.append(data)
-        clock.now += 0.010  # each admission costs 10 ms (a signature check, say)
-        return Admitted(Code.OK, b"h" * 32)
+        clock.now += 0.010  # each check costs 10 ms (a signature check, say) and fails
+        return Admitted(Code.BAD_SIGNATURE, b"h" * 32)
 
-    budget = IntakeBudget(submit, window_s=0.100, busy_s_max=0.050, clock=clock)
-    answers = [budget.admit(bytes([index])) for index in range(8)]
+    intake = control(clock, submit, [0], [0])
+    answers = [intake.admit(bytes([index])) for index in range(8)]
     assert [answer is not None for answer in answers] == [True] * 5 + [False] * 3
     assert len(calls) == 5, "a refused tx costs the node nothing"
-    assert budget.refused == 3
+    assert intake.refused == intake.refused_junk == 3
     clock.now += 0.100  # the next window
-    assert budget.admit(b"x") is not None
+    assert intake.admit(b"x") is not None
+
+
+def test_time_spent_on_accepted_txs_refuses_nothing() -> None:
+    clock = Clock()
+    backlog = [0]
+
+    def submit(data: bytes) -> Admitted:
+        clock.now += 0.010  # a slow, contended admission: the whole window and more
+        backlog[0] += 1
+        return Admitted(Code.OK, b"h" * 32)
+
+    intake = control(clock, submit, backlog, [0])
+    assert all(intake.admit(bytes([index])) is not None for index in range(30))
+    assert intake.refused == 0
+
+
+def test_a_queue_past_the_latency_budget_is_refused_unchecked() -> None:
+    clock = Clock()
+    calls: list[bytes] = []
+    backlog, committed = [0], [0]
+
+    def submit(data: bytes) -> Admitted:
+        calls.append(data)
+        backlog[0] += 1
+        return Admitted(Code.OK, b"h" * 32)
+
+    intake = control(clock, submit, backlog, committed)
+    answers = [intake.admit(bytes([index % 256])) for index in range(150)]
+    # No commit seen yet: the floor (100 tx/s) times the budget (1 s) is the bound.
+    assert sum(answer is not None for answer in answers) == 100
+    assert len(calls) == 100 and intake.refused_queue == 50
+    assert intake.expected_wait_s() == 1.0
+
+
+def test_the_bound_follows_the_committed_rate() -> None:
+    clock = Clock()
+    backlog, committed = [0], [0]
+    intake = control(clock, lambda data: Admitted(Code.OK, b"h" * 32), backlog, committed)
+    backlog[0] = 400
+    assert intake.admit(b"x") is None, "400 txs at the floor rate wait 4 s"
+    for _ in range(20):  # the chain commits 500 tx/s for 2 s
+        clock.now += 0.1
+        committed[0] += 50
+        intake.admit(b"x")
+    assert intake.drain_tps == pytest.approx(500)
+    assert intake.backlog_max == 500
+    assert intake.admit(b"x") is not None, "400 txs at 500 tx/s wait 0.8 s"
+    backlog[0] = 500
+    assert intake.admit(b"x") is None
 
 
 @pytest.fixture
-def exhausted(cluster: LiveCluster) -> Iterator[IntakeBudget]:
+def exhausted(cluster: LiveCluster) -> Iterator[IntakeControl]:
     """The cluster's node with an intake budget of zero: every submission is refused."""
     budget = intake_for(cluster.nodes[0])
     saved = budget._busy_s_max
@@ -54,7 +119,7 @@ def exhausted(cluster: LiveCluster) -> Iterator[IntakeBudget]:
 
 
 def test_a_tx_refused_for_load_is_a_429_with_retry_after(
-    cluster: LiveCluster, exhausted: IntakeBudget
+    cluster: LiveCluster, exhausted: IntakeControl
 ) -> None:
     (key,) = cluster.fresh_traders(1)
     tx = cluster.order_tx(key, 0, Side.BUY, 4_500_000, 1)

@@ -1,13 +1,26 @@
-"""How much of the node's event loop client submissions may take: a time budget, then 429.
+"""Admission control for client txs: refuse at once what could not commit within the latency budget.
 
-Consensus and client intake share one event loop, and admitting a tx costs a
-signature check. `IntakeBudget` lets submissions use at most
-`limits.intake_busy_ms_max` of every `limits.intake_window_ms` window; past
-that, txs are refused at once with ``overloaded`` (HTTP 429 with a
-``Retry-After``, gRPC ``RESOURCE_EXHAUSTED``) before any signature is checked,
-so a flood of txs, valid or not, costs the loop a bounded share of its time
-and consensus messages keep their turn. Batch submissions also yield to the
-loop every `limits.intake_chunk_txs` txs.
+A node accepts a client tx only if it can expect to commit it within
+`limits.intake_queue_ms` of queueing. The queue is the txs the mempool has
+handed to consensus and not seen committed yet, whichever validator received
+them (gossip brings them all here); txs waiting for an earlier nonce of their
+account are not in it, since nothing can commit them before it. How
+fast it drains is the committed tx/s the chain showed over the last
+`limits.intake_rate_window_ms` (never taken below `limits.intake_rate_floor_tps`,
+so a burst on an idle chain is not refused for want of history). By Little's
+law a backlog of ``rate × budget`` txs is a wait of about the budget; past it,
+txs are refused with ``overloaded`` (HTTP 429 with a ``Retry-After``, gRPC
+``RESOURCE_EXHAUSTED``) before they are decoded or their signature checked, so a
+refusal costs a length check and a comparison.
+
+Junk (txs the node refuses after paying for them: bad signatures, bad nonces)
+never enters the mempool, so the queue cannot see it. For it a second bound
+stays: the time spent on refused txs may use at most
+`limits.intake_busy_ms_max` of every `limits.intake_window_ms`; past that
+every client tx is refused unchecked until the window ends, so a flood of
+junk, however large, costs the event loop a bounded share and consensus keeps
+its turn. Accepted txs are not charged: under CPU contention their wall time
+grows, and charging it refused load long before the queue was long.
 
 Must never: refuse consensus traffic (it does not pass through here), or hold
 a refused tx anywhere (the client resends it).
@@ -17,60 +30,113 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 
 from bftx import limits
+from bftx.errors import Code
 from bftx.mempool import Admitted
 from bftx.node.runtime import Node
 
 Clock = Callable[[], float]  # seconds, monotonic
 
 OVERLOADED = "overloaded"
-OVERLOADED_MESSAGE = "the node is busy with consensus and other clients; retry after a pause"
+OVERLOADED_MESSAGE = (
+    "the node's queue is longer than it can commit within its latency budget; "
+    "retry after a pause"
+)
+RATE_SAMPLE_INTERVAL_S = 0.1  # the committed count is sampled at most this often
 
 
-class IntakeBudget:
-    """Time spent admitting client txs, per window; `admit` refuses once it is spent."""
+class IntakeControl:
+    """Admits a client tx only while the expected queueing time is within the budget."""
 
     def __init__(
         self,
         submit: Callable[[bytes], Admitted],
+        backlog: Callable[[], int],
+        committed: Callable[[], int],
+        queue_budget_s: float = limits.intake_queue_ms / 1000,
+        rate_window_s: float = limits.intake_rate_window_ms / 1000,
+        rate_floor_tps: float = limits.intake_rate_floor_tps,
         window_s: float = limits.intake_window_ms / 1000,
         busy_s_max: float = limits.intake_busy_ms_max / 1000,
         clock: Clock = time.perf_counter,
     ) -> None:
         self._submit = submit
+        self._backlog = backlog
+        self._committed = committed
+        self.queue_budget_s = queue_budget_s
+        self._rate_window_s = rate_window_s
+        self._rate_floor_tps = rate_floor_tps
         self._window_s = window_s
         self._busy_s_max = busy_s_max
         self._clock = clock
-        self._window_started = clock()
+        now = clock()
+        self._samples: deque[tuple[float, int]] = deque([(now, committed())])
+        self.drain_tps = rate_floor_tps  # the committed tx/s the backlog bound assumes
+        self.backlog_max = round(rate_floor_tps * queue_budget_s)
+        self._window_started = now
         self._busy_s = 0.0
-        self.refused = 0  # txs refused for load since the start
+        self.refused_queue = 0  # refused because the queue was past the budget
+        self.refused_junk = 0  # refused because refused txs used up the window's time
+
+    @property
+    def refused(self) -> int:
+        """Txs refused for load since the start."""
+        return self.refused_queue + self.refused_junk
 
     def admit(self, data: bytes) -> Admitted | None:
-        """The node's answer, or None when this window's budget is spent (refuse: overloaded)."""
+        """The node's answer, or None to refuse (``overloaded``) without looking at the tx."""
         now = self._clock()
+        if now - self._samples[-1][0] >= RATE_SAMPLE_INTERVAL_S:
+            self._sample(now)
+        if self._backlog() >= self.backlog_max:
+            self.refused_queue += 1
+            return None
         if now - self._window_started >= self._window_s:
             self._window_started, self._busy_s = now, 0.0
         if self._busy_s >= self._busy_s_max:
-            self.refused += 1
+            self.refused_junk += 1
             return None
-        try:
-            return self._submit(data)
-        finally:
+        admitted = self._submit(data)
+        if admitted.code is not Code.OK:
             self._busy_s += self._clock() - now
+        return admitted
+
+    def expected_wait_s(self) -> float:
+        """How long the current backlog takes to commit at the assumed drain rate."""
+        return self._backlog() / self.drain_tps
 
     def retry_after_s(self) -> int:
         """Whole seconds a refused client should wait (HTTP Retry-After has no fractions)."""
-        return 1
+        return max(1, round(self.queue_budget_s))
+
+    def _sample(self, now: float) -> None:
+        """Add a (time, committed) sample; re-derive the drain rate and the backlog bound."""
+        samples = self._samples
+        samples.append((now, self._committed()))
+        while len(samples) > 2 and now - samples[0][0] > self._rate_window_s:
+            samples.popleft()
+        (first_s, first_count), (last_s, last_count) = samples[0], samples[-1]
+        span = last_s - first_s
+        if span > self._rate_window_s * 2:  # no sample for a long while (no client load)
+            samples.popleft()
+            return  # keep the last bound until a window of fresh samples exists
+        if span >= self._rate_window_s / 2:
+            rate = (last_count - first_count) / span
+            self.drain_tps = max(self._rate_floor_tps, rate)
+            self.backlog_max = round(self.drain_tps * self.queue_budget_s)
 
 
-_budgets: weakref.WeakKeyDictionary[Node, IntakeBudget] = weakref.WeakKeyDictionary()
+_controls: weakref.WeakKeyDictionary[Node, IntakeControl] = weakref.WeakKeyDictionary()
 
 
-def intake_for(node: Node) -> IntakeBudget:
-    """The node's one intake budget, shared by REST and gRPC submissions."""
-    found = _budgets.get(node)
+def intake_for(node: Node) -> IntakeControl:
+    """The node's one admission control, shared by REST and gRPC submissions."""
+    found = _controls.get(node)
     if found is None:
-        found = _budgets[node] = IntakeBudget(node.submit)
+        found = _controls[node] = IntakeControl(
+            node.submit, node.client_backlog, lambda: node.txs_committed_total
+        )
     return found

@@ -30,7 +30,7 @@ from bftx.api.access import AccessControl, authenticator_for, may_see_account
 from bftx.api.contracts import register_contract_routes
 from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
-from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeBudget, intake_for
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeControl, intake_for
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -710,7 +710,7 @@ def _overloaded(message: str) -> ApiProblem:
     return ApiProblem(429, OVERLOADED, message, {"Retry-After": "1"})
 
 
-def _admit(node: Node, intake: IntakeBudget, data: bytes, refused: Refusals) -> Admission:
+def _admit(node: Node, intake: IntakeControl, data: bytes, refused: Refusals) -> Admission:
     if node.halted:
         raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
     admitted = intake.admit(data)

@@ -265,6 +265,7 @@ class Node:
         self._tasks: set[asyncio.Task[None]] = set()
         self._release_scheduled = False
         self._submission_counts: dict[Code, int] = {}  # not yet added to the metric
+        self.txs_committed_total = 0  # txs in blocks committed since the start (admission control)
         # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
         # at the edge instead of queueing past every timeout.
         self.client_backlog_txs_max = limits.client_backlog_txs_max
@@ -401,6 +402,11 @@ class Node:
         """
         if self.gossip is not None and not self.halted:
             self.gossip.flush()
+
+    def client_backlog(self) -> int:
+        """Txs handed to consensus and not committed yet: the queue a new client tx joins.
+        (Txs waiting for an earlier nonce of their account are not in it: nothing commits them.)"""
+        return self.mempool.released if self.mempool is not None else 0
 
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
         """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
@@ -659,6 +665,7 @@ class Node:
         self.metrics.height.set(block.height)
         self.metrics.blocks_committed.inc()
         self.metrics.txs_committed.inc(len(block.txs))
+        self.txs_committed_total += len(block.txs)
         self.metrics.mempool_txs.set(len(self.mempool))
 
     def _on_state_restored(self, restored: StateRestored) -> None:
