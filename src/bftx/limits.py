@@ -89,8 +89,8 @@ assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
 # after checking them (junk) may keep the event loop busy for intake_busy_ms_max of every
 # intake_window_ms; past that every client tx is refused unchecked until the window ends.
 intake_queue_ms = 1_000
-intake_rate_window_ms = 2_000
-intake_rate_floor_tps = 1_000
+intake_rate_window_ms = 1_000
+intake_rate_floor_tps = 200
 intake_window_ms = 100
 intake_busy_ms_max = 50
 intake_chunk_txs = 256  # a batch yields the loop after this many txs

@@ -143,6 +143,15 @@ class Mempool:
         self._candidates.clear()
         return released
 
+    def is_next_nonce(self, tx: Tx) -> bool:
+        """Is ``tx``'s nonce the first its account lacks (committed or waiting here)?"""
+        missing = self.admission.next_nonce(tx.sender)
+        pending = self._by_sender.get(tx.sender)
+        if pending is not None:
+            while missing in pending:
+                missing += 1
+        return tx.nonce == missing
+
     # --- after a committed block --------------------------------------------------------
 
     def remove_committed(

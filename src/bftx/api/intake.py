@@ -10,8 +10,15 @@ fast it drains is the committed tx/s the chain showed over the last
 so a burst on an idle chain is not refused for want of history). By Little's
 law a backlog of ``rate × budget`` txs is a wait of about the budget; past it,
 txs are refused with ``overloaded`` (HTTP 429 with a ``Retry-After``, gRPC
-``RESOURCE_EXHAUSTED``) before they are decoded or their signature checked, so a
-refusal costs a length check and a comparison.
+``RESOURCE_EXHAUSTED``) before their signature is checked.
+
+Refusals must not strand what was accepted: a tx admitted after an earlier
+nonce of its account was refused would wait in the mempool for it, counted
+nowhere and committing never if the client gives up. So for twice the budget
+after a refusal for the queue, a client tx is admitted only if it is its
+account's next nonce (nothing missing before it). Telling that costs a decode
+(cached, and reused when the tx is admitted); a refusal never costs a
+signature check.
 
 Junk (txs the node refuses after paying for them: bad signatures, bad nonces)
 never enters the mempool, so the queue cannot see it. For it a second bound
@@ -56,6 +63,7 @@ class IntakeControl:
         submit: Callable[[bytes], Admitted],
         backlog: Callable[[], int],
         committed: Callable[[], int],
+        is_next_nonce: Callable[[bytes], bool] = lambda data: True,
         queue_budget_s: float = limits.intake_queue_ms / 1000,
         rate_window_s: float = limits.intake_rate_window_ms / 1000,
         rate_floor_tps: float = limits.intake_rate_floor_tps,
@@ -66,6 +74,8 @@ class IntakeControl:
         self._submit = submit
         self._backlog = backlog
         self._committed = committed
+        self._is_next_nonce = is_next_nonce
+        self._last_queue_refusal = -1e9  # when a tx was last refused for the queue
         self.queue_budget_s = queue_budget_s
         self._rate_window_s = rate_window_s
         self._rate_floor_tps = rate_floor_tps
@@ -92,8 +102,13 @@ class IntakeControl:
         if now - self._samples[-1][0] >= RATE_SAMPLE_INTERVAL_S:
             self._sample(now)
         if self._backlog() >= self.backlog_max:
+            self._last_queue_refusal = now
             self.refused_queue += 1
             return None
+        if now - self._last_queue_refusal < 2 * self.queue_budget_s:
+            if not self._is_next_nonce(data):  # it would wait behind a refused tx
+                self.refused_queue += 1
+                return None
         if now - self._window_started >= self._window_s:
             self._window_started, self._busy_s = now, 0.0
         if self._busy_s >= self._busy_s_max:
@@ -137,6 +152,6 @@ def intake_for(node: Node) -> IntakeControl:
     found = _controls.get(node)
     if found is None:
         found = _controls[node] = IntakeControl(
-            node.submit, node.client_backlog, lambda: node.txs_committed_total
+            node.submit, node.client_backlog, lambda: node.txs_committed_total, node.is_next_nonce
         )
     return found

@@ -20,6 +20,7 @@ block holding its hash was read from a node.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -78,11 +79,13 @@ class Target:
 
 @dataclass(slots=True)
 class Load:
-    """Pre-signed txs in submission order; tx ``j`` goes to validator ``validator_of[j]``."""
+    """Pre-signed txs in submission order; tx ``j`` is signed by account ``account_of[j]`` and
+    goes to validator ``validator_of[j]``."""
 
     txs: list[bytes]
     hashes: list[bytes]
     validator_of: list[int]
+    account_of: list[int]
 
 
 @dataclass(slots=True)
@@ -138,6 +141,7 @@ def sign_load(target: Target, count: int, seed: int) -> Load:
     txs: list[bytes] = []
     hashes: list[bytes] = []
     validator_of: list[int] = []
+    account_of: list[int] = []
     for index in range(count):
         account = index % accounts
         nonce = target.nonces[account] + index // accounts
@@ -149,7 +153,8 @@ def sign_load(target: Target, count: int, seed: int) -> Load:
         txs.append(data)
         hashes.append(crypto.sha256(data))
         validator_of.append(account % validators)
-    return Load(txs, hashes, validator_of)
+        account_of.append(account)
+    return Load(txs, hashes, validator_of, account_of)
 
 
 def accounts_needed(settings: BenchSettings) -> int:
@@ -270,7 +275,12 @@ class Driver:
         self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
         self.started = 0.0
         self.submitting = True
-        self.retry: list[int] = []  # refused for load: sent again after a pause
+        # Refused for load: an account's refused tx and every later one of it wait, in nonce
+        # order; once per retry interval the first is sent again, and when it is admitted the
+        # rest follow (a backing-off client, whose later nonces would stall behind a gap).
+        self.waiting: dict[int, list[int]] = {}
+        self.head_in_flight: dict[int, int] = {}  # account -> its waiting tx being resent
+        self.resend: list[int] = []  # txs of an account whose head was admitted: send now
         self.last_retry_s = 0.0
         self.in_flight = 0
         self.committed = 0
@@ -303,9 +313,8 @@ class Driver:
         while sent < total:
             due = min(total, int(self.now() * self.settings.rate_tps) + 1)
             if due > sent and self.in_flight < REQUESTS_IN_FLIGHT_MAX:
-                self._send_groups(
-                    client, requests, self._group(self._take_retries() + list(range(sent, due)))
-                )
+                fresh = self._hold_back_waiting(range(sent, due))
+                self._send_groups(client, requests, self._group(self._take_retries() + fresh))
                 sent = due
             if self.on_tick is not None:
                 self.on_tick(self.observation, self.now())
@@ -313,18 +322,51 @@ class Driver:
         self.observation.load_s = self.now()
         self.submitting = False
         deadline = self.now() + self.settings.drain_s
-        while (requests or self.retry) and self.now() < deadline:
-            if self.retry and self.in_flight < REQUESTS_IN_FLIGHT_MAX:
+        while (requests or self.waiting or self.resend) and self.now() < deadline:
+            if self.in_flight < REQUESTS_IN_FLIGHT_MAX:
                 self._send_groups(client, requests, self._group(self._take_retries()))
             await asyncio.sleep(tick_s)
 
+    def _hold_back_waiting(self, indexes: range) -> list[int]:
+        """The due txs to send now; those of an account that is backing off join its queue."""
+        waiting, account_of = self.waiting, self.load.account_of
+        fresh = []
+        for index in indexes:
+            queue = waiting.get(account_of[index])
+            if queue is None:
+                fresh.append(index)
+            else:
+                queue.append(index)  # due in index order: later than everything queued
+        return fresh
+
     def _take_retries(self) -> list[int]:
-        """The refused txs, at most once per retry interval (a backing-off client)."""
-        if not self.retry or self.now() - self.last_retry_s < RETRY_INTERVAL_S:
-            return []
-        self.last_retry_s = self.now()
-        retry, self.retry = self.retry, []
-        return sorted(retry)  # submission order: an account's nonces in order
+        """What to resend now: txs released by an admitted head, and once per retry interval
+        the first waiting tx of each backing-off account."""
+        resend, self.resend = self.resend, []
+        if self.waiting and self.now() - self.last_retry_s >= RETRY_INTERVAL_S:
+            self.last_retry_s = self.now()
+            for account, queue in self.waiting.items():
+                if account not in self.head_in_flight:
+                    self.head_in_flight[account] = queue[0]
+                    resend.append(queue[0])
+        return sorted(resend)  # submission order: an account's nonces in order
+
+    def _on_refused_for_load(self, index: int) -> None:
+        account = self.load.account_of[index]
+        if self.head_in_flight.get(account) == index:  # still first in its queue
+            del self.head_in_flight[account]
+            return
+        bisect.insort(self.waiting.setdefault(account, []), index)
+
+    def _on_answered(self, index: int) -> None:
+        """A tx admitted or refused for good: if it was a waiting head, its followers go now."""
+        account = self.load.account_of[index]
+        if self.head_in_flight.get(account) != index:
+            return
+        del self.head_in_flight[account]
+        queue = self.waiting.pop(account)
+        queue.remove(index)
+        self.resend.extend(queue)
 
     def _send_groups(
         self,
@@ -370,17 +412,24 @@ class Driver:
             self.in_flight -= 1
         if results is None or len(results) != len(indexes):
             observation.request_errors += 1
+            for index in indexes:  # a waiting head is sent again with the next retries
+                account = self.load.account_of[index]
+                if self.head_in_flight.get(account) == index:
+                    del self.head_in_flight[account]
             return
         for index, result in zip(indexes, results, strict=True):
             if result["accepted"]:
                 observation.accepted[index] = True
                 observation.accept_s[index] = sent_at
                 self.accepted += 1
+                self._on_answered(index)
+                continue
+            code = str(result["code"])
+            observation.rejections[code] = observation.rejections.get(code, 0) + 1
+            if code in RETRIED_CODES:  # backpressure: resend, or later nonces stall
+                self._on_refused_for_load(index)
             else:
-                code = str(result["code"])
-                observation.rejections[code] = observation.rejections.get(code, 0) + 1
-                if code in RETRIED_CODES:  # backpressure: resend, or later nonces stall
-                    self.retry.append(index)
+                self._on_answered(index)
 
     async def _follow(self, client: httpx.AsyncClient) -> None:
         """Read each new block once from the first node; a tx commits when its block is seen."""

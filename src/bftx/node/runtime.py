@@ -408,6 +408,18 @@ class Node:
         (Txs waiting for an earlier nonce of their account are not in it: nothing commits them.)"""
         return self.mempool.released if self.mempool is not None else 0
 
+    def is_next_nonce(self, data: bytes) -> bool:
+        """Is this client tx its account's next nonce, counting the txs the mempool holds?
+        Decoded (cached), not verified: admission control asks before paying for a
+        signature. An undecodable tx is not (it would be refused anyway)."""
+        if self.mempool is None:
+            return False
+        try:
+            tx = self.application.decoded.decode(data)
+        except DecodeError:
+            return False
+        return self.mempool.is_next_nonce(tx)
+
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
         """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
 
