@@ -24,7 +24,6 @@ from bftx.errors import DecodeError
 
 Value: TypeAlias = "bool | int | bytes | str | tuple[Value, ...] | None"
 
-_SCALARS = (type(None), bool, int, bytes, str, tuple)
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 
@@ -85,16 +84,30 @@ def decode(
     return value
 
 
+_LEAVES = frozenset({type(None), bool, int, bytes, str})  # exact types msgpack returns
+_DEPTH_MAX = 16
+
+
 def _check_scalars(value: object, depth: int) -> None:
-    if depth > 16:
-        raise DecodeError("nesting deeper than 16 levels")
+    """Only the allowed types, nested at most `_DEPTH_MAX` levels (no value deeper)."""
+    kind = type(value)
+    if kind is tuple:
+        if depth >= _DEPTH_MAX and value:
+            raise DecodeError(f"nesting deeper than {_DEPTH_MAX} levels")
+        for item in value:  # type: ignore[attr-defined]
+            item_kind = type(item)
+            if item_kind is tuple:
+                _check_scalars(item, depth + 1)
+            elif item_kind not in _LEAVES:
+                _refuse_type(item)
+    elif kind not in _LEAVES:
+        _refuse_type(value)
+
+
+def _refuse_type(value: object) -> None:
     if isinstance(value, float):
         raise DecodeError("floats are not allowed in canonical encoding")
-    if not isinstance(value, _SCALARS):
-        raise DecodeError(f"{type(value).__name__} values are not allowed in canonical encoding")
-    if isinstance(value, tuple):
-        for item in value:
-            _check_scalars(item, depth + 1)
+    raise DecodeError(f"{type(value).__name__} values are not allowed in canonical encoding")
 
 
 # --- shape checks --------------------------------------------------------------

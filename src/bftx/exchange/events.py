@@ -7,7 +7,10 @@ genesis they are enough to rebuild every book, balance and trade history
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import cast
 
 from bftx import codec
 from bftx.codec import Value
@@ -221,9 +224,25 @@ _EVENT_TYPES = {tag: kind for kind, tag in _EVENT_TAGS.items()}
 _ENUM_FIELDS = {"side": Side, "taker_side": Side, "order_type": OrderType}
 
 
+# Per event type: its tag and a getter of its fields' values in order (found once per type).
+_ENCODERS: dict[type, tuple[int, Callable[[Event], tuple[object, ...]]]] = {}
+
+
 def event_to_value(event: Event) -> Value:
-    values = [getattr(event, field.name) for field in fields(event)]
-    return (_EVENT_TAGS[type(event)], *(int(v) if isinstance(v, int) else v for v in values))
+    encoder = _ENCODERS.get(type(event))
+    if encoder is None:
+        encoder = _ENCODERS[type(event)] = _make_encoder(type(event))
+    tag, values_of = encoder
+    values = [int(v) if isinstance(v, int) else v for v in values_of(event)]
+    return (tag, *cast(list[Value], values))
+
+
+def _make_encoder(kind: type) -> tuple[int, Callable[[Event], tuple[object, ...]]]:
+    names = [field.name for field in fields(kind)]
+    if len(names) == 1:
+        single = attrgetter(names[0])
+        return _EVENT_TAGS[kind], lambda event: (single(event),)
+    return _EVENT_TAGS[kind], cast(Callable[[Event], tuple[object, ...]], attrgetter(*names))
 
 
 def event_from_value(value: Value) -> Event:
