@@ -123,3 +123,28 @@ def test_after_a_state_transfer_every_tx_whose_nonce_was_used_leaves() -> None:
     assert [decode_tx(data).sender for data in [pool.get(h) or b"" for h in pool._by_hash]] == [
         CAROL.address
     ]
+
+
+def test_released_counts_txs_handed_to_consensus_until_they_commit() -> None:
+    app, pool = make_pool()
+    for nonce in (0, 1, 3):  # 3 waits for 2: not released, not counted
+        pool.add(order(nonce), 0)
+    pool.release_ready()
+    assert pool.released == 2
+    first = order(0)
+    assert app.validate_block((first,))
+    app.execute_block(1, 1_000, (first,))
+    pool.remove_committed([decode_tx(first).hash], [ALICE.address])
+    assert (pool.released, len(pool)) == (1, 2)
+
+
+def test_the_next_nonce_counts_the_txs_the_pool_holds() -> None:
+    _app, pool = make_pool()
+    assert pool.is_next_nonce(decode_tx(order(0)))
+    assert not pool.is_next_nonce(decode_tx(order(1)))
+    pool.add(order(0), 0)
+    pool.add(order(1), 0)
+    pool.add(order(3), 0)
+    assert pool.is_next_nonce(decode_tx(order(2)))  # the gap before 3
+    assert not pool.is_next_nonce(decode_tx(order(4)))
+    assert pool.is_next_nonce(decode_tx(order(0, BOB)))

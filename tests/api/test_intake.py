@@ -106,6 +106,27 @@ def test_the_bound_follows_the_committed_rate() -> None:
     assert intake.admit(b"x") is None
 
 
+def test_after_a_refusal_only_an_accounts_next_nonce_is_admitted() -> None:
+    clock = Clock()
+    backlog = [1_000]
+    next_nonces = {b"next"}
+    intake = IntakeControl(
+        lambda data: Admitted(Code.OK, b"h" * 32),
+        lambda: backlog[0],
+        lambda: 0,
+        is_next_nonce=lambda data: data in next_nonces,
+        queue_budget_s=1.0,
+        rate_floor_tps=100,
+        clock=clock,
+    )
+    assert intake.admit(b"next") is None, "over the bound: refused whatever it is"
+    backlog[0] = 0
+    assert intake.admit(b"later") is None, "it would wait behind a refused tx"
+    assert intake.admit(b"next") is not None
+    clock.now += 2.0  # two budgets without a refusal: the gap rule ends
+    assert intake.admit(b"later") is not None
+
+
 @pytest.fixture
 def exhausted(cluster: LiveCluster) -> Iterator[IntakeControl]:
     """The cluster's node with an intake budget of zero: every submission is refused."""
