@@ -49,8 +49,7 @@ Clock = Callable[[], float]  # seconds, monotonic
 
 OVERLOADED = "overloaded"
 OVERLOADED_MESSAGE = (
-    "the node's queue is longer than it can commit within its latency budget; "
-    "retry after a pause"
+    "the node's queue is longer than it can commit within its latency budget; retry after a pause"
 )
 RATE_SAMPLE_INTERVAL_S = 0.1  # the committed count is sampled at most this often
 
@@ -105,10 +104,10 @@ class IntakeControl:
             self._last_queue_refusal = now
             self.refused_queue += 1
             return None
-        if now - self._last_queue_refusal < 2 * self.queue_budget_s:
-            if not self._is_next_nonce(data):  # it would wait behind a refused tx
-                self.refused_queue += 1
-                return None
+        recently_refused = now - self._last_queue_refusal < 2 * self.queue_budget_s
+        if recently_refused and not self._is_next_nonce(data):  # it would wait behind one
+            self.refused_queue += 1
+            return None
         if now - self._window_started >= self._window_s:
             self._window_started, self._busy_s = now, 0.0
         if self._busy_s >= self._busy_s_max:
