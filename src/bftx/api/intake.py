@@ -118,6 +118,16 @@ class IntakeControl:
             self._busy_s += self._clock() - now
         return admitted
 
+    def readings(self) -> dict[str, int]:
+        """What the metrics show."""
+        return {
+            "backlog": self._backlog(),
+            "backlog_max": self.backlog_max,
+            "drain_tps": round(self.drain_tps),
+            "refused_queue": self.refused_queue,
+            "refused_junk": self.refused_junk,
+        }
+
     def expected_wait_s(self) -> float:
         """How long the current backlog takes to commit at the assumed drain rate."""
         return self._backlog() / self.drain_tps
@@ -152,5 +162,12 @@ def intake_for(node: Node) -> IntakeControl:
     if found is None:
         found = _controls[node] = IntakeControl(
             node.submit, node.client_backlog, lambda: node.txs_committed_total, node.is_next_nonce
+        )
+        node.metrics.add_gauges(
+            "bftx_intake",
+            "Admission control: the queue (backlog), its bound, the drain rate assumed (tx/s), "
+            "and the client txs refused for the queue and for junk since the start",
+            "value",
+            found.readings,
         )
     return found
