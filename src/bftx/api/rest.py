@@ -328,7 +328,6 @@ def create_app(node: Node) -> FastAPI:
         redoc_url=None,
     )
     register_docs(app)
-    intake_for(node)  # admission control (and its gauge) from the start
     register_metrics_pointer(
         app, lambda: f"http://{node.config.metrics_host}:{node.config.metrics_port}/metrics"
     )
