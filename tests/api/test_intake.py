@@ -127,6 +127,22 @@ def test_after_a_refusal_only_an_accounts_next_nonce_is_admitted() -> None:
     assert intake.admit(b"later") is not None
 
 
+def test_a_full_mempool_also_holds_back_later_nonces() -> None:
+    clock = Clock()
+    answers = iter([Code.MEMPOOL_FULL, Code.OK])
+    intake = IntakeControl(
+        lambda data: Admitted(next(answers), b"h" * 32),
+        lambda: 0,
+        lambda: 0,
+        is_next_nonce=lambda data: data == b"next",
+        clock=clock,
+    )
+    refused = intake.admit(b"next")
+    assert refused is not None and refused.code is Code.MEMPOOL_FULL
+    assert intake.admit(b"later") is None
+    assert intake.admit(b"next") is not None
+
+
 @pytest.fixture
 def exhausted(cluster: LiveCluster) -> Iterator[IntakeControl]:
     """The cluster's node with an intake budget of zero: every submission is refused."""

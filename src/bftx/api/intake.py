@@ -15,8 +15,9 @@ txs are refused with ``overloaded`` (HTTP 429 with a ``Retry-After``, gRPC
 Refusals must not strand what was accepted: a tx admitted after an earlier
 nonce of its account was refused would wait in the mempool for it, counted
 nowhere and committing never if the client gives up. So for twice the budget
-after a refusal for the queue, a client tx is admitted only if it is its
-account's next nonce (nothing missing before it). Telling that costs a decode
+after any refusal for load (the queue, the junk budget, a full mempool), a
+client tx is admitted only if it is its account's next nonce (nothing missing
+before it). Telling that costs a decode
 (cached, and reused when the tx is admitted); a refusal never costs a
 signature check.
 
@@ -111,11 +112,14 @@ class IntakeControl:
         if now - self._window_started >= self._window_s:
             self._window_started, self._busy_s = now, 0.0
         if self._busy_s >= self._busy_s_max:
+            self._last_queue_refusal = now  # later nonces of this tx's account must wait too
             self.refused_junk += 1
             return None
         admitted = self._submit(data)
         if admitted.code is not Code.OK:
             self._busy_s += self._clock() - now
+            if admitted.code is Code.MEMPOOL_FULL:
+                self._last_queue_refusal = now
         return admitted
 
     def readings(self) -> dict[str, int]:

@@ -266,8 +266,9 @@ class Node:
         self._release_scheduled = False
         self._submission_counts: dict[Code, int] = {}  # not yet added to the metric
         self.txs_committed_total = 0  # txs in blocks committed since the start (admission control)
-        # Client txs are refused (mempool_full) while this many txs wait: overload sheds load
-        # at the edge instead of queueing past every timeout.
+        # Client txs are refused (mempool_full) while this many txs wait for consensus: overload
+        # sheds load at the edge instead of queueing past every timeout. (Txs waiting for an
+        # earlier nonce do not count: refusing that nonce would strand them.)
         self.client_backlog_txs_max = limits.client_backlog_txs_max
         self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
@@ -433,7 +434,7 @@ class Node:
 
     def _submit(self, data: bytes, origin: bytes | None) -> Admitted:
         assert self.mempool is not None and self.gossip is not None
-        if origin is None and len(self.mempool) >= self.client_backlog_txs_max:
+        if origin is None and self.mempool.released >= self.client_backlog_txs_max:
             self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
             return Admitted(Code.MEMPOOL_FULL, None)
         now = self.clock()
