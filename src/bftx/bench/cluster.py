@@ -281,6 +281,10 @@ class Driver:
         self.waiting: dict[int, list[int]] = {}
         self.head_in_flight: dict[int, int] = {}  # account -> its waiting tx being resent
         self.resend: list[int] = []  # txs of an account whose head was admitted: send now
+        # Requests to one validator go one at a time, in order: a node takes an account's txs
+        # in nonce order, as a client streaming to it would send them (two batches racing
+        # could admit a later nonce and refuse an earlier one for load).
+        self.validator_locks = [asyncio.Lock() for _ in target.urls]
         self.last_retry_s = 0.0
         self.in_flight = 0
         self.committed = 0
@@ -395,13 +399,16 @@ class Driver:
         for index in indexes:
             if observation.submit_s[index] < 0:  # a retry keeps its first submission time
                 observation.submit_s[index] = sent_at
+        posted_at = sent_at
         self.in_flight += 1
         try:
-            response = await client.post(
-                f"{self.target.urls[validator]}/v1/txs/batch",
-                content=body,
-                headers={"content-type": "application/octet-stream"},
-            )
+            async with self.validator_locks[validator]:  # one request at a time per validator
+                posted_at = self.now()
+                response = await client.post(
+                    f"{self.target.urls[validator]}/v1/txs/batch",
+                    content=body,
+                    headers={"content-type": "application/octet-stream"},
+                )
             results = response.json()["results"] if response.status_code == 200 else None
             if response.status_code == 429:  # the whole batch refused for load
                 code = str(response.json().get("code", "overloaded"))
@@ -420,7 +427,7 @@ class Driver:
         for index, result in zip(indexes, results, strict=True):
             if result["accepted"]:
                 observation.accepted[index] = True
-                observation.accept_s[index] = sent_at
+                observation.accept_s[index] = posted_at
                 self.accepted += 1
                 self._on_answered(index)
                 continue
