@@ -122,6 +122,8 @@ def test_after_a_refusal_only_an_accounts_next_nonce_is_admitted() -> None:
     assert intake.admit(b"next") is None, "over the bound: refused whatever it is"
     backlog[0] = 0
     assert intake.admit(b"later") is None, "it would wait behind a refused tx"
+    clock.now += 1.5
+    assert intake.admit(b"later") is None, "a refusal by the rule renews it"
     assert intake.admit(b"next") is not None
     clock.now += 2.0  # two budgets without a refusal: the gap rule ends
     assert intake.admit(b"later") is not None

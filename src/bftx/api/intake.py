@@ -15,9 +15,9 @@ txs are refused with ``overloaded`` (HTTP 429 with a ``Retry-After``, gRPC
 Refusals must not strand what was accepted: a tx admitted after an earlier
 nonce of its account was refused would wait in the mempool for it, counted
 nowhere and committing never if the client gives up. So for twice the budget
-after any refusal for load (the queue, the junk budget, a full mempool), a
-client tx is admitted only if it is its account's next nonce (nothing missing
-before it). Telling that costs a decode
+after any refusal for load (the queue, the junk budget, a full mempool, or
+this rule itself), a client tx is admitted only if it is its account's next
+nonce (nothing missing before it). Telling that costs a decode
 (cached, and reused when the tx is admitted); a refusal never costs a
 signature check.
 
@@ -107,6 +107,7 @@ class IntakeControl:
             return None
         recently_refused = now - self._last_queue_refusal < 2 * self.queue_budget_s
         if recently_refused and not self._is_next_nonce(data):  # it would wait behind one
+            self._last_queue_refusal = now  # its own later nonces must wait behind it too
             self.refused_queue += 1
             return None
         if now - self._window_started >= self._window_s:
