@@ -75,9 +75,10 @@ from bftx.node.clock import NodeClock
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
+from bftx.node.pending import READMITTED_GOSSIP_WAIT_S, load_pending, save_pending
 from bftx.node.recovery import encode_history, recover
 from bftx.node.signing import SigningMonitor
-from bftx.p2p.gossip import GossipBatcher, decode_batch
+from bftx.p2p.gossip import GossipBatcher, decode_batch, encode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
 from bftx.store import Store, StoredBlock, StoreError, TradeRow, TxRow
@@ -90,6 +91,11 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
+# A tx still pending this long is handed to the peers again (a partition or a closed link may
+# have kept it from them, and a tx only one node holds is never proposed by another primary),
+# at most so many per round.
+UNSETTLED_TX_AGE_MS = 3_000
+UNSETTLED_TXS_PER_ROUND_MAX = 2_000
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -345,7 +351,10 @@ class Node:
             ]
             replica, journal, now = self.replica, self._journal, self.clock()
             self._run(lambda: replica.start(now, journal))
+        readmitted = self._readmit_saved_txs()
         await self.network.start()
+        if readmitted:
+            self._spawn(self._gossip_readmitted(readmitted))
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
         )
@@ -354,6 +363,7 @@ class Node:
         self._skipped_up_to = self.height  # everything executed by now is saved or skipped
         self._refresh_gap()
         self._spawn(self._fill_gaps())
+        self._spawn(self._offer_unsettled_txs())
         logger.info(
             "node started",
             extra={
@@ -375,6 +385,7 @@ class Node:
             self.gossip.close()
         if self.network is not None:
             await self.network.close()
+        self._save_pending_txs()
         for queue in list(self._subscribers):
             _end_stream(queue)
         self._subscribers.clear()
@@ -386,6 +397,76 @@ class Node:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # --- the mempool across a clean restart (`bftx.node.pending`) ----------------------
+
+    def _save_pending_txs(self) -> None:
+        """At a clean stop: what the mempool holds (admitted, acknowledged, not committed)."""
+        if self.mempool is None:
+            return
+        txs = self.mempool.pending_txs()
+        try:
+            save_pending(self.config.data_dir, txs)
+        except OSError as error:
+            logger.error("pending txs not saved", extra={"txs": len(txs), "error": str(error)})
+            return
+        if txs:
+            logger.info("pending txs saved", extra={"txs": len(txs)})
+
+    def _readmit_saved_txs(self) -> dict[bytes, bytes]:
+        """Admit again what the last clean stop saved, against the recovered state; by hash."""
+        assert self.mempool is not None
+        try:
+            saved = load_pending(self.config.data_dir)
+        except (DecodeError, OSError) as error:
+            logger.warning("saved pending txs not loaded", extra={"error": str(error)})
+            return {}
+        readmitted: dict[bytes, bytes] = {}
+        refused: dict[str, int] = {}
+        now = self.clock()
+        for data in saved:
+            admitted = self.mempool.add(data, now, check_body=False)  # admitted once already
+            if admitted.code is Code.OK and admitted.tx_hash is not None:
+                readmitted[admitted.tx_hash] = data
+            else:
+                refused[admitted.code.slug] = refused.get(admitted.code.slug, 0) + 1
+        if saved:
+            self._schedule_release()
+            logger.info(
+                "pending txs loaded",
+                extra={"saved": len(saved), "admitted": len(readmitted), "refused": refused},
+            )
+        return readmitted
+
+    async def _offer_unsettled_txs(self) -> None:
+        """Every second, hand the txs pending for `UNSETTLED_TX_AGE_MS` to the peers again."""
+        assert self.network is not None and self.mempool is not None
+        while not self.halted:
+            await asyncio.sleep(1.0)
+            txs = self.mempool.take_unsettled(
+                self.clock(), UNSETTLED_TX_AGE_MS, UNSETTLED_TXS_PER_ROUND_MAX
+            )
+            peers = sorted(self.network.connected_peers())
+            for first in range(0, len(txs), limits.gossip_batch_items_max):
+                payload = encode_batch(txs[first : first + limits.gossip_batch_items_max])
+                for peer in peers:
+                    self.network.send(peer, TX_GOSSIP_CHANNEL, payload)
+
+    async def _gossip_readmitted(self, txs: dict[bytes, bytes]) -> None:
+        """Hand the txs loaded at start to the peers once linked to them (gossip reaches only
+        connected peers); a peer that holds one already refuses it as a duplicate."""
+        assert self.network is not None and self.gossip is not None and self.mempool is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READMITTED_GOSSIP_WAIT_S
+        expected = self.network.expected_peers()
+        while loop.time() < deadline and not expected <= self.network.connected_peers():
+            await asyncio.sleep(0.1)
+        if self.halted:
+            return
+        for tx_hash, data in txs.items():
+            if tx_hash in self.mempool:
+                self.gossip.add(data, None, tx_hash)
+        self.gossip.flush()
 
     # --- the query and submission surface (what the API layer uses) -------------------
 
@@ -419,7 +500,7 @@ class Node:
             self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
             return Admitted(Code.MEMPOOL_FULL, None)
         now = self.clock()
-        admitted = self.mempool.add(data, now)
+        admitted = self.mempool.add(data, now, check_body=origin is None)
         self._count_submission(admitted.code)
         if admitted.code is not Code.OK:
             return admitted
