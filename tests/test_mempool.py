@@ -154,16 +154,3 @@ def test_a_peers_tx_is_admitted_when_it_can_execute_even_if_its_body_fails_here(
     tampered[-1] ^= 1
     assert pool.add(bytes(tampered), 0, check_body=False).code is Code.BAD_SIGNATURE
     assert pool.add(order(1000), 0, check_body=False).code is Code.NONCE_GAP
-
-
-def test_txs_pending_long_are_taken_again_for_the_peers_oldest_first_and_once_per_age() -> None:
-    _app, pool = make_pool()
-    pool.add(order(0), 1_000)
-    pool.add(order(1), 2_000)
-    pool.add(order(0, BOB), 5_000)
-    assert pool.take_unsettled(4_000, 3_000, 10) == [order(0)]
-    assert pool.take_unsettled(5_000, 3_000, 1) == [order(1)]
-    assert pool.take_unsettled(5_000, 3_000, 10) == []  # each taken at most once per age
-    assert sorted(pool.take_unsettled(8_000, 3_000, 10)) == sorted(
-        [order(0), order(1), order(0, BOB)]
-    )

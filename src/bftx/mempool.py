@@ -65,7 +65,6 @@ class _Entry:
     data: bytes
     admitted_ms: int
     released: bool = False  # handed to the replica for proposal
-    offered_ms: int = 0  # when last handed to the peers again (`take_unsettled`)
 
 
 class Mempool:
@@ -94,22 +93,6 @@ class Mempool:
     def get(self, tx_hash: bytes) -> bytes | None:
         entry = self._by_hash.get(tx_hash)
         return None if entry is None else entry.data
-
-    def take_unsettled(self, now_ms: int, age_ms: int, count_max: int) -> list[bytes]:
-        """Up to ``count_max`` txs held ``age_ms`` or longer since admitted and since last
-        taken, oldest first (to hand to the peers again: one that missed them never commits)."""
-        since = now_ms - age_ms
-        due = [
-            entry
-            for entry in self._by_hash.values()
-            if entry.admitted_ms <= since and entry.offered_ms <= since
-        ]
-        if len(due) > count_max:
-            due = sorted(due, key=lambda entry: max(entry.admitted_ms, entry.offered_ms))
-            due = due[:count_max]
-        for entry in due:
-            entry.offered_ms = now_ms
-        return [entry.data for entry in due]
 
     def pending_txs(self) -> list[bytes]:
         """Every tx held, each account's in nonce order (what a clean stop saves)."""

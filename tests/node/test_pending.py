@@ -13,8 +13,9 @@ from bftx.errors import DecodeError
 from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.config import load_config
 from bftx.node.pending import PENDING_FILE, decode_pending, load_pending, save_pending
-from bftx.node.runtime import Node
+from bftx.node.runtime import TX_GOSSIP_CHANNEL, Node
 from bftx.node.testnet import CHAIN_ID, create_testnet
+from bftx.p2p.gossip import decode_batch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -67,3 +68,37 @@ def test_a_cleanly_stopped_node_admits_its_uncommitted_txs_again_at_start(tmp_pa
     assert asyncio.run(run_node([])) == {sha256(data) for data in txs}
     # Loaded once: the second stop saved them again, a start after that still has them.
     assert asyncio.run(run_node([])) == {sha256(data) for data in txs}
+
+
+def test_a_validator_whose_link_comes_up_is_handed_every_pending_tx(tmp_path: Path) -> None:
+    """It may have restarted (an empty mempool) or lost frames with a closed link."""
+    testnet = create_testnet(tmp_path / "testnet", validators=4, followers=1, traders=1)
+    config = load_config(testnet.nodes[0].home)
+    genesis = Genesis.load(config.genesis_file)
+    trader = testnet.accounts["trader000"]
+    order = PlaceOrder("BTC/USD", Side.SELL, OrderType.LIMIT, 4_500_000, 1, 0)
+    txs = [sign_tx(trader, CHAIN_ID, nonce, order) for nonce in range(3)]
+    validator, follower = genesis.validators[1].public_key, genesis.followers[0].public_key
+
+    async def run() -> list[tuple[bytes, int, bytes]]:
+        node = Node(config, genesis, load_key(config.key_file))
+        await node.start()
+        sent: list[tuple[bytes, int, bytes]] = []
+        try:
+            for data in txs:
+                node.submit(data)
+            assert node.network is not None
+            node.network.send = lambda peer, channel, payload: sent.append(  # type: ignore[method-assign,assignment,func-returns-value]
+                (peer, channel, payload)
+            )
+            node._on_link_change(follower, True)
+            node._on_link_change(validator, False)
+            assert sent == []  # followers are not handed txs; a link going down sends nothing
+            node._on_link_change(validator, True)
+            return sent
+        finally:
+            await node.stop()
+
+    sent = asyncio.run(run())
+    assert [(peer, channel) for peer, channel, _ in sent] == [(validator, TX_GOSSIP_CHANNEL)]
+    assert list(decode_batch(sent[0][2])) == txs

@@ -4,8 +4,8 @@ A node stopped by SIGTERM or SIGINT writes every tx its mempool holds (the
 signed bytes, each account's in nonce order) to ``pending.bin`` in its data
 directory; the next start reads the file, deletes it, and admits each tx
 again like a submission (signature, chain id, `check_tx` against the
-recovered state), so what committed meanwhile is refused and what is still
-valid is proposed and gossiped again. Without it, stopping every node at
+recovered state), so what committed meanwhile is refused and what can still
+execute is proposed, and handed to each peer as its link comes up. Without it, stopping every node at
 once drops every acknowledged tx not yet in a block.
 
 Nothing is written per tx while the node runs: a kill -9 saves nothing. An
@@ -28,8 +28,6 @@ from bftx import codec, limits
 from bftx.errors import DecodeError
 
 PENDING_FILE = "pending.bin"
-# At start, the loaded txs are gossiped once every expected peer is linked, or after this long.
-READMITTED_GOSSIP_WAIT_S = 10.0
 # The file never holds more than a full mempool, plus the encoding's overhead per tx.
 PENDING_FILE_BYTES_MAX = limits.mempool_bytes_max + 16 * limits.mempool_txs_max
 

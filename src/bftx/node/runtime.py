@@ -75,7 +75,7 @@ from bftx.node.clock import NodeClock
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
-from bftx.node.pending import READMITTED_GOSSIP_WAIT_S, load_pending, save_pending
+from bftx.node.pending import load_pending, save_pending
 from bftx.node.recovery import encode_history, recover
 from bftx.node.signing import SigningMonitor
 from bftx.p2p.gossip import GossipBatcher, decode_batch, encode_batch
@@ -91,11 +91,6 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
-# A tx still pending this long is handed to the peers again (a partition or a closed link may
-# have kept it from them, and a tx only one node holds is never proposed by another primary),
-# at most so many per round.
-UNSETTLED_TX_AGE_MS = 3_000
-UNSETTLED_TXS_PER_ROUND_MAX = 2_000
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -331,6 +326,7 @@ class Node:
             else None,
             on_message=self._on_network_message,
             on_handler_error=self._on_handler_error,
+            on_link_change=self._on_link_change,
         )
         self.metrics.add_counts(
             "bftx_p2p", "Transport counters", "counter", self.network.metrics.as_dict
@@ -351,10 +347,8 @@ class Node:
             ]
             replica, journal, now = self.replica, self._journal, self.clock()
             self._run(lambda: replica.start(now, journal))
-        readmitted = self._readmit_saved_txs()
+        self._readmit_saved_txs()  # handed to each peer as its link comes up
         await self.network.start()
-        if readmitted:
-            self._spawn(self._gossip_readmitted(readmitted))
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
         )
@@ -363,7 +357,6 @@ class Node:
         self._skipped_up_to = self.height  # everything executed by now is saved or skipped
         self._refresh_gap()
         self._spawn(self._fill_gaps())
-        self._spawn(self._offer_unsettled_txs())
         logger.info(
             "node started",
             extra={
@@ -413,60 +406,44 @@ class Node:
         if txs:
             logger.info("pending txs saved", extra={"txs": len(txs)})
 
-    def _readmit_saved_txs(self) -> dict[bytes, bytes]:
-        """Admit again what the last clean stop saved, against the recovered state; by hash."""
+    def _readmit_saved_txs(self) -> None:
+        """Admit again what the last clean stop saved, against the recovered state."""
         assert self.mempool is not None
         try:
             saved = load_pending(self.config.data_dir)
         except (DecodeError, OSError) as error:
             logger.warning("saved pending txs not loaded", extra={"error": str(error)})
-            return {}
-        readmitted: dict[bytes, bytes] = {}
+            return
+        if not saved:
+            return
         refused: dict[str, int] = {}
         now = self.clock()
         for data in saved:
-            admitted = self.mempool.add(data, now, check_body=False)  # admitted once already
-            if admitted.code is Code.OK and admitted.tx_hash is not None:
-                readmitted[admitted.tx_hash] = data
-            else:
-                refused[admitted.code.slug] = refused.get(admitted.code.slug, 0) + 1
-        if saved:
-            self._schedule_release()
-            logger.info(
-                "pending txs loaded",
-                extra={"saved": len(saved), "admitted": len(readmitted), "refused": refused},
-            )
-        return readmitted
+            code = self.mempool.add(data, now, check_body=False).code  # admitted once already
+            if code is not Code.OK:
+                refused[code.slug] = refused.get(code.slug, 0) + 1
+        self._schedule_release()
+        logger.info(
+            "pending txs loaded",
+            extra={
+                "saved": len(saved),
+                "admitted": len(saved) - sum(refused.values()),
+                "refused": refused,
+            },
+        )
 
-    async def _offer_unsettled_txs(self) -> None:
-        """Every second, hand the txs pending for `UNSETTLED_TX_AGE_MS` to the peers again."""
-        assert self.network is not None and self.mempool is not None
-        while not self.halted:
-            await asyncio.sleep(1.0)
-            txs = self.mempool.take_unsettled(
-                self.clock(), UNSETTLED_TX_AGE_MS, UNSETTLED_TXS_PER_ROUND_MAX
-            )
-            peers = sorted(self.network.connected_peers())
-            for first in range(0, len(txs), limits.gossip_batch_items_max):
-                payload = encode_batch(txs[first : first + limits.gossip_batch_items_max])
-                for peer in peers:
-                    self.network.send(peer, TX_GOSSIP_CHANNEL, payload)
-
-    async def _gossip_readmitted(self, txs: dict[bytes, bytes]) -> None:
-        """Hand the txs loaded at start to the peers once linked to them (gossip reaches only
-        connected peers); a peer that holds one already refuses it as a duplicate."""
-        assert self.network is not None and self.gossip is not None and self.mempool is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + READMITTED_GOSSIP_WAIT_S
-        expected = self.network.expected_peers()
-        while loop.time() < deadline and not expected <= self.network.connected_peers():
-            await asyncio.sleep(0.1)
-        if self.halted:
+    def _on_link_change(self, peer: bytes, up: bool) -> None:
+        """A link to a validator came up: hand it every pending tx. It may lack them: a restart
+        empties a mempool, a link that closed took the frames in flight with it (a partition),
+        and a tx that only a backup holds is never proposed. Duplicates are refused there."""
+        if not up or self.halted or self.mempool is None or self.network is None:
             return
-        for tx_hash, data in txs.items():
-            if tx_hash in self.mempool:
-                self.gossip.add(data, None, tx_hash)
-        self.gossip.flush()
+        if not self._is_validator_key(peer):
+            return
+        txs = self.mempool.pending_txs()
+        for first in range(0, len(txs), limits.gossip_batch_items_max):
+            batch = encode_batch(txs[first : first + limits.gossip_batch_items_max])
+            self.network.send(peer, TX_GOSSIP_CHANNEL, batch)
 
     # --- the query and submission surface (what the API layer uses) -------------------
 
