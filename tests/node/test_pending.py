@@ -95,6 +95,8 @@ def test_a_validator_whose_link_comes_up_is_handed_every_pending_tx(tmp_path: Pa
             node._on_link_change(validator, False)
             assert sent == []  # followers are not handed txs; a link going down sends nothing
             node._on_link_change(validator, True)
+            assert sent == []  # not inside the transport's callback: just after it
+            await asyncio.sleep(0)
             return sent
         finally:
             await node.stop()

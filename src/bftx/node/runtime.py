@@ -436,9 +436,13 @@ class Node:
         """A link to a validator came up: hand it every pending tx. It may lack them: a restart
         empties a mempool, a link that closed took the frames in flight with it (a partition),
         and a tx that only a backup holds is never proposed. Duplicates are refused there."""
-        if not up or self.halted or self.mempool is None or self.network is None:
-            return
-        if not self._is_validator_key(peer):
+        if up and self._is_validator_key(peer):
+            # Not from inside the callback: a listener's first frame on a new link must be
+            # its confirmation (a keepalive), which the transport queues right after it.
+            asyncio.get_running_loop().call_soon(self._hand_pending_txs, peer)
+
+    def _hand_pending_txs(self, peer: bytes) -> None:
+        if self.halted or self.mempool is None or self.network is None:
             return
         txs = self.mempool.pending_txs()
         for first in range(0, len(txs), limits.gossip_batch_items_max):
