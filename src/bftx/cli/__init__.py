@@ -8,7 +8,19 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, swap, testnet, trade
+from bftx.cli import (
+    bench,
+    chaos,
+    contracts,
+    demo,
+    keys,
+    node,
+    relayer,
+    sim,
+    swap,
+    testnet,
+    trade,
+)
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -21,6 +33,7 @@ COMMANDS: list[Register] = [
     contracts.register,
     demo.register,
     swap.register,
+    relayer.register,
     sim.register,
     bench.register,
     chaos.register,

@@ -1,0 +1,529 @@
+"""The relay loop: keep both light clients fresh and move packets, acks and timeouts.
+
+The relayer holds no state of its own: every pass reads what is pending from
+the chains (packet commitments on the source, receipts and acks on the
+destination) and submits what is missing, so a relayer killed at any moment
+and started again loses nothing, and two relayers on one path at most
+duplicate a submission that the chain answers "already done" (its receipts
+make a packet count once). Everything it submits is checked on chain against
+the light clients: a relayer can delay a packet, never forge one.
+
+One pass of a direction (source S, destination D):
+1. list S's packet commitments towards D and D's acks from S;
+2. packets D acknowledged: prove each ack on D, update S's client of D so it
+   knows the header certifying that proof, submit ``acknowledge`` on S;
+3. packets whose timeout passed on D (the time of D's proven block is at or
+   after the packet's ``timeout_ms``) and not received: prove the receipt's
+   absence on D, update S's client, submit ``timeout`` on S;
+4. the others: prove each commitment on S at one height h, update D's client
+   with S's light block at h + pipeline depth (the header that certifies h),
+   submit ``receive`` on D.
+All proofs of one step are taken at one height, so one client update serves
+the whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bftx import limits
+from bftx.client import AsyncClient, ClientError
+from bftx.client.errors import NetworkError, OrderRejected, TimedOut
+from bftx.errors import ConfigError
+from bftx.relayer.config import REQUESTS_IN_FLIGHT_MAX, TX_TIMEOUT_S, ChainEndpoint, RelayerConfig
+from bftx.relayer.metrics import RelayerMetrics
+
+# Result codes meaning "someone already did this": a second relayer, or our own retry after a
+# crash. The chain's receipts make the repeat harmless; the relayer counts it and moves on.
+ALREADY_DONE_CODES = frozenset(
+    {
+        "packet_already_received",
+        "already_received",
+        "packet_unknown",
+        "unknown_packet",
+        "packet_finished",
+        "packet_not_found",
+    }
+)
+# A client update the chain refused because it already knows that header (or a newer one).
+STALE_UPDATE_CODES = frozenset(
+    {"client_height_known", "header_not_newer", "height_known", "client_update_stale"}
+)
+LIGHT_BLOCK_SEARCH_MAX = 8  # heights stepped back past null blocks to find one that certifies
+
+Report = Callable[[str, dict[str, Any]], None]
+
+
+class PassAborted(Exception):
+    """A pass stopped early (a node unreachable, a proof height no longer kept): retried later."""
+
+
+@dataclass(slots=True)
+class Chain:
+    """One end of the path: clients to its nodes and its light client of the other end."""
+
+    name: str
+    endpoint: ChainEndpoint
+    key_file: str
+    chain_id: str = ""
+    url_index: int = 0
+    client: AsyncClient = field(init=False)
+    reader: AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._open()
+
+    def _open(self) -> None:
+        url = self.endpoint.urls[self.url_index % len(self.endpoint.urls)]
+        self.client = AsyncClient(url, key=self.key_file, timeout=TX_TIMEOUT_S)
+        identity = self.endpoint.identity
+        self.reader = (
+            self.client if identity is None else AsyncClient(url, key=identity, timeout=10.0)
+        )
+
+    @property
+    def client_id(self) -> str:
+        return self.endpoint.client_id
+
+    @property
+    def url(self) -> str:
+        return self.client.url
+
+    async def fail_over(self) -> None:
+        """Use the next node of this chain (after its current one stopped answering)."""
+        await self.close()
+        self.url_index += 1
+        self._open()
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.reader is not self.client:
+            await self.reader.close()
+
+    async def height(self) -> int:
+        status = await self.reader.fetch_status()
+        return int(status["height"])
+
+    async def latest_light_block(self) -> dict[str, Any]:
+        """The newest light block of this chain that commits to a state (skips null blocks)."""
+        height = await self.height()
+        for candidate in range(height, max(0, height - LIGHT_BLOCK_SEARCH_MAX), -1):
+            try:
+                return await self.reader.fetch_light_block(candidate)
+            except ClientError as error:
+                if error.code not in ("null_block", "unknown_block"):
+                    raise
+        raise PassAborted(f"{self.name}: no light block among its last {LIGHT_BLOCK_SEARCH_MAX}")
+
+
+@dataclass(frozen=True, slots=True)
+class Direction:
+    source: Chain
+    destination: Chain
+
+    @property
+    def label(self) -> str:
+        return f"{self.source.name}->{self.destination.name}"
+
+
+class Relayer:
+    """Relays between the two chains of ``config`` until ``stop`` is set (see the module doc)."""
+
+    def __init__(
+        self,
+        config: RelayerConfig,
+        report: Report,
+        metrics: RelayerMetrics | None = None,
+        names: tuple[str, str] = ("A", "B"),
+    ) -> None:
+        self.config = config
+        self.report = report
+        self.metrics = metrics or RelayerMetrics()
+        key = str(config.key)
+        self.chains = (
+            Chain(names[0], config.chains[0], key),
+            Chain(names[1], config.chains[1], key),
+        )
+        self.directions = (
+            Direction(self.chains[0], self.chains[1]),
+            Direction(self.chains[1], self.chains[0]),
+        )
+        self.passes = 0
+
+    async def close(self) -> None:
+        for chain in self.chains:
+            await chain.close()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check the path, clear everything pending, then relay on every new block."""
+        await self.check_path()
+        heights = [-1, -1]
+        last_clear = -float("inf")
+        poll_s = self.config.poll_interval_ms / 1000
+        clear_s = self.config.clear_interval_ms / 1000
+        while not stop.is_set():
+            now = time.monotonic()
+            try:
+                current = [await chain.height() for chain in self.chains]
+            except ClientError as error:
+                await self._on_error(None, error)
+                current = heights
+            if current != heights or now - last_clear >= clear_s:
+                full = now - last_clear >= clear_s
+                if await self.relay_once(full=full) and full:
+                    last_clear = now
+                heights = current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_s)
+
+    async def check_path(self) -> None:
+        """Both chains answer, and each end's client tracks the other chain (else ConfigError)."""
+        for chain in self.chains:
+            for attempt in range(len(chain.endpoint.urls)):
+                try:
+                    chain.chain_id = str((await chain.reader.fetch_status())["chain_id"])
+                    break
+                except NetworkError:
+                    if attempt + 1 == len(chain.endpoint.urls):
+                        raise
+                    await chain.fail_over()
+        for chain, other in (self.chains, self.chains[::-1]):
+            try:
+                state = await chain.reader.fetch_ibc_client(chain.client_id)
+            except ClientError as error:
+                raise ConfigError(
+                    f"chain {chain.chain_id} ({chain.url}): no light client {chain.client_id}: "
+                    f"{error}"
+                ) from error
+            if state["chain_id"] != other.chain_id:
+                raise ConfigError(
+                    f"chain {chain.chain_id}: client {chain.client_id} tracks chain "
+                    f"{state['chain_id']}, but the other end of the path is {other.chain_id}"
+                )
+        self.report(
+            "path",
+            {
+                "chains": [
+                    {"chain_id": chain.chain_id, "url": chain.url, "client_id": chain.client_id}
+                    for chain in self.chains
+                ]
+            },
+        )
+
+    async def relay_once(self, full: bool = True) -> bool:
+        """One pass: refresh both clients, then both directions at once. True when it completed."""
+        self.passes += 1
+        completed = True
+        for chain, other in (self.chains, self.chains[::-1]):
+            try:
+                await self.refresh_client(chain, other)
+            except (ClientError, PassAborted) as error:
+                completed = False
+                await self._on_error(chain, error)
+        results = await asyncio.gather(
+            *(self._relay_direction(direction) for direction in self.directions)
+        )
+        completed = completed and all(results)
+        if full:
+            self.report("cleared", {"pass": self.passes, "completed": completed})
+        return completed
+
+    async def _relay_direction(self, direction: Direction) -> bool:
+        started = time.monotonic()
+        try:
+            await self.relay_direction(direction)
+            return True
+        except (ClientError, PassAborted) as error:
+            await self._on_error(direction.source, error)
+            return False
+        finally:
+            self.metrics.pass_seconds.observe(time.monotonic() - started)
+
+    async def _on_error(self, chain: Chain | None, error: Exception) -> None:
+        where = chain.name if chain is not None else "-"
+        self.metrics.errors.labels(where).inc()
+        self.report("error", {"chain": where, "error": str(error)})
+        if chain is not None and isinstance(error, NetworkError):
+            await chain.fail_over()
+
+    # --- clients -------------------------------------------------------------------------
+
+    async def refresh_client(self, holder: Chain, tracked: Chain) -> None:
+        """Update ``holder``'s client of ``tracked`` once a share of its trusting period passed."""
+        state = await holder.reader.fetch_ibc_client(holder.client_id)
+        self.metrics.client_height.labels(holder.name).set(int(state["latest_height"]))
+        if state["status"] != "active":
+            self.report(
+                "client_unusable",
+                {
+                    "chain": holder.chain_id,
+                    "client_id": holder.client_id,
+                    "status": state["status"],
+                    "hint": "see docs/interchain.md: an operator must replace this client",
+                },
+            )
+            return
+        light = await tracked.latest_light_block()
+        age_ms = int(light["timestamp_ms"]) - int(state["latest_time_ms"])
+        if age_ms >= self.config.refresh_fraction * int(state["trusting_period_ms"]):
+            await self._update(holder, light, "refresh")
+
+    async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> int:
+        """Make ``holder``'s client know a header of ``tracked`` at ``height`` or newer.
+
+        Returns the height whose header the client now holds as its latest: ``height``
+        when this relayer (or another) installed it, or a newer one another relayer
+        installed meanwhile (then the caller proves at that height instead).
+        """
+        state = await holder.reader.fetch_ibc_client(holder.client_id)
+        latest = int(state["latest_height"])
+        if latest >= height:
+            return latest
+        light = await tracked.reader.fetch_light_block(height)
+        await self._update(holder, light, "proof")
+        return height
+
+    async def _update(self, holder: Chain, light: dict[str, Any], reason: str) -> None:
+        try:
+            await holder.client.ibc_update_client(holder.client_id, light)
+        except OrderRejected as error:
+            if error.code in STALE_UPDATE_CODES:
+                return
+            self.metrics.refused.labels("update", error.code).inc()
+            raise
+        self.metrics.client_updates.labels(holder.name).inc()
+        self.report(
+            "client_updated",
+            {
+                "chain": holder.chain_id,
+                "client_id": holder.client_id,
+                "height": int(light["height"]),
+                "reason": reason,
+            },
+        )
+
+    # --- packets -------------------------------------------------------------------------
+
+    async def relay_direction(self, direction: Direction) -> None:
+        source, destination = direction.source, direction.destination
+        pending = [
+            item
+            for item in await source.reader.fetch_ibc_packets(
+                client_id=source.client_id, kind="commitment"
+            )
+            if _destination_client(item["packet"]) in (None, destination.client_id)
+        ]
+        self.metrics.pending.labels(direction.label).set(len(pending))
+        if not pending:
+            return
+        acks = {
+            int(item["sequence"]): item
+            for item in await destination.reader.fetch_ibc_packets(
+                client_id=destination.client_id, kind="ack"
+            )
+            if _source_client(item["packet"]) in (None, source.client_id)
+        }
+        batch = self.config.batch_packets_max
+        acknowledged = [
+            acks[int(item["sequence"])] for item in pending if int(item["sequence"]) in acks
+        ]
+        open_items = [item for item in pending if int(item["sequence"]) not in acks]
+        if acknowledged:
+            await self.acknowledge(direction, acknowledged[:batch])
+        if open_items:
+            destination_light = await destination.latest_light_block()
+            destination_time_ms = int(destination_light["timestamp_ms"])
+            expired = [
+                item for item in open_items if int(item["timeout_ms"]) <= destination_time_ms
+            ]
+            live = [item for item in open_items if int(item["timeout_ms"]) > destination_time_ms]
+            if expired:
+                await self.time_out(direction, expired[:batch])
+            if live:
+                await self.receive(direction, live[:batch])
+
+    async def receive(self, direction: Direction, items: list[dict[str, Any]]) -> None:
+        source, destination = direction.source, direction.destination
+        proofs = await self._prove(source, [item["commitment_key"] for item in items], None)
+        height = await self.ensure_header(destination, source, _certified_height(proofs))
+        if height != _certified_height(proofs):  # another relayer moved the client on: use it
+            proofs = await self._prove(
+                source,
+                [item["commitment_key"] for item in items],
+                height - limits.pipeline_depth_blocks,
+            )
+        await self._submit(
+            "receive",
+            direction,
+            [
+                (item, destination.client.ibc_receive(item["packet"], proof))
+                for item, proof in zip(items, proofs, strict=True)
+                if proof["present"]
+            ],
+        )
+
+    async def acknowledge(self, direction: Direction, acks: list[dict[str, Any]]) -> None:
+        source, destination = direction.source, direction.destination
+        proofs = await self._prove(destination, [item["ack_key"] for item in acks], None)
+        height = await self.ensure_header(source, destination, _certified_height(proofs))
+        if height != _certified_height(proofs):
+            proofs = await self._prove(
+                destination,
+                [item["ack_key"] for item in acks],
+                height - limits.pipeline_depth_blocks,
+            )
+        await self._submit(
+            "acknowledge",
+            direction,
+            [
+                (item, source.client.ibc_acknowledge(item["packet"], item["ack"], proof))
+                for item, proof in zip(acks, proofs, strict=True)
+                if proof["present"]
+            ],
+        )
+
+    async def time_out(self, direction: Direction, items: list[dict[str, Any]]) -> None:
+        """Prove on the destination that the receipts are absent at a block timed at or after
+        every packet's timeout; then no receive can follow (the destination refuses packets
+        whose timeout its block time passed), so the source may refund."""
+        source, destination = direction.source, direction.destination
+        proofs = await self._prove(destination, [item["receipt_key"] for item in items], None)
+        proven_height = int(proofs[0]["height"])
+        proven_time_ms = await self._block_time_ms(destination, proven_height)
+        due = [
+            (item, proof)
+            for item, proof in zip(items, proofs, strict=True)
+            if int(item["timeout_ms"]) <= proven_time_ms and not proof["present"]
+        ]
+        if not due:
+            return
+        height = await self.ensure_header(source, destination, _certified_height(proofs))
+        if height != _certified_height(proofs):
+            return  # another relayer moved the client on; the next pass proves at its height
+        await self._submit(
+            "timeout",
+            direction,
+            [(item, source.client.ibc_timeout(item["packet"], proof)) for item, proof in due],
+        )
+
+    async def _block_time_ms(self, chain: Chain, height: int) -> int:
+        try:
+            light = await chain.reader.fetch_light_block(height)
+        except ClientError as error:
+            raise PassAborted(f"{chain.name}: no light block {height}: {error}") from error
+        return int(light["timestamp_ms"])
+
+    async def _prove(
+        self, chain: Chain, keys: list[str], height: int | None
+    ) -> list[dict[str, Any]]:
+        """Proof bundles of ``keys`` on ``chain``, all at one height (the first one's, when
+        ``height`` is None: the newest state the chain has certified)."""
+        try:
+            first = await chain.reader.fetch_proof(keys[0], height)
+        except ClientError as error:
+            raise PassAborted(f"{chain.name}: cannot prove {keys[0]}: {error}") from error
+        at = int(first["height"])
+        limiter = asyncio.Semaphore(REQUESTS_IN_FLIGHT_MAX)
+
+        async def prove(key: str) -> dict[str, Any]:
+            async with limiter:
+                return await chain.reader.fetch_proof(key, at)
+
+        try:
+            rest = await asyncio.gather(*(prove(key) for key in keys[1:]))
+        except ClientError as error:
+            raise PassAborted(f"{chain.name}: cannot prove at height {at}: {error}") from error
+        return [first, *rest]
+
+    async def _submit(
+        self,
+        kind: str,
+        direction: Direction,
+        submissions: Iterable[tuple[dict[str, Any], Awaitable[dict[str, Any]]]],
+    ) -> None:
+        """Submit every tx (the SDK signs them in nonce order) and wait for all of them."""
+        pairs = list(submissions)
+        outcomes = await asyncio.gather(*(call for _item, call in pairs), return_exceptions=True)
+        done: list[int] = []
+        repeated: list[int] = []
+        for (item, _call), outcome in zip(pairs, outcomes, strict=True):
+            sequence = int(item["sequence"])
+            if isinstance(outcome, OrderRejected) and outcome.code in ALREADY_DONE_CODES:
+                repeated.append(sequence)
+                self.metrics.already_done.labels(kind, direction.label).inc()
+            elif isinstance(outcome, OrderRejected):
+                self.metrics.refused.labels(kind, outcome.code).inc()
+                self.report(
+                    "refused",
+                    {
+                        "kind": kind,
+                        "direction": direction.label,
+                        "sequence": sequence,
+                        "code": outcome.code,
+                        "error": str(outcome),
+                    },
+                )
+            elif isinstance(outcome, TimedOut | ClientError):
+                self.metrics.errors.labels(direction.destination.name).inc()
+                self.report(
+                    "error",
+                    {
+                        "kind": kind,
+                        "direction": direction.label,
+                        "sequence": sequence,
+                        "error": str(outcome),
+                    },
+                )
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                done.append(sequence)
+                self.metrics.relayed.labels(kind, direction.label).inc()
+        if done or repeated:
+            self.report(
+                kind,
+                {
+                    "direction": direction.label,
+                    "relayed": len(done),
+                    "already_done": len(repeated),
+                    "sequences": _ranges(done),
+                },
+            )
+
+
+def _certified_height(proofs: list[dict[str, Any]]) -> int:
+    return int(proofs[0]["certified_height"])
+
+
+def _destination_client(packet: dict[str, Any]) -> str | None:
+    value = packet.get("destination_client")
+    return None if value is None else str(value)
+
+
+def _source_client(packet: dict[str, Any]) -> str | None:
+    value = packet.get("source_client")
+    return None if value is None else str(value)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``"1-3,7"``: short progress lines for large batches."""
+    parts: list[str] = []
+    ordered = sorted(numbers)
+    start = previous = None
+    for number in ordered:
+        if previous is not None and number == previous + 1:
+            previous = number
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = number
+    if start is not None:
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+    return ",".join(parts)
