@@ -49,7 +49,7 @@ class DemoFailed(BftxError):
 
 
 def run_interchain_demo(arguments: argparse.Namespace) -> int:
-    from bftx.relayer.local import interchain
+    from bftx.node.interchain import interchain
 
     console.print(
         "[bold]bftx demo[/bold]: BTC between two 4-validator bftx networks, light clients on "
@@ -327,7 +327,7 @@ class Scenario:
         )
         time.sleep(TIMEOUT_MS_SHORT / 1000 + 1)
         self.b.restart()
-        from bftx.relayer.local import wait_until_ready
+        from bftx.node.interchain import wait_until_ready
 
         wait_until_ready(self.b)
         self.say("B restarted: its block time is now past the packet's timeout")

@@ -1,0 +1,189 @@
+"""``bftx bench --scenario interchain``: cross-chain transfers relayed end to end.
+
+Starts two local 4-validator networks joined by light clients (`bftx.node.interchain`)
+and one relayer process, then submits a burst of ``transfers`` token transfers
+from many accounts on chain A towards chain B (open loop: no transfer waits for
+another) and follows chain B's packet receipts until every transfer was credited
+there or the drain time ran out. Each transfer carries a distinct amount, so a
+receipt names the transfer it completes.
+
+Reports: ``transfers`` (credited), ``transfers_per_s`` (credited over the time
+from the first submission to the last credit), ``latency_ms_p50`` /
+``latency_ms_p99`` (from submitting ``transfer_out`` on A to the receipt, and the
+voucher it credits, being committed on B; resolution: the follow interval),
+``lost`` (accepted on A, never credited on B) and ``duplicated`` (credited twice:
+receipts beyond one per packet, or vouchers beyond the amounts sent).
+
+Must never: leave processes behind, or count a transfer as credited before a
+node of B listed its receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bftx.client import AsyncClient, ClientError
+from bftx.errors import ConfigError
+
+AMOUNT_BASE_SATS = 10_000  # transfer i sends AMOUNT_BASE_SATS + i sats: distinct amounts
+BTC_DECIMALS = 8
+FOLLOW_INTERVAL_S = 0.05
+TIMEOUT_MS = 600_000  # each packet's timeout on B: far beyond the run
+SUBMIT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class InterchainSettings:
+    transfers: int = 1_000
+    senders: int = 20  # accounts on A submitting at once, each in nonce order
+    drain_s: float = 60.0  # after the last submission: wait this long at most for credits
+
+    def __post_init__(self) -> None:
+        if self.transfers < 1 or self.senders < 1 or self.drain_s <= 0:
+            raise ConfigError("transfers, senders and drain time must be positive")
+
+
+def run_interchain_bench(
+    settings: InterchainSettings, keep: bool = False, directory: Path | None = None
+) -> dict[str, Any]:
+    from bftx.node.interchain import interchain
+
+    with interchain(directory, traders=settings.senders, keep=keep) as network:
+        network.start_relayer()
+        return asyncio.run(_measure(network, settings))
+
+
+async def _measure(network: Any, settings: InterchainSettings) -> dict[str, Any]:
+    a, b = network.a, network.b
+    senders = [
+        AsyncClient(a.urls[index % len(a.urls)], key=a.key(f"trader{index:03d}"), wait=False)
+        for index in range(settings.senders)
+    ]
+    receiver = AsyncClient(b.urls[0], key=b.key("bob"))
+    follower = AsyncClient(b.urls[-1])
+    try:
+        b_time_ms = int((await follower.fetch_light_block(await _height(follower)))["timestamp_ms"])
+        timeout_ms = b_time_ms + TIMEOUT_MS
+        receipts_before = len(await _receipts(follower, b.client_id))
+        submitted: dict[int, float] = {}
+        refused: Counter[str] = Counter()
+        started = time.monotonic()
+
+        async def send(sender_index: int) -> None:
+            client = senders[sender_index]
+            for index in range(sender_index, settings.transfers, settings.senders):
+                amount = Decimal(AMOUNT_BASE_SATS + index).scaleb(-BTC_DECIMALS)
+                submitted[index] = time.monotonic()
+                try:
+                    await client.ibc_transfer(
+                        "BTC",
+                        str(amount),
+                        receiver.address,
+                        a.client_id,
+                        b.client_id,
+                        timeout_ms,
+                        params={"wait": False},
+                    )
+                except ClientError as error:
+                    del submitted[index]
+                    refused[error.code] += 1
+
+        load = asyncio.gather(*(send(index) for index in range(settings.senders)))
+        credited, duplicated_receipts = await _follow(
+            follower, b.client_id, receipts_before, submitted, load, settings
+        )
+        load_s = max(submitted.values(), default=started) - started
+        voucher = f"{b.client_id}/BTC"
+        balance = Decimal((await receiver.fetch_balance())["total"].get(voucher, "0"))
+        expected = sum(
+            (Decimal(AMOUNT_BASE_SATS + index).scaleb(-BTC_DECIMALS) for index in credited),
+            Decimal(0),
+        )
+        excess = balance - expected
+        latencies = sorted(1000 * (credited[index] - submitted[index]) for index in credited)
+        last_credit = max(credited.values(), default=started)
+        return {
+            "scenario": "interchain",
+            "transfers": len(credited),
+            "submitted": len(submitted),
+            "refused": dict(refused),
+            "transfers_per_s": round(len(credited) / max(last_credit - started, 1e-9), 1),
+            "latency_ms_p50": round(_percentile(latencies, 0.50), 1),
+            "latency_ms_p99": round(_percentile(latencies, 0.99), 1),
+            "lost": len(submitted) - len(credited),
+            "duplicated": duplicated_receipts + (1 if excess > 0 else 0),
+            "voucher_excess": str(excess),
+            "load_s": round(load_s, 2),
+            "validators_per_chain": len(a.urls),
+            "relayers": 1,
+            "follow_interval_ms": int(FOLLOW_INTERVAL_S * 1000),
+        }
+    finally:
+        for client in (*senders, receiver, follower):
+            await client.close()
+
+
+async def _follow(
+    follower: AsyncClient,
+    client_id: str,
+    receipts_before: int,
+    submitted: dict[int, float],
+    load: asyncio.Future[Any],
+    settings: InterchainSettings,
+) -> tuple[dict[int, float], int]:
+    """Poll B's receipts until every submitted transfer is credited or the drain ends."""
+    credited: dict[int, float] = {}
+    duplicated = 0
+    deadline: float | None = None
+    while True:
+        receipts = await _receipts(follower, client_id)
+        now = time.monotonic()
+        seen: Counter[int] = Counter()
+        for item in receipts[receipts_before:]:
+            packet = item["packet"]
+            index = _transfer_index(packet)
+            if index is None:
+                continue
+            seen[index] += 1
+            credited.setdefault(index, now)
+        duplicated = sum(count - 1 for count in seen.values())
+        if load.done():
+            load.result()  # a crash in the load generator surfaces here
+            if deadline is None:
+                deadline = now + settings.drain_s
+            if all(index in credited for index in submitted) or now > deadline:
+                return credited, duplicated
+        await asyncio.sleep(FOLLOW_INTERVAL_S)
+
+
+def _transfer_index(packet: dict[str, Any]) -> int | None:
+    amount = Decimal(str(packet.get("amount", "0")))
+    decimals = int(packet.get("decimals", BTC_DECIMALS))
+    units = int(amount.scaleb(decimals)) if "." in str(packet.get("amount")) else int(amount)
+    if decimals != BTC_DECIMALS:
+        units = int(amount.scaleb(decimals))
+    index = units - AMOUNT_BASE_SATS
+    return index if index >= 0 else None
+
+
+async def _receipts(reader: AsyncClient, client_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await reader.fetch_ibc_packets(
+        client_id=client_id, kind="receipt"
+    )
+    return found
+
+
+async def _height(reader: AsyncClient) -> int:
+    return int((await reader.fetch_status())["height"])
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(fraction * len(values)))]
