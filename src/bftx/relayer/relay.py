@@ -40,20 +40,9 @@ from bftx.relayer.metrics import RelayerMetrics
 
 # Result codes meaning "someone already did this": a second relayer, or our own retry after a
 # crash. The chain's receipts make the repeat harmless; the relayer counts it and moves on.
-ALREADY_DONE_CODES = frozenset(
-    {
-        "packet_already_received",
-        "already_received",
-        "packet_unknown",
-        "unknown_packet",
-        "packet_finished",
-        "packet_not_found",
-    }
-)
-# A client update the chain refused because it already knows that header (or a newer one).
-STALE_UPDATE_CODES = frozenset(
-    {"client_height_known", "header_not_newer", "height_known", "client_update_stale"}
-)
+ALREADY_DONE_CODES = frozenset({"packet_already_received", "unknown_packet"})
+# The packet's timeout passed on the destination: not an error, the next pass times it out.
+TIMED_OUT_CODES = frozenset({"packet_timed_out"})
 LIGHT_BLOCK_SEARCH_MAX = 8  # heights stepped back past null blocks to find one that certifies
 
 Report = Callable[[str, dict[str, Any]], None]
@@ -287,15 +276,20 @@ class Relayer:
         if latest >= height:
             return latest
         light = await tracked.reader.fetch_light_block(height)
-        await self._update(holder, light, "proof")
+        try:
+            await self._update(holder, light, "proof")
+        except OrderRejected:
+            # Refused: perhaps another relayer installed a newer header meanwhile.
+            state = await holder.reader.fetch_ibc_client(holder.client_id)
+            if int(state["latest_height"]) > height:
+                return int(state["latest_height"])
+            raise
         return height
 
     async def _update(self, holder: Chain, light: dict[str, Any], reason: str) -> None:
         try:
             await holder.client.ibc_update_client(holder.client_id, light)
         except OrderRejected as error:
-            if error.code in STALE_UPDATE_CODES:
-                return
             self.metrics.refused.labels("update", error.code).inc()
             raise
         self.metrics.client_updates.labels(holder.name).inc()
@@ -458,6 +452,8 @@ class Relayer:
             if isinstance(outcome, OrderRejected) and outcome.code in ALREADY_DONE_CODES:
                 repeated.append(sequence)
                 self.metrics.already_done.labels(kind, direction.label).inc()
+            elif isinstance(outcome, OrderRejected) and outcome.code in TIMED_OUT_CODES:
+                self.metrics.refused.labels(kind, outcome.code).inc()  # the next pass times it out
             elif isinstance(outcome, OrderRejected):
                 self.metrics.refused.labels(kind, outcome.code).inc()
                 self.report(
