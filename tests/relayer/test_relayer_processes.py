@@ -87,7 +87,8 @@ def test_two_relayers_at_once_credit_each_packet_once(network: Interchain) -> No
     voucher = f"{network.b.client_id}/BTC"
     with network.a.client("alice") as alice, network.b.client("bob") as bob:
         before = _voucher_balance(bob, voucher)
-        first, second = network.start_relayer(), network.start_relayer()
+        first = network.start_relayer()
+        second = network.start_relayer(network.add_relayer_identity())  # its own key
         _send(network, alice, bob.address, 10)
         expected = before + 10 * UNIT
         _wait_for(

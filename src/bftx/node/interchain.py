@@ -139,9 +139,28 @@ class Interchain:
             chain.client_id = str(created["id"])
         self.write_config()
 
-    def write_config(self, poll_interval_ms: int = 100, clear_interval_ms: int = 5_000) -> None:
+    def add_relayer_identity(self) -> Path:
+        """Another relayer's own key, registered on both chains; the path of its config file
+        (two relayers sharing one key would fight over its nonces)."""
+        index = len(list(self.directory.glob("relayer-key-*.json"))) + 1
+        key_file = self.directory / f"relayer-key-{index}.json"
+        key = KeyPair.generate()
+        save_key(key_file, key)
+        for chain in self.chains:
+            register_account(chain, key.address)
+        config_file = self.directory / f"relayer-{index}.toml"
+        self.write_config(key_file=key_file, path=config_file)
+        return config_file
+
+    def write_config(
+        self,
+        poll_interval_ms: int = 100,
+        clear_interval_ms: int = 5_000,
+        key_file: Path | None = None,
+        path: Path | None = None,
+    ) -> None:
         config = RelayerConfig(
-            key=self.relayer_key_file,
+            key=key_file or self.relayer_key_file,
             chains=(
                 ChainEndpoint(tuple(self.a.urls), self.a.client_id),
                 ChainEndpoint(tuple(self.b.urls), self.b.client_id),
@@ -149,12 +168,13 @@ class Interchain:
             poll_interval_ms=poll_interval_ms,
             clear_interval_ms=clear_interval_ms,
         )
-        self.config_file.write_text(render_config(config))
+        (path or self.config_file).write_text(render_config(config))
 
     # --- relayer processes ---------------------------------------------------------------
 
-    def start_relayer(self) -> RelayerProcess:
-        """A ``bftx relayer --json`` process; its progress lines go to ``relayer-N.log``."""
+    def start_relayer(self, config_file: Path | None = None) -> RelayerProcess:
+        """A ``bftx relayer --json`` process (with ``relayer.toml`` unless ``config_file``);
+        its progress lines go to ``relayer-N.log``, N counting the processes started."""
         log = self.directory / f"relayer-{len(self.relayers)}.log"
         command = [
             sys.executable,
@@ -162,7 +182,7 @@ class Interchain:
             "bftx.cli",
             "relayer",
             "--config",
-            str(self.config_file),
+            str(config_file or self.config_file),
             "--json",
         ]
         with log.open("ab") as output:
