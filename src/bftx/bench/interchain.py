@@ -163,12 +163,7 @@ async def _follow(
 
 
 def _transfer_index(packet: dict[str, Any]) -> int | None:
-    amount = Decimal(str(packet.get("amount", "0")))
-    decimals = int(packet.get("decimals", BTC_DECIMALS))
-    units = int(amount.scaleb(decimals)) if "." in str(packet.get("amount")) else int(amount)
-    if decimals != BTC_DECIMALS:
-        units = int(amount.scaleb(decimals))
-    index = units - AMOUNT_BASE_SATS
+    index = int(packet["amount_units"]) - AMOUNT_BASE_SATS
     return index if index >= 0 else None
 
 

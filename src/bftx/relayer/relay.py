@@ -12,14 +12,17 @@ One pass of a direction (source S, destination D):
 1. list S's packet commitments towards D and D's acks from S;
 2. packets D acknowledged: prove each ack on D, update S's client of D so it
    knows the header certifying that proof, submit ``acknowledge`` on S;
-3. packets whose timeout passed on D (the time of D's proven block is at or
-   after the packet's ``timeout_ms``) and not received: prove the receipt's
-   absence on D, update S's client, submit ``timeout`` on S;
+3. packets whose timeout passed on D and not received: prove the receipt's
+   absence on D at a height h whose block time is at or after the packet's
+   ``timeout_ms``, give S's client D's headers at h (its time) and h + 4 (the
+   root certifying the absence), submit ``timeout`` on S;
 4. the others: prove each commitment on S at one height h, update D's client
    with S's light block at h + pipeline depth (the header that certifies h),
    submit ``receive`` on D.
 All proofs of one step are taken at one height, so one client update serves
-the whole batch.
+the whole batch. A client keeps the headers of many heights and takes one it
+holds already as a no-op, so relayers racing on one path never undo each
+other's updates.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bftx import limits
 from bftx.client import AsyncClient, ClientError
 from bftx.client.errors import NetworkError, OrderRejected, TimedOut
 from bftx.errors import ConfigError
@@ -264,27 +266,17 @@ class Relayer:
         if age_ms >= self.config.refresh_fraction * int(state["trusting_period_ms"]):
             await self._update(holder, light, "refresh")
 
-    async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> int:
-        """Make ``holder``'s client know a header of ``tracked`` at ``height`` or newer.
+    async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> None:
+        """Make ``holder``'s client of ``tracked`` hold the header at ``height``.
 
-        Returns the height whose header the client now holds as its latest: ``height``
-        when this relayer (or another) installed it, or a newer one another relayer
-        installed meanwhile (then the caller proves at that height instead).
-        """
+        The client keeps the headers of many heights and takes a header it already holds as
+        a no-op, so this submits the update unless the client's latest header is that one
+        (another relayer may have installed it: harmless either way)."""
         state = await holder.reader.fetch_ibc_client(holder.client_id)
-        latest = int(state["latest_height"])
-        if latest >= height:
-            return latest
+        if int(state["latest_height"]) == height:
+            return
         light = await tracked.reader.fetch_light_block(height)
-        try:
-            await self._update(holder, light, "proof")
-        except OrderRejected:
-            # Refused: perhaps another relayer installed a newer header meanwhile.
-            state = await holder.reader.fetch_ibc_client(holder.client_id)
-            if int(state["latest_height"]) > height:
-                return int(state["latest_height"])
-            raise
-        return height
+        await self._update(holder, light, "proof")
 
     async def _update(self, holder: Chain, light: dict[str, Any], reason: str) -> None:
         try:
@@ -346,13 +338,7 @@ class Relayer:
     async def receive(self, direction: Direction, items: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
         proofs = await self._prove(source, [item["commitment_key"] for item in items], None)
-        height = await self.ensure_header(destination, source, _certified_height(proofs))
-        if height != _certified_height(proofs):  # another relayer moved the client on: use it
-            proofs = await self._prove(
-                source,
-                [item["commitment_key"] for item in items],
-                height - limits.pipeline_depth_blocks,
-            )
+        await self.ensure_header(destination, source, _certified_height(proofs))
         await self._submit(
             "receive",
             direction,
@@ -366,13 +352,7 @@ class Relayer:
     async def acknowledge(self, direction: Direction, acks: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
         proofs = await self._prove(destination, [item["ack_key"] for item in acks], None)
-        height = await self.ensure_header(source, destination, _certified_height(proofs))
-        if height != _certified_height(proofs):
-            proofs = await self._prove(
-                destination,
-                [item["ack_key"] for item in acks],
-                height - limits.pipeline_depth_blocks,
-            )
+        await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "acknowledge",
             direction,
@@ -398,9 +378,10 @@ class Relayer:
         ]
         if not due:
             return
-        height = await self.ensure_header(source, destination, _certified_height(proofs))
-        if height != _certified_height(proofs):
-            return  # another relayer moved the client on; the next pass proves at its height
+        # The source checks the proof against the root certified by the header at h + 4, and
+        # the timeout against the time of the header at h itself: its client needs both.
+        await self.ensure_header(source, destination, proven_height)
+        await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "timeout",
             direction,
@@ -408,9 +389,13 @@ class Relayer:
         )
 
     async def _block_time_ms(self, chain: Chain, height: int) -> int:
+        """The time of block ``height``; 0 (never past a timeout) for a null block, which
+        has no light block: the next pass proves at another height."""
         try:
             light = await chain.reader.fetch_light_block(height)
         except ClientError as error:
+            if error.code == "null_block":
+                return 0
             raise PassAborted(f"{chain.name}: no light block {height}: {error}") from error
         return int(light["timestamp_ms"])
 
