@@ -269,11 +269,10 @@ class Relayer:
     async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> None:
         """Make ``holder``'s client of ``tracked`` hold the header at ``height``.
 
-        The client keeps the headers of many heights and takes a header it already holds as
-        a no-op, so this submits the update unless the client's latest header is that one
-        (another relayer may have installed it: harmless either way)."""
+        The client keeps the headers of many heights (listed in ``heights``) and takes a
+        header it already holds as a no-op, so a race with another relayer is harmless."""
         state = await holder.reader.fetch_ibc_client(holder.client_id)
-        if int(state["latest_height"]) == height:
+        if height in state.get("heights", ()) or int(state["latest_height"]) == height:
             return
         light = await tracked.reader.fetch_light_block(height)
         await self._update(holder, light, "proof")
