@@ -17,6 +17,7 @@ FOUNDATIONS = {
     "bftx.chain",
     "bftx.limits",
     "bftx.errors",
+    "bftx.lightblock",
 }
 IMPURE_STDLIB = {
     "asyncio",
@@ -105,7 +106,7 @@ def test_package_respects_import_rules(package: str) -> None:
 
 
 def test_foundations_import_no_subsystem() -> None:
-    for name in ("crypto", "codec", "chain", "limits", "errors"):
+    for name in ("crypto", "codec", "chain", "limits", "errors", "lightblock"):
         path = SOURCE / f"{name}.py"
         if not path.exists():
             continue
