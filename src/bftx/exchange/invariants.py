@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bftx.exchange import ledger
+from bftx.exchange import interchain, ledger
 from bftx.exchange.contracts import escrowed_by_asset
 from bftx.exchange.execution import compute_order_lock
 from bftx.exchange.state import ExchangeState
@@ -24,7 +24,34 @@ def find_violations(state: ExchangeState) -> list[str]:
         *find_lock_mismatches(state),
         *find_book_mismatches(state),
         *find_escrow_mismatches(state),
+        *find_interchain_escrow_mismatches(state),
     ]
+
+
+def find_interchain_escrow_mismatches(state: ExchangeState) -> list[str]:
+    """The interchain module's account holds exactly the escrow of every route, all available;
+    each route's escrow covers the packets in flight on it; each voucher's balances add up to
+    its supply (minted on receipt and refund, burnt on the way home)."""
+    module = state.interchain
+    expected = interchain.escrowed_by_asset(module)
+    account = state.peek_account(ledger.INTERCHAIN_ACCOUNT)
+    found = []
+    for symbol in sorted(set(expected) | set(account.balances)):
+        held = account.available(symbol)
+        if held != expected.get(symbol, 0) or account.locked(symbol):
+            found.append(
+                f"interchain account {symbol}: holds {held} (locked {account.locked(symbol)}), "
+                f"routes escrow {expected.get(symbol, 0)}"
+            )
+    for route, pending in sorted(interchain.pending_escrow_by_route(module).items()):
+        if module.escrows.get(route, 0) < pending:
+            found.append(
+                f"route {route}: escrow {module.escrows.get(route, 0)} < in flight {pending}"
+            )
+    for symbol in sorted(module.vouchers):
+        if symbol not in state.assets or state.minted[symbol] < state.burned[symbol]:
+            found.append(f"voucher {symbol}: not an asset, or burnt more than minted")
+    return found
 
 
 def find_escrow_mismatches(state: ExchangeState) -> list[str]:
