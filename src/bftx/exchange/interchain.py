@@ -845,16 +845,6 @@ def escrowed_by_asset(interchain: Interchain) -> dict[str, int]:
     return totals
 
 
-def pending_escrow_by_route(interchain: Interchain) -> dict[tuple[str, str, str], int]:
-    """The escrow that packets still in flight (sent, not finished) account for, per route."""
-    totals: dict[tuple[str, str, str], int] = {}
-    for packet in interchain.commitments.values():
-        if not is_voucher_of(packet.asset, packet.source_client):
-            route = (packet.source_client, packet.destination_client, packet.asset)
-            totals[route] = totals.get(route, 0) + packet.amount
-    return totals
-
-
 def encode_interchain(interchain: Interchain) -> codec.Value:
     """The module's whole state for a snapshot (sorted, so one state has one encoding)."""
     clients = tuple(

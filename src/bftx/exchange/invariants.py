@@ -29,9 +29,11 @@ def find_violations(state: ExchangeState) -> list[str]:
 
 
 def find_interchain_escrow_mismatches(state: ExchangeState) -> list[str]:
-    """The interchain module's account holds exactly the escrow of every route, all available;
-    each route's escrow covers the packets in flight on it; each voucher's balances add up to
-    its supply (minted on receipt and refund, burnt on the way home)."""
+    """The interchain module's account holds exactly the escrow of every route, all available,
+    and every voucher is a known asset never burnt past what was minted. (Escrow may fall
+    below the packets still awaiting their ack: the destination may already have sent the
+    vouchers back. Escrow against vouchers outstanding spans two chains: see
+    tests/exchange/test_interchain.py.)"""
     module = state.interchain
     expected = interchain.escrowed_by_asset(module)
     account = state.peek_account(ledger.INTERCHAIN_ACCOUNT)
@@ -42,11 +44,6 @@ def find_interchain_escrow_mismatches(state: ExchangeState) -> list[str]:
             found.append(
                 f"interchain account {symbol}: holds {held} (locked {account.locked(symbol)}), "
                 f"routes escrow {expected.get(symbol, 0)}"
-            )
-    for route, pending in sorted(interchain.pending_escrow_by_route(module).items()):
-        if module.escrows.get(route, 0) < pending:
-            found.append(
-                f"route {route}: escrow {module.escrows.get(route, 0)} < in flight {pending}"
             )
     for symbol in sorted(module.vouchers):
         if symbol not in state.assets or state.minted[symbol] < state.burned[symbol]:
