@@ -97,19 +97,30 @@ def latest_time_ms(node: Node) -> int:
 
 
 def list_packets(
-    exchange: Exchange, client_id: str | None, kind: str, limit: int
+    exchange: Exchange,
+    client_id: str | None,
+    kind: str,
+    limit: int,
+    source_client: str | None = None,
+    min_sequence: int = 0,
 ) -> list[IbcPacketModel]:
+    """Packets in (client, sequence) order: sent and unfinished (``commitment``), or received
+    (``receipt``, ``ack``: by receiving client, source client, sequence)."""
     interchain = exchange.state.interchain
     found: list[IbcPacketModel] = []
     if kind == "commitment":
-        for (source_client, _sequence), packet in sorted(interchain.commitments.items()):
-            if client_id is None or source_client == client_id:
+        for (sending_client, sequence), packet in sorted(interchain.commitments.items()):
+            if (client_id is None or sending_client == client_id) and sequence >= min_sequence:
                 found.append(packet_model(packet))
                 if len(found) >= limit:
                     break
         return found
     for route, packet in sorted(interchain.receipts.items()):
-        if client_id is None or route[0] == client_id:
+        if (
+            (client_id is None or route[0] == client_id)
+            and (source_client is None or route[1] == source_client)
+            and route[2] >= min_sequence
+        ):
             found.append(packet_model(packet, interchain.acks[route] if kind == "ack" else None))
             if len(found) >= limit:
                 break
@@ -161,11 +172,19 @@ def register_interchain_routes(
                 "received here (ack: with the ack document)"
             ),
         ] = "commitment",
+        source_client: Annotated[
+            str | None,
+            Query(pattern=_CLIENT_ID, description="receipt/ack: only packets from this client"),
+        ] = None,
+        min_sequence: Annotated[
+            int, Query(ge=0, le=2**62, description="only packets with sequence >= this")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=limits.packets_query_max)] = limits.packets_query_max,
     ) -> list[IbcPacketModel]:
-        if client_id is not None and not is_client_id(client_id):
-            raise problem(400, "invalid_request", "client_id must read client-<n>")
-        return list_packets(exchange(), client_id, kind, limit)
+        for name, value in (("client_id", client_id), ("source_client", source_client)):
+            if value is not None and not is_client_id(value):
+                raise problem(400, "invalid_request", f"{name} must read client-<n>")
+        return list_packets(exchange(), client_id, kind, limit, source_client, min_sequence)
 
 
 # --- WebSocket account events ----------------------------------------------------------

@@ -138,10 +138,19 @@ def packet_document(
     }
 
 
-def check_kind(kind: str) -> str:
+def packets_query(
+    client_id: str | None, kind: str, source_client: str | None, min_sequence: int | None
+) -> dict[str, Any]:
     if kind not in _KINDS:
         raise InvalidOrder(f"kind {kind!r}: expected one of {', '.join(_KINDS)}")
-    return kind
+    query: dict[str, Any] = {"kind": kind}
+    if client_id is not None:
+        query["client_id"] = client_id_of(client_id)
+    if source_client is not None:
+        query["source_client"] = client_id_of(source_client, "source_client")
+    if min_sequence is not None:
+        query["min_sequence"] = int(min_sequence)
+    return query
 
 
 class InterchainMixin:
@@ -260,11 +269,16 @@ class InterchainMixin:
         return found
 
     def fetch_ibc_packets(
-        self, client_id: str | None = None, kind: str = "commitment"
+        self,
+        client_id: str | None = None,
+        kind: str = "commitment",
+        source_client: str | None = None,
+        min_sequence: int | None = None,
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"kind": check_kind(kind)}
-        if client_id is not None:
-            query["client_id"] = client_id_of(client_id)
+        """Packets sent and unfinished (``commitment``, ``client_id`` the sending client) or
+        received (``receipt``, ``ack``: ``client_id`` the receiving one, ``source_client`` the
+        sender's), in sequence order from ``min_sequence``, at most 1,000."""
+        query = packets_query(client_id, kind, source_client, min_sequence)
         found: list[dict[str, Any]] = self._get("/v1/ibc/packets", query)
         return found
 
@@ -402,11 +416,13 @@ class AsyncInterchainMixin:
         return found
 
     async def fetch_ibc_packets(
-        self, client_id: str | None = None, kind: str = "commitment"
+        self,
+        client_id: str | None = None,
+        kind: str = "commitment",
+        source_client: str | None = None,
+        min_sequence: int | None = None,
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"kind": check_kind(kind)}
-        if client_id is not None:
-            query["client_id"] = client_id_of(client_id)
+        query = packets_query(client_id, kind, source_client, min_sequence)
         found: list[dict[str, Any]] = await self._get("/v1/ibc/packets", query)
         return found
 
