@@ -7,6 +7,7 @@ This is what the relayer does, step by step, with nothing but the public SDK.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from bftx import limits
+from bftx.cli import main
 from bftx.client import Client, OrderRejected
 from bftx.client.errors import ClientError
 from bftx.node.launcher import LocalCluster, local_cluster
@@ -153,3 +155,37 @@ def test_a_transfer_nobody_relays_in_time_is_refunded(
         relayer_a.ibc_timeout(packet, proof)
         assert Decimal(sender.fetch_balance()["USD"]["free"]) == before
         assert sender.fetch_ibc_packets(a_client) == []
+
+
+def test_the_cli_creates_updates_and_shows_a_client_and_sends_a_transfer(
+    chains: tuple[LocalCluster, LocalCluster], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = chains
+
+    def bftx(*arguments: str) -> Any:
+        assert main([*arguments, "--testnet", str(a.testnet), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    registrar = str(a.testnet / "accounts" / "registrar.json")
+    genesis_b = str(b.testnet / "genesis.json")
+    created = bftx("ibc", "client", "create", "--key", registrar, "--genesis", genesis_b)
+    client_id = created["id"]
+    assert created["status"] == "committed"
+    with client(b, "bob") as bob:
+        wait_for_height(bob, DEPTH + 1)
+        receiver = bob.address
+    updated = bftx(
+        "ibc", "client", "update", "--key", registrar, "--client-id", client_id,
+        "--from-testnet", str(b.testnet),
+    )  # fmt: skip
+    shown = bftx("ibc", "client", "show", "--client-id", client_id)
+    assert (shown["chain_id"], shown["status"]) == ("chain-b", "active")
+    assert shown["latest_height"] == updated["light_block_height"]
+    alice = str(a.testnet / "accounts" / "alice.json")
+    sent = bftx(
+        "ibc", "transfer", "--key", alice, "--asset", "BTC", "--amount", "0.01",
+        "--receiver", receiver, "--client-id", client_id, "--counterparty-client-id", "client-0",
+    )  # fmt: skip
+    listed = bftx("ibc", "packets", "--client-id", client_id)
+    assert [entry["sequence"] for entry in listed] == [sent["sequence"]]
+    assert listed[0]["packet"]["receiver"] == receiver

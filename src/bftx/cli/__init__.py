@@ -8,7 +8,19 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, swap, testnet, trade
+from bftx.cli import (
+    bench,
+    chaos,
+    contracts,
+    demo,
+    interchain,
+    keys,
+    node,
+    sim,
+    swap,
+    testnet,
+    trade,
+)
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -19,6 +31,7 @@ COMMANDS: list[Register] = [
     testnet.register,
     trade.register,
     contracts.register,
+    interchain.register,
     demo.register,
     swap.register,
     sim.register,
