@@ -17,6 +17,7 @@ FOUNDATIONS = {
     "bftx.chain",
     "bftx.limits",
     "bftx.errors",
+    "bftx.lightblock",
 }
 IMPURE_STDLIB = {
     "asyncio",
@@ -116,7 +117,7 @@ def test_checker_catches_a_relayer_reaching_past_the_sdk() -> None:
 
 
 def test_foundations_import_no_subsystem() -> None:
-    for name in ("crypto", "codec", "chain", "limits", "errors"):
+    for name in ("crypto", "codec", "chain", "limits", "errors", "lightblock"):
         path = SOURCE / f"{name}.py"
         if not path.exists():
             continue

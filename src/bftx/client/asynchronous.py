@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from bftx.client import core, keys
 from bftx.client.contracts import AsyncContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.interchain import AsyncInterchainMixin
 from bftx.client.signing import RequestPolicy, websocket_headers
 from bftx.client.sync import _json, _unreachable
 from bftx.crypto import KeyPair
@@ -27,7 +28,7 @@ STREAM_MESSAGE_BYTES_MAX = 2**24
 STREAM_RECONNECT_DELAY_S = 0.1  # before resubscribing when the server ended a stream
 
 
-class AsyncClient(AsyncContractsMixin):
+class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     def __init__(
         self,
         url: str,
