@@ -33,7 +33,7 @@ from bftx.errors import ConfigError
 
 AMOUNT_BASE_SATS = 10_000  # transfer i sends AMOUNT_BASE_SATS + i sats: distinct amounts
 BTC_DECIMALS = 8
-FOLLOW_INTERVAL_S = 0.05
+FOLLOW_INTERVAL_S = 0.2  # a receipt listing costs the node ~ms per 100 packets: not faster
 TIMEOUT_MS = 600_000  # each packet's timeout on B: far beyond the run
 SUBMIT_TIMEOUT_S = 30.0
 

@@ -288,7 +288,7 @@ class Scenario:
         arrived = (self.balance(self.bob, self.voucher) - bob_before) / Decimal("0.01")
         self.say(
             f"relayer killed with SIGKILL; {int(arrived)} of {IN_FLIGHT_TRANSFERS} had arrived, "
-            f"{len(self.pending(self.a))} packets pending on A"
+            f"{len(self.pending(self.a))} packets await their ack on A"
         )
         time.sleep(1.0)
         self.check(

@@ -275,6 +275,7 @@ class Relayer:
         if height in state.get("heights", ()) or int(state["latest_height"]) == height:
             return
         light = await tracked.reader.fetch_light_block(height)
+        # Waited for: a node admits a proof only against a header its client already holds.
         await self._update(holder, light, "proof")
 
     async def _update(self, holder: Chain, light: dict[str, Any], reason: str) -> None:
@@ -303,17 +304,20 @@ class Relayer:
             for item in await source.reader.fetch_ibc_packets(
                 client_id=source.client_id, kind="commitment"
             )
-            if _destination_client(item["packet"]) in (None, destination.client_id)
+            if item["packet"]["destination_client"] == destination.client_id
         ]
         self.metrics.pending.labels(direction.label).set(len(pending))
         if not pending:
             return
+        lowest = min(int(item["sequence"]) for item in pending)
         acks = {
             int(item["sequence"]): item
             for item in await destination.reader.fetch_ibc_packets(
-                client_id=destination.client_id, kind="ack"
+                client_id=destination.client_id,
+                kind="ack",
+                source_client=source.client_id,
+                min_sequence=lowest,
             )
-            if _source_client(item["packet"]) in (None, source.client_id)
         }
         batch = self.config.batch_packets_max
         acknowledged = [
@@ -337,28 +341,38 @@ class Relayer:
     async def receive(self, direction: Direction, items: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
         proofs = await self._prove(source, [item["commitment_key"] for item in items], None)
+        # A commitment is provable once the header 4 blocks after it is committed: the others
+        # wait for a later pass (no client update for nothing).
+        ready = [
+            (item, proof) for item, proof in zip(items, proofs, strict=True) if proof["present"]
+        ]
+        if not ready:
+            return
         await self.ensure_header(destination, source, _certified_height(proofs))
         await self._submit(
             "receive",
             direction,
             [
                 (item, destination.client.ibc_receive(item["packet"], proof))
-                for item, proof in zip(items, proofs, strict=True)
-                if proof["present"]
+                for item, proof in ready
             ],
         )
 
     async def acknowledge(self, direction: Direction, acks: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
         proofs = await self._prove(destination, [item["ack_key"] for item in acks], None)
+        ready = [
+            (item, proof) for item, proof in zip(acks, proofs, strict=True) if proof["present"]
+        ]
+        if not ready:
+            return
         await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "acknowledge",
             direction,
             [
                 (item, source.client.ibc_acknowledge(item["packet"], item["ack"], proof))
-                for item, proof in zip(acks, proofs, strict=True)
-                if proof["present"]
+                for item, proof in ready
             ],
         )
 
@@ -480,16 +494,6 @@ class Relayer:
 
 def _certified_height(proofs: list[dict[str, Any]]) -> int:
     return int(proofs[0]["certified_height"])
-
-
-def _destination_client(packet: dict[str, Any]) -> str | None:
-    value = packet.get("destination_client")
-    return None if value is None else str(value)
-
-
-def _source_client(packet: dict[str, Any]) -> str | None:
-    value = packet.get("source_client")
-    return None if value is None else str(value)
 
 
 def _ranges(numbers: list[int]) -> str:
