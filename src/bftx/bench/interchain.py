@@ -1,9 +1,10 @@
 """``bftx bench --scenario interchain``: cross-chain transfers relayed end to end.
 
 Starts two local 4-validator networks joined by light clients (`bftx.node.interchain`)
-and one relayer process, then submits a burst of ``transfers`` token transfers
-from many accounts on chain A towards chain B (open loop: no transfer waits for
-another) and follows chain B's packet receipts until every transfer was credited
+and one relayer process, signs ``transfers`` token transfers from many accounts
+on chain A towards chain B before the clock starts, submits them as one burst
+(one batch request per sender, spread over A's validators: no transfer waits
+for another) and follows chain B's packet receipts until every transfer was credited
 there or the drain time ran out. Each transfer carries a distinct amount, so a
 receipt names the transfer it completes.
 
@@ -28,14 +29,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bftx.client import AsyncClient, ClientError
+import httpx
+
+from bftx import codec, limits
+from bftx.client import AsyncClient
+from bftx.crypto import load_key
 from bftx.errors import ConfigError
+from bftx.exchange.transactions import IbcTransfer, sign_tx
 
 AMOUNT_BASE_SATS = 10_000  # transfer i sends AMOUNT_BASE_SATS + i sats: distinct amounts
 BTC_DECIMALS = 8
 FOLLOW_INTERVAL_S = 0.2  # a receipt listing costs the node ~ms per 100 packets: not faster
+RETRIED_CODES = ("overloaded", "mempool_full")  # a node shedding load: sent again
+RETRY_INTERVAL_S = 0.2
 TIMEOUT_MS = 600_000  # each packet's timeout on B: far beyond the run
-SUBMIT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,11 @@ class InterchainSettings:
     def __post_init__(self) -> None:
         if self.transfers < 1 or self.senders < 1 or self.drain_s <= 0:
             raise ConfigError("transfers, senders and drain time must be positive")
+        if self.transfers > self.senders * limits.nonce_ahead_max:
+            raise ConfigError(
+                f"at most {self.senders * limits.nonce_ahead_max} transfers from "
+                f"{self.senders} senders (each admits {limits.nonce_ahead_max} nonces ahead)"
+            )
 
 
 def run_interchain_bench(
@@ -61,40 +73,51 @@ def run_interchain_bench(
 
 async def _measure(network: Any, settings: InterchainSettings) -> dict[str, Any]:
     a, b = network.a, network.b
-    senders = [
-        AsyncClient(a.urls[index % len(a.urls)], key=a.key(f"trader{index:03d}"), wait=False)
-        for index in range(settings.senders)
-    ]
     receiver = AsyncClient(b.urls[0], key=b.key("bob"))
     follower = AsyncClient(b.urls[-1])
+    http = httpx.AsyncClient(timeout=30.0)
     try:
         b_time_ms = int((await follower.fetch_light_block(await _height(follower)))["timestamp_ms"])
-        timeout_ms = b_time_ms + TIMEOUT_MS
+        batches = await _sign_transfers(
+            a, settings, bytes.fromhex(receiver.address), b_time_ms + TIMEOUT_MS, b.client_id
+        )
         receipts_before = len(await _receipts(follower, b.client_id))
         submitted: dict[int, float] = {}
         refused: Counter[str] = Counter()
         started = time.monotonic()
 
-        async def send(sender_index: int) -> None:
-            client = senders[sender_index]
-            for index in range(sender_index, settings.transfers, settings.senders):
-                amount = Decimal(AMOUNT_BASE_SATS + index).scaleb(-BTC_DECIMALS)
-                submitted[index] = time.monotonic()
-                try:
-                    await client.ibc_transfer(
-                        "BTC",
-                        str(amount),
-                        receiver.address,
-                        a.client_id,
-                        b.client_id,
-                        timeout_ms,
-                        params={"wait": False},
-                    )
-                except ClientError as error:
-                    del submitted[index]
-                    refused[error.code] += 1
+        async def send(node: int, batch: list[tuple[int, bytes]]) -> None:
+            """One sender's batch; what a node sheds for load is sent again, like a client."""
+            first_sent: dict[int, float] = {}
+            while batch:
+                sent_at = time.monotonic()
+                for index, _tx in batch:
+                    first_sent.setdefault(index, sent_at)
+                response = await http.post(
+                    f"{a.urls[node % len(a.urls)]}/v1/txs/batch",
+                    content=codec.encode(tuple(tx for _index, tx in batch)),
+                    headers={"content-type": "application/octet-stream"},
+                )
+                if response.status_code == 429:
+                    results = [{"accepted": False, "code": "overloaded"}] * len(batch)
+                elif response.status_code != 200:
+                    refused[f"http_{response.status_code}"] += len(batch)
+                    return
+                else:
+                    results = response.json()["results"]
+                retry = []
+                for (index, tx), result in zip(batch, results, strict=True):
+                    if result["accepted"]:
+                        submitted[index] = first_sent[index]
+                    elif result["code"] in RETRIED_CODES:
+                        retry.append((index, tx))
+                    else:
+                        refused[str(result["code"])] += 1
+                batch = retry
+                if batch:
+                    await asyncio.sleep(RETRY_INTERVAL_S)
 
-        load = asyncio.gather(*(send(index) for index in range(settings.senders)))
+        load = asyncio.gather(*(send(node, batch) for node, batch in enumerate(batches)))
         credited, duplicated_receipts = await _follow(
             follower, b.client_id, receipts_before, submitted, load, settings
         )
@@ -125,8 +148,35 @@ async def _measure(network: Any, settings: InterchainSettings) -> dict[str, Any]
             "follow_interval_ms": int(FOLLOW_INTERVAL_S * 1000),
         }
     finally:
-        for client in (*senders, receiver, follower):
+        await http.aclose()
+        for client in (receiver, follower):
             await client.close()
+
+
+async def _sign_transfers(
+    a: Any, settings: InterchainSettings, receiver: bytes, timeout_ms: int, counterparty: str
+) -> list[list[tuple[int, bytes]]]:
+    """Every transfer signed before the clock starts, in one batch per sender (nonce order)."""
+    batches: list[list[tuple[int, bytes]]] = []
+    async with AsyncClient(a.urls[0]) as reader:
+        for sender in range(settings.senders):
+            key = load_key(a.key(f"trader{sender:03d}"))
+            account = await reader._get(f"/v1/accounts/{key.address.hex()}")
+            nonce = int(account["nonce"])
+            batch = []
+            for index in range(sender, settings.transfers, settings.senders):
+                body = IbcTransfer(
+                    "BTC",
+                    AMOUNT_BASE_SATS + index,
+                    receiver,
+                    a.client_id,
+                    counterparty,
+                    timeout_ms,
+                )
+                batch.append((index, sign_tx(key, a.chain_id, nonce, body)))
+                nonce += 1
+            batches.append(batch)
+    return batches
 
 
 async def _follow(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ TIMED_OUT_CODES = frozenset({"packet_timed_out"})
 LIGHT_BLOCK_SEARCH_MAX = 8  # heights stepped back past null blocks to find one that certifies
 
 Report = Callable[[str, dict[str, Any]], None]
+Submit = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # one tx, given the SDK's params
 
 
 class PassAborted(Exception):
@@ -145,6 +146,7 @@ class Relayer:
             Direction(self.chains[1], self.chains[0]),
         )
         self.passes = 0
+        self.sdk_names_txs: bool | None = None  # whether a tx sent with wait=False gives its hash
 
     async def close(self) -> None:
         for chain in self.chains:
@@ -324,8 +326,9 @@ class Relayer:
             acks[int(item["sequence"])] for item in pending if int(item["sequence"]) in acks
         ]
         open_items = [item for item in pending if int(item["sequence"]) not in acks]
+        steps: list[Awaitable[None]] = []
         if acknowledged:
-            await self.acknowledge(direction, acknowledged[:batch])
+            steps.append(self.acknowledge(direction, acknowledged[:batch]))
         if open_items:
             destination_light = await destination.latest_light_block()
             destination_time_ms = int(destination_light["timestamp_ms"])
@@ -334,12 +337,17 @@ class Relayer:
             ]
             live = [item for item in open_items if int(item["timeout_ms"]) > destination_time_ms]
             if expired:
-                await self.time_out(direction, expired[:batch])
+                steps.append(self.time_out(direction, expired[:batch]))
             if live:
-                await self.receive(direction, live[:batch])
+                steps.append(self.receive(direction, live[:batch]))
+        # Acks and timeouts go to the source, receives to the destination: at once.
+        for outcome in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def receive(self, direction: Direction, items: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
+        started = time.monotonic()
         proofs = await self._prove(source, [item["commitment_key"] for item in items], None)
         # A commitment is provable once the header 4 blocks after it is committed: the others
         # wait for a later pass (no client update for nothing).
@@ -348,32 +356,33 @@ class Relayer:
         ]
         if not ready:
             return
+        proven = time.monotonic()
         await self.ensure_header(destination, source, _certified_height(proofs))
         await self._submit(
             "receive",
             direction,
-            [
-                (item, destination.client.ibc_receive(item["packet"], proof))
-                for item, proof in ready
-            ],
+            (started, proven, time.monotonic()),
+            destination.client,
+            [(item, _receive(destination.client, item, proof)) for item, proof in ready],
         )
 
     async def acknowledge(self, direction: Direction, acks: list[dict[str, Any]]) -> None:
         source, destination = direction.source, direction.destination
+        started = time.monotonic()
         proofs = await self._prove(destination, [item["ack_key"] for item in acks], None)
         ready = [
             (item, proof) for item, proof in zip(acks, proofs, strict=True) if proof["present"]
         ]
         if not ready:
             return
+        proven = time.monotonic()
         await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "acknowledge",
             direction,
-            [
-                (item, source.client.ibc_acknowledge(item["packet"], item["ack"], proof))
-                for item, proof in ready
-            ],
+            (started, proven, time.monotonic()),
+            source.client,
+            [(item, _acknowledge(source.client, item, proof)) for item, proof in ready],
         )
 
     async def time_out(self, direction: Direction, items: list[dict[str, Any]]) -> None:
@@ -381,6 +390,7 @@ class Relayer:
         every packet's timeout; then no receive can follow (the destination refuses packets
         whose timeout its block time passed), so the source may refund."""
         source, destination = direction.source, direction.destination
+        started = time.monotonic()
         proofs = await self._prove(destination, [item["receipt_key"] for item in items], None)
         proven_height = int(proofs[0]["height"])
         proven_time_ms = await self._block_time_ms(destination, proven_height)
@@ -393,12 +403,15 @@ class Relayer:
             return
         # The source checks the proof against the root certified by the header at h + 4, and
         # the timeout against the time of the header at h itself: its client needs both.
+        proven = time.monotonic()
         await self.ensure_header(source, destination, proven_height)
         await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "timeout",
             direction,
-            [(item, source.client.ibc_timeout(item["packet"], proof)) for item, proof in due],
+            (started, proven, time.monotonic()),
+            source.client,
+            [(item, _timeout(source.client, item, proof)) for item, proof in due],
         )
 
     async def _block_time_ms(self, chain: Chain, height: int) -> int:
@@ -438,33 +451,104 @@ class Relayer:
         self,
         kind: str,
         direction: Direction,
-        submissions: Iterable[tuple[dict[str, Any], Awaitable[dict[str, Any]]]],
+        moments: tuple[float, float, float],
+        client: AsyncClient,
+        submissions: list[tuple[dict[str, Any], Submit]],
     ) -> None:
-        """Submit every tx (the SDK signs them in nonce order) and wait for all of them."""
-        pairs = list(submissions)
-        outcomes = await asyncio.gather(*(call for _item, call in pairs), return_exceptions=True)
+        """Submit every tx without waiting on each (the SDK signs them in nonce order), then
+        follow the last one: once it is committed, so are all before it; then read each result.
+        One poller instead of one per tx keeps the node's API free for the work itself."""
+        outcomes: dict[int, str | BaseException] = {}
+        hashes: dict[int, str] = {}
+        waited: list[tuple[int, Submit]] = []
+        for item, submit in submissions:
+            sequence = int(item["sequence"])
+            if self.sdk_names_txs is False:
+                waited.append((sequence, submit))
+                continue
+            try:
+                result = await submit({"wait": False})
+            except ClientError as error:
+                outcomes[sequence] = error
+                continue
+            tx_hash = result.get("info", {}).get("tx_hash")
+            self.sdk_names_txs = tx_hash is not None
+            if tx_hash is None:  # an SDK that does not name the tx: the others wait each
+                outcomes[sequence] = "ok"
+            else:
+                hashes[sequence] = str(tx_hash)
+        if waited:
+            answers = await asyncio.gather(
+                *(submit({"wait": True}) for _sequence, submit in waited), return_exceptions=True
+            )
+            for (sequence, _submit), answer in zip(waited, answers, strict=True):
+                if isinstance(answer, BaseException) and not isinstance(answer, ClientError):
+                    raise answer
+                outcomes[sequence] = answer if isinstance(answer, BaseException) else "ok"
+        if hashes:
+            await self._follow(client, hashes, outcomes)
+        self._account(kind, direction, moments, outcomes)
+
+    async def _follow(
+        self, client: AsyncClient, hashes: dict[int, str], outcomes: dict[int, str | BaseException]
+    ) -> None:
+        last = list(hashes.values())[-1]
+        try:
+            await client.wait_for(last, TX_TIMEOUT_S)
+        except OrderRejected:
+            pass  # its own result is read below with the others
+        except ClientError as error:
+            for sequence in hashes:
+                outcomes[sequence] = error
+            return
+        limiter = asyncio.Semaphore(REQUESTS_IN_FLIGHT_MAX)
+
+        async def result_of(sequence: int, tx_hash: str) -> None:
+            async with limiter:
+                try:
+                    status = await client.fetch_tx(tx_hash)
+                except ClientError as error:
+                    outcomes[sequence] = error
+                    return
+            if status["status"] == "committed":
+                outcomes[sequence] = str(status["code"])
+            else:
+                outcomes[sequence] = TimedOut(f"tx {tx_hash}: {status['status']}")
+
+        await asyncio.gather(
+            *(result_of(sequence, tx_hash) for sequence, tx_hash in hashes.items())
+        )
+
+    def _account(
+        self,
+        kind: str,
+        direction: Direction,
+        moments: tuple[float, float, float],
+        outcomes: dict[int, str | BaseException],
+    ) -> None:
         done: list[int] = []
         repeated: list[int] = []
-        for (item, _call), outcome in zip(pairs, outcomes, strict=True):
-            sequence = int(item["sequence"])
-            if isinstance(outcome, OrderRejected) and outcome.code in ALREADY_DONE_CODES:
+        for sequence, outcome in sorted(outcomes.items(), key=lambda entry: entry[0]):
+            code = outcome.code if isinstance(outcome, OrderRejected) else outcome
+            if code == "ok":
+                done.append(sequence)
+                self.metrics.relayed.labels(kind, direction.label).inc()
+            elif isinstance(code, str) and code in ALREADY_DONE_CODES:
                 repeated.append(sequence)
                 self.metrics.already_done.labels(kind, direction.label).inc()
-            elif isinstance(outcome, OrderRejected) and outcome.code in TIMED_OUT_CODES:
-                self.metrics.refused.labels(kind, outcome.code).inc()  # the next pass times it out
-            elif isinstance(outcome, OrderRejected):
-                self.metrics.refused.labels(kind, outcome.code).inc()
-                self.report(
-                    "refused",
-                    {
-                        "kind": kind,
-                        "direction": direction.label,
-                        "sequence": sequence,
-                        "code": outcome.code,
-                        "error": str(outcome),
-                    },
-                )
-            elif isinstance(outcome, TimedOut | ClientError):
+            elif isinstance(code, str):
+                self.metrics.refused.labels(kind, code).inc()
+                if code not in TIMED_OUT_CODES:  # a timed-out packet: the timeout pass follows
+                    self.report(
+                        "refused",
+                        {
+                            "kind": kind,
+                            "direction": direction.label,
+                            "sequence": sequence,
+                            "code": code,
+                        },
+                    )
+            else:
                 self.metrics.errors.labels(direction.destination.name).inc()
                 self.report(
                     "error",
@@ -475,11 +559,6 @@ class Relayer:
                         "error": str(outcome),
                     },
                 )
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                done.append(sequence)
-                self.metrics.relayed.labels(kind, direction.label).inc()
         if done or repeated:
             self.report(
                 kind,
@@ -488,8 +567,27 @@ class Relayer:
                     "relayed": len(done),
                     "already_done": len(repeated),
                     "sequences": _ranges(done),
+                    "prove_ms": _ms(moments[0], moments[1]),
+                    "update_ms": _ms(moments[1], moments[2]),
+                    "submit_ms": _ms(moments[2], time.monotonic()),
                 },
             )
+
+
+def _receive(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
+    return lambda params: client.ibc_receive(item["packet"], proof, params)
+
+
+def _acknowledge(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
+    return lambda params: client.ibc_acknowledge(item["packet"], item["ack"], proof, params)
+
+
+def _timeout(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
+    return lambda params: client.ibc_timeout(item["packet"], proof, params)
+
+
+def _ms(start: float, end: float) -> int:
+    return round(1000 * (end - start))
 
 
 def _certified_height(proofs: list[dict[str, Any]]) -> int:
