@@ -16,6 +16,7 @@ from bftx.exchange.invariants import find_interchain_escrow_mismatches, find_vio
 from bftx.exchange.keys import commitment_key, receipt_key
 from bftx.exchange.snapshot import decode_snapshot, encode_snapshot
 from bftx.exchange.transactions import (
+    Burn,
     IbcAcknowledge,
     IbcCreateClient,
     IbcMisbehaviour,
@@ -95,6 +96,16 @@ def test_a_voucher_is_an_ordinary_asset_and_goes_home_releasing_the_escrow() -> 
     assert_escrow_covers_vouchers(path)
 
 
+def test_a_voucher_can_be_withdrawn_like_any_asset() -> None:
+    path = Path.open()
+    packet, height = path.send(amount=1_000)
+    assert path.receive(packet, height) is Code.OK
+    voucher = f"{path.b_client}/BTC"
+    assert path.b.run(BOB, Burn(voucher, 250, "an external address")) is Code.OK
+    assert path.b.available(BOB, voucher) == 750
+    assert path.b.exchange.state.burned[voucher] == 250
+
+
 def test_an_error_ack_refunds_the_sender() -> None:
     path = Path.open()
     timeout_ms = path.a.timestamp_ms + HOUR_MS
@@ -128,8 +139,9 @@ def test_a_packet_not_received_in_time_is_timed_out_and_refunded() -> None:
 
 def test_the_interchain_state_is_in_the_root_and_survives_a_snapshot() -> None:
     path = Path.open()
-    packet, height = path.send(amount=1_000)
-    assert path.receive(packet, height) is Code.OK
+    for asset in ("USD", "BTC"):  # vouchers created out of name order
+        packet, height = path.send(asset=asset, amount=1_000)
+        assert path.receive(packet, height) is Code.OK
     path.send(amount=5)
     for chain in (path.a, path.b):
         state = chain.exchange.state

@@ -867,7 +867,7 @@ def encode_interchain(interchain: Interchain) -> codec.Value:
     return (
         interchain.next_client_number,
         clients,
-        tuple(sorted(interchain.vouchers.items())),
+        tuple(interchain.vouchers.items()),  # creation order: supplies follow it
         tuple(p.to_value() for _key, p in sorted(interchain.commitments.items())),
         tuple(
             (p.to_value(), interchain.acks[route])
