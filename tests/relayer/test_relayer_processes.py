@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from bftx.client import Client
-from bftx.node.interchain import Interchain, interchain
+from bftx.node.interchain import Interchain, RelayerProcess, interchain
 
 WAIT_S = 40.0
 UNIT = Decimal("0.001")
@@ -87,8 +88,10 @@ def test_two_relayers_at_once_credit_each_packet_once(network: Interchain) -> No
     voucher = f"{network.b.client_id}/BTC"
     with network.a.client("alice") as alice, network.b.client("bob") as bob:
         before = _voucher_balance(bob, voucher)
-        first = network.start_relayer()
-        second = network.start_relayer(network.add_relayer_identity())  # its own key
+        first = network.start_relayer(arguments=("--metrics-port", "0"))
+        second = network.start_relayer(  # its own key: two relayers never share nonces
+            network.add_relayer_identity(), arguments=("--metrics-port", "0")
+        )
         _send(network, alice, bob.address, 10)
         expected = before + 10 * UNIT
         _wait_for(
@@ -102,5 +105,20 @@ def test_two_relayers_at_once_credit_each_packet_once(network: Interchain) -> No
             receipts = reader.fetch_ibc_packets(client_id=network.b.client_id, kind="receipt")
         sequences = [int(item["sequence"]) for item in receipts]
         assert len(sequences) == len(set(sequences))
+        # What the relayers' metrics say they did adds up to the ten receives (each counted
+        # as relayed by one of them, or as already done by the other).
+        receives = sum(_receive_count(network, relayer) for relayer in (first, second))
+        assert receives >= 10
         for relayer in (first, second):
             network.kill_relayer(relayer)
+
+
+def _receive_count(network: Interchain, relayer: RelayerProcess) -> float:
+    url = next(e["url"] for e in network.relayer_events(relayer) if e["event"] == "metrics")
+    text = httpx.get(url, timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        counted = ("bftx_relayer_relayed_total{", "bftx_relayer_already_done_total{")
+        if line.startswith(counted) and 'kind="receive"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -172,7 +172,9 @@ class Interchain:
 
     # --- relayer processes ---------------------------------------------------------------
 
-    def start_relayer(self, config_file: Path | None = None) -> RelayerProcess:
+    def start_relayer(
+        self, config_file: Path | None = None, arguments: tuple[str, ...] = ()
+    ) -> RelayerProcess:
         """A ``bftx relayer --json`` process (with ``relayer.toml`` unless ``config_file``);
         its progress lines go to ``relayer-N.log``, N counting the processes started."""
         log = self.directory / f"relayer-{len(self.relayers)}.log"
@@ -184,6 +186,7 @@ class Interchain:
             "--config",
             str(config_file or self.config_file),
             "--json",
+            *arguments,
         ]
         with log.open("ab") as output:
             process = subprocess.Popen(

@@ -30,7 +30,7 @@ POLL_INTERVAL_MS = 200  # how often the relayer asks each chain for its height
 CLEAR_INTERVAL_MS = 10_000  # a full pass over everything pending at least this often
 REFRESH_FRACTION = 0.5  # update a client once this share of its trusting period has passed
 BATCH_PACKETS_MAX = 256  # packets relayed in one pass of one direction
-REQUESTS_IN_FLIGHT_MAX = 16  # concurrent proof fetches against one chain
+REQUESTS_IN_FLIGHT_MAX = 8  # concurrent proof fetches against one node
 TX_TIMEOUT_S = 30.0  # how long the relayer waits for one of its txs to be committed
 CHAINS = 2
 

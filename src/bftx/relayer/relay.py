@@ -66,17 +66,23 @@ class Chain:
     url_index: int = 0
     client: AsyncClient = field(init=False)
     reader: AsyncClient = field(init=False)
+    provers: list[AsyncClient] = field(init=False)  # the reader, then one per other node
 
     def __post_init__(self) -> None:
         self._open()
 
     def _open(self) -> None:
-        url = self.endpoint.urls[self.url_index % len(self.endpoint.urls)]
+        urls = self.endpoint.urls
+        url = urls[self.url_index % len(urls)]
         self.client = AsyncClient(url, key=self.key_file, timeout=TX_TIMEOUT_S)
         identity = self.endpoint.identity
         self.reader = (
             self.client if identity is None else AsyncClient(url, key=identity, timeout=10.0)
         )
+        reads_as = identity or self.key_file
+        self.provers = [self.reader] + [
+            AsyncClient(other, key=reads_as, timeout=10.0) for other in urls if other != url
+        ]
 
     @property
     def client_id(self) -> str:
@@ -96,6 +102,8 @@ class Chain:
         await self.client.close()
         if self.reader is not self.client:
             await self.reader.close()
+        for prover in self.provers[1:]:
+            await prover.close()
 
     async def height(self) -> int:
         status = await self.reader.fetch_status()
@@ -435,14 +443,20 @@ class Relayer:
         except ClientError as error:
             raise PassAborted(f"{chain.name}: cannot prove {keys[0]}: {error}") from error
         at = int(first["height"])
-        limiter = asyncio.Semaphore(REQUESTS_IN_FLIGHT_MAX)
+        limiter = asyncio.Semaphore(REQUESTS_IN_FLIGHT_MAX * len(chain.provers))
 
-        async def prove(key: str) -> dict[str, Any]:
+        async def prove(index: int, key: str) -> dict[str, Any]:
+            # Spread over the chain's nodes; one that has not certified ``at`` yet, or
+            # does not answer, leaves the proof to the node that gave the first one.
+            prover = chain.provers[index % len(chain.provers)]
             async with limiter:
+                if prover is not chain.reader:
+                    with contextlib.suppress(ClientError):
+                        return await prover.fetch_proof(key, at)
                 return await chain.reader.fetch_proof(key, at)
 
         try:
-            rest = await asyncio.gather(*(prove(key) for key in keys[1:]))
+            rest = await asyncio.gather(*(prove(index, key) for index, key in enumerate(keys[1:])))
         except ClientError as error:
             raise PassAborted(f"{chain.name}: cannot prove at height {at}: {error}") from error
         return [first, *rest]
