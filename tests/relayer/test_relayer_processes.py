@@ -7,6 +7,9 @@ nothing twice, and two relayers on one path at once credit each packet once.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -122,3 +125,31 @@ def _receive_count(network: Interchain, relayer: RelayerProcess) -> float:
         if line.startswith(counted) and 'kind="receive"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def test_once_clears_what_is_pending_and_exits_zero(network: Interchain) -> None:
+    voucher = f"{network.b.client_id}/BTC"
+    with network.a.client("alice") as alice, network.b.client("bob") as bob:
+        before = _voucher_balance(bob, voucher)
+        _send(network, alice, bob.address, 3)
+        assert len(_pending(network)) == 3  # no relayer runs
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bftx.cli",
+                "relayer",
+                "--config",
+                str(network.config_file),
+                "--once",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert _voucher_balance(bob, voucher) == before + 3 * UNIT
+        assert _pending(network) == []
+        last = json.loads(finished.stdout.splitlines()[-2])  # then "stopped"
+        assert last["event"] == "pending" and last["left"] == 0

@@ -35,7 +35,14 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--once",
         action="store_true",
-        help="clear everything pending once (update clients, relay, ack, time out) and exit",
+        help="clear everything pending (update clients, relay, ack, time out) and exit: 0 once "
+        "nothing is pending, 1 if packets are left after --once-timeout seconds",
+    )
+    parser.add_argument(
+        "--once-timeout",
+        type=float,
+        default=60.0,
+        help="with --once: seconds to keep trying (a packet is provable 4 blocks after it was sent)",
     )
     parser.add_argument(
         "--metrics-port",
@@ -68,10 +75,16 @@ def _relayer(arguments: argparse.Namespace) -> int:
                 print("error: --metrics-port must be 0..65535", file=sys.stderr)
                 return 2
             config = replace(config, metrics_port=arguments.metrics_port)
-        run(config, as_json=arguments.json, once=arguments.once)
+        if arguments.once_timeout <= 0:
+            print("error: --once-timeout must be positive", file=sys.stderr)
+            return 2
+        return run(
+            config,
+            as_json=arguments.json,
+            once_timeout_s=arguments.once_timeout if arguments.once else None,
+        )
     except (BftxError, ClientError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0

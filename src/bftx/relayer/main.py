@@ -34,33 +34,37 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def run(config: RelayerConfig, as_json: bool, once: bool = False) -> None:
-    """Relay until SIGINT or SIGTERM (or, with ``once``, after one full pass)."""
+def run(config: RelayerConfig, as_json: bool, once_timeout_s: float | None = None) -> int:
+    """Relay until SIGINT or SIGTERM; with ``once_timeout_s``, until nothing is pending (exit
+    status 0) or that many seconds passed (1: packets are left)."""
     report = line_reporter(sys.stdout, as_json)
     metrics = RelayerMetrics()
     if config.metrics_port is not None:
         port = metrics.serve(config.metrics_host, config.metrics_port)
         report("metrics", {"url": f"http://{config.metrics_host}:{port}/metrics"})
-    asyncio.run(_main(config, report, metrics, once))
+    left = asyncio.run(_main(config, report, metrics, once_timeout_s))
+    return 0 if left == 0 else 1
 
 
 async def _main(
     config: RelayerConfig,
     report: Callable[[str, dict[str, Any]], None],
     metrics: RelayerMetrics,
-    once: bool,
-) -> None:
+    once_timeout_s: float | None,
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
     relayer = Relayer(config, report, metrics)
     try:
-        if once:
+        if once_timeout_s is not None:
             await relayer.check_path()
-            await relayer.relay_once(full=True)
-        else:
-            await relayer.run(stop)
+            left = await relayer.clear(once_timeout_s)
+            report("pending", {"left": left})
+            return left
+        await relayer.run(stop)
+        return 0
     finally:
         await relayer.close()
         report("stopped", {"passes": relayer.passes})

@@ -154,6 +154,8 @@ class Relayer:
             Direction(self.chains[1], self.chains[0]),
         )
         self.passes = 0
+        self.pending: dict[str, int] = {}  # packet commitments left, by direction, last pass
+        self.unusable_reported: set[tuple[str, str]] = set()  # said once, not every pass
         self.sdk_names_txs: bool | None = None  # whether a tx sent with wait=False gives its hash
 
     async def close(self) -> None:
@@ -171,11 +173,12 @@ class Relayer:
         clear_s = self.config.clear_interval_ms / 1000
         while not stop.is_set():
             now = time.monotonic()
-            try:
-                current = [await chain.height() for chain in self.chains]
-            except ClientError as error:
-                await self._on_error(None, error)
-                current = heights
+            current = list(heights)
+            for index, chain in enumerate(self.chains):
+                try:
+                    current[index] = await chain.height()
+                except ClientError as error:
+                    await self._on_error(chain, error)
             if current != heights or now - last_clear >= clear_s:
                 full = now - last_clear >= clear_s
                 if await self.relay_once(full=full) and full:
@@ -183,6 +186,17 @@ class Relayer:
                 heights = current
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
+
+    async def clear(self, timeout_s: float) -> int:
+        """Pass after pass until nothing is pending on either side (a packet becomes provable
+        only 4 blocks after it was sent) or ``timeout_s`` ran out; what is left pending."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            completed = await self.relay_once(full=True)
+            left = sum(self.pending.values())
+            if (completed and left == 0) or time.monotonic() > deadline:
+                return left
+            await asyncio.sleep(self.config.poll_interval_ms / 1000)
 
     async def check_path(self) -> None:
         """Both chains answer, and each end's client tracks the other chain (else ConfigError)."""
@@ -261,6 +275,9 @@ class Relayer:
         state = await holder.reader.fetch_ibc_client(holder.client_id)
         self.metrics.client_height.labels(holder.name).set(int(state["latest_height"]))
         if state["status"] != "active":
+            if (holder.chain_id, state["status"]) in self.unusable_reported:
+                return
+            self.unusable_reported.add((holder.chain_id, state["status"]))
             self.report(
                 "client_unusable",
                 {
@@ -317,6 +334,7 @@ class Relayer:
             if item["packet"]["destination_client"] == destination.client_id
         ]
         self.metrics.pending.labels(direction.label).set(len(pending))
+        self.pending[direction.label] = len(pending)
         if not pending:
             return
         lowest = min(int(item["sequence"]) for item in pending)
