@@ -36,9 +36,17 @@ from typing import Any
 
 from bftx.client import AsyncClient, ClientError
 from bftx.client.errors import NetworkError, OrderRejected, TimedOut
+from bftx.client.interchain import (
+    RelayBody,
+    acknowledge_body,
+    receive_body,
+    timeout_body,
+    update_body,
+)
 from bftx.errors import ConfigError
 from bftx.relayer.config import REQUESTS_IN_FLIGHT_MAX, TX_TIMEOUT_S, ChainEndpoint, RelayerConfig
 from bftx.relayer.metrics import RelayerMetrics
+from bftx.relayer.signer import Signer
 
 # Result codes meaning "someone already did this": a second relayer, or our own retry after a
 # crash. The chain's receipts make the repeat harmless; the relayer counts it and moves on.
@@ -48,7 +56,6 @@ TIMED_OUT_CODES = frozenset({"packet_timed_out"})
 LIGHT_BLOCK_SEARCH_MAX = 8  # heights stepped back past null blocks to find one that certifies
 
 Report = Callable[[str, dict[str, Any]], None]
-Submit = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # one tx, given the SDK's params
 
 
 class PassAborted(Exception):
@@ -67,6 +74,7 @@ class Chain:
     client: AsyncClient = field(init=False)
     reader: AsyncClient = field(init=False)
     provers: list[AsyncClient] = field(init=False)  # the reader, then one per other node
+    signer: Signer | None = None  # once the chain id is known (`Relayer.check_path`)
 
     def __post_init__(self) -> None:
         self._open()
@@ -75,6 +83,8 @@ class Chain:
         urls = self.endpoint.urls
         url = urls[self.url_index % len(urls)]
         self.client = AsyncClient(url, key=self.key_file, timeout=TX_TIMEOUT_S)
+        if self.signer is not None:  # a fail-over: the same key and nonces, another node
+            self.signer.client = self.client
         identity = self.endpoint.identity
         self.reader = (
             self.client if identity is None else AsyncClient(url, key=identity, timeout=10.0)
@@ -91,6 +101,12 @@ class Chain:
     @property
     def url(self) -> str:
         return self.client.url
+
+    def signing(self) -> Signer:
+        if self.signer is None:
+            assert self.client.key is not None and self.chain_id
+            self.signer = Signer(self.client, self.client.key, self.chain_id)
+        return self.signer
 
     async def fail_over(self) -> None:
         """Use the next node of this chain (after its current one stopped answering)."""
@@ -156,7 +172,6 @@ class Relayer:
         self.passes = 0
         self.pending: dict[str, int] = {}  # packet commitments left, by direction, last pass
         self.unusable_reported: set[tuple[str, str]] = set()  # said once, not every pass
-        self.sdk_names_txs: bool | None = None  # whether a tx sent with wait=False gives its hash
 
     async def close(self) -> None:
         for chain in self.chains:
@@ -293,24 +308,30 @@ class Relayer:
         if age_ms >= self.config.refresh_fraction * int(state["trusting_period_ms"]):
             await self._update(holder, light, "refresh")
 
-    async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> None:
-        """Make ``holder``'s client of ``tracked`` hold the header at ``height``.
+    async def ensure_header(self, holder: Chain, tracked: Chain, height: int) -> RelayBody:
+        """Make ``holder``'s client of ``tracked`` hold the header at ``height``; the update's
+        body (a no-op from then on: what fills a refused tx's nonce).
 
         The client keeps the headers of many heights (listed in ``heights``) and takes a
         header it already holds as a no-op, so a race with another relayer is harmless."""
         state = await holder.reader.fetch_ibc_client(holder.client_id)
-        if height in state.get("heights", ()) or int(state["latest_height"]) == height:
-            return
         light = await tracked.reader.fetch_light_block(height)
-        # Waited for: a node admits a proof only against a header its client already holds.
-        await self._update(holder, light, "proof")
+        if height not in state.get("heights", ()) and int(state["latest_height"]) != height:
+            # Waited for: a node admits a proof only against a header its client holds.
+            await self._update(holder, light, "proof")
+        return update_body(holder.client_id, light)
 
     async def _update(self, holder: Chain, light: dict[str, Any], reason: str) -> None:
-        try:
-            await holder.client.ibc_update_client(holder.client_id, light)
-        except OrderRejected as error:
-            self.metrics.refused.labels("update", error.code).inc()
-            raise
+        [admission] = await holder.signing().submit([update_body(holder.client_id, light)])
+        code = admission.code
+        if admission.tx_hash is not None:
+            try:
+                code = (await holder.client.wait_for(admission.tx_hash, TX_TIMEOUT_S)).code
+            except OrderRejected as error:
+                code = error.code
+        if code != "ok":
+            self.metrics.refused.labels("update", code).inc()
+            raise OrderRejected(f"{holder.chain_id} refused the client update: {code}", code)
         self.metrics.client_updates.labels(holder.name).inc()
         self.report(
             "client_updated",
@@ -383,13 +404,14 @@ class Relayer:
         if not ready:
             return
         proven = time.monotonic()
-        await self.ensure_header(destination, source, _certified_height(proofs))
+        filler = await self.ensure_header(destination, source, _certified_height(proofs))
         await self._submit(
             "receive",
             direction,
             (started, proven, time.monotonic()),
-            destination.client,
-            [(item, _receive(destination.client, item, proof)) for item, proof in ready],
+            destination,
+            [(item, receive_body(item["packet"], proof)) for item, proof in ready],
+            filler,
         )
 
     async def acknowledge(self, direction: Direction, acks: list[dict[str, Any]]) -> None:
@@ -402,13 +424,14 @@ class Relayer:
         if not ready:
             return
         proven = time.monotonic()
-        await self.ensure_header(source, destination, _certified_height(proofs))
+        filler = await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "acknowledge",
             direction,
             (started, proven, time.monotonic()),
-            source.client,
-            [(item, _acknowledge(source.client, item, proof)) for item, proof in ready],
+            source,
+            [(item, acknowledge_body(item["packet"], item["ack"], proof)) for item, proof in ready],
+            filler,
         )
 
     async def time_out(self, direction: Direction, items: list[dict[str, Any]]) -> None:
@@ -431,13 +454,14 @@ class Relayer:
         # the timeout against the time of the header at h itself: its client needs both.
         proven = time.monotonic()
         await self.ensure_header(source, destination, proven_height)
-        await self.ensure_header(source, destination, _certified_height(proofs))
+        filler = await self.ensure_header(source, destination, _certified_height(proofs))
         await self._submit(
             "timeout",
             direction,
             (started, proven, time.monotonic()),
-            source.client,
-            [(item, _timeout(source.client, item, proof)) for item, proof in due],
+            source,
+            [(item, timeout_body(item["packet"], proof)) for item, proof in due],
+            filler,
         )
 
     async def _block_time_ms(self, chain: Chain, height: int) -> int:
@@ -484,41 +508,29 @@ class Relayer:
         kind: str,
         direction: Direction,
         moments: tuple[float, float, float],
-        client: AsyncClient,
-        submissions: list[tuple[dict[str, Any], Submit]],
+        chain: Chain,
+        submissions: list[tuple[dict[str, Any], RelayBody]],
+        filler: RelayBody,
     ) -> None:
-        """Submit every tx without waiting on each (the SDK signs them in nonce order), then
-        follow the last one: once it is committed, so are all before it; then read each result.
-        One poller instead of one per tx keeps the node's API free for the work itself."""
+        """Submit every tx in one batch (nonce order), then follow the last one: once it is
+        committed, so are all before it; then read each result once. One poller instead of one
+        per tx keeps the node's API free for the work itself."""
         outcomes: dict[int, str | BaseException] = {}
         hashes: dict[int, str] = {}
-        waited: list[tuple[int, Submit]] = []
-        for item, submit in submissions:
+        try:
+            admissions = await chain.signing().submit([body for _item, body in submissions], filler)
+        except ClientError as error:
+            admissions = []
+            for item, _body in submissions:
+                outcomes[int(item["sequence"])] = error
+        for (item, _body), admission in zip(submissions, admissions, strict=True):
             sequence = int(item["sequence"])
-            if self.sdk_names_txs is False:
-                waited.append((sequence, submit))
-                continue
-            try:
-                result = await submit({"wait": False})
-            except ClientError as error:
-                outcomes[sequence] = error
-                continue
-            tx_hash = result.get("info", {}).get("tx_hash")
-            self.sdk_names_txs = tx_hash is not None
-            if tx_hash is None:  # an SDK that does not name the tx: the others wait each
-                outcomes[sequence] = "ok"
+            if admission.tx_hash is None:
+                outcomes[sequence] = admission.code
             else:
-                hashes[sequence] = str(tx_hash)
-        if waited:
-            answers = await asyncio.gather(
-                *(submit({"wait": True}) for _sequence, submit in waited), return_exceptions=True
-            )
-            for (sequence, _submit), answer in zip(waited, answers, strict=True):
-                if isinstance(answer, BaseException) and not isinstance(answer, ClientError):
-                    raise answer
-                outcomes[sequence] = answer if isinstance(answer, BaseException) else "ok"
+                hashes[sequence] = admission.tx_hash
         if hashes:
-            await self._follow(client, hashes, outcomes)
+            await self._follow(chain.client, hashes, outcomes)
         self._account(kind, direction, moments, outcomes)
 
     async def _follow(
@@ -560,6 +572,8 @@ class Relayer:
     ) -> None:
         done: list[int] = []
         repeated: list[int] = []
+        refused: dict[str, list[int]] = {}
+        failed: dict[str, list[int]] = {}
         for sequence, outcome in sorted(outcomes.items(), key=lambda entry: entry[0]):
             code = outcome.code if isinstance(outcome, OrderRejected) else outcome
             if code == "ok":
@@ -571,26 +585,31 @@ class Relayer:
             elif isinstance(code, str):
                 self.metrics.refused.labels(kind, code).inc()
                 if code not in TIMED_OUT_CODES:  # a timed-out packet: the timeout pass follows
-                    self.report(
-                        "refused",
-                        {
-                            "kind": kind,
-                            "direction": direction.label,
-                            "sequence": sequence,
-                            "code": code,
-                        },
-                    )
+                    refused.setdefault(code, []).append(sequence)
             else:
                 self.metrics.errors.labels(direction.destination.name).inc()
-                self.report(
-                    "error",
-                    {
-                        "kind": kind,
-                        "direction": direction.label,
-                        "sequence": sequence,
-                        "error": str(outcome),
-                    },
-                )
+                failed.setdefault(str(outcome), []).append(sequence)
+        for error, sequences in sorted(failed.items()):
+            self.report(
+                "error",
+                {
+                    "kind": kind,
+                    "direction": direction.label,
+                    "error": error,
+                    "sequences": _ranges(sequences),
+                },
+            )
+        for code, sequences in sorted(refused.items()):
+            self.report(
+                "refused",
+                {
+                    "kind": kind,
+                    "direction": direction.label,
+                    "code": code,
+                    "count": len(sequences),
+                    "sequences": _ranges(sequences),
+                },
+            )
         if done or repeated:
             self.report(
                 kind,
@@ -604,18 +623,6 @@ class Relayer:
                     "submit_ms": _ms(moments[2], time.monotonic()),
                 },
             )
-
-
-def _receive(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
-    return lambda params: client.ibc_receive(item["packet"], proof, params)
-
-
-def _acknowledge(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
-    return lambda params: client.ibc_acknowledge(item["packet"], item["ack"], proof, params)
-
-
-def _timeout(client: AsyncClient, item: dict[str, Any], proof: dict[str, Any]) -> Submit:
-    return lambda params: client.ibc_timeout(item["packet"], proof, params)
 
 
 def _ms(start: float, end: float) -> int:
