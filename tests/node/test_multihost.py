@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from bftx.chaos.netns import HUB_ADDRESS, NamespaceError, Namespaces, unavailable_reason
 from tests.node.cluster import Cluster, Load
-from tests.node.netns import HUB_ADDRESS, NamespaceError, Namespaces, unavailable_reason
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from bftx.client import Client
 from bftx.crypto import KeyPair
 from bftx.ethereum import WEI_PER_ETHER, DevChain, EthereumHtlc
 from bftx.swap import ChainTiming, Phase, SwapDriver, SwapTiming, load_state
-from bftx.swap.legs import BftxLeg, EthereumLeg, LockStatus
+from bftx.swap.legs import BftxLeg, EthereumLeg, LegError, LockStatus
 from tests.api.support import LiveCluster
 
 TIMING = SwapTiming(
@@ -226,3 +226,69 @@ def test_swap_the_other_way_eth_on_ethereum_for_btc_on_bftx(swap: Swap) -> None:
     assert bob.state.counterparty_lock_id == alice.state.own_lock_id
     assert swap.run(alice) is Phase.CLAIMED
     assert swap.btc(swap.bob_bftx) - bob_btc == BTC_SATS
+
+
+@pytest.fixture(scope="module")
+def permissioned_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
+    live = LiveCluster(tmp_path_factory.mktemp("permissioned") / "testnet", permissioned_reads=True)
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()
+
+
+def test_on_permissioned_reads_the_initiator_is_told_the_responders_lock_id(
+    permissioned_cluster: LiveCluster,
+) -> None:
+    """Where reads are permissioned Bob cannot read Alice's nonces to find her bftx lock: his
+    watcher says so and how to go on, and once told her lock id (which he, its receiver, may
+    read) the swap completes."""
+    timing = SwapTiming(
+        initiator_chain=ChainTiming("ethereum", 0),
+        responder_chain=ChainTiming("bftx", 1_000),
+        clock_drift_ms=500,
+        reaction_ms=500,
+    )
+    chain = DevChain()
+    alice_eth, bob_eth = chain.new_account(1), chain.new_account(10)
+    alice_key, bob_key = permissioned_cluster.fresh_traders(2)
+    htlc = EthereumHtlc.deploy(chain.web3, bob_eth)
+    url = permissioned_cluster.api_url()
+    alice_bftx = BftxLeg(Client(url, key=alice_key), "BTC")
+    bob_bftx = BftxLeg(Client(url, key=bob_key), "BTC")
+    try:
+        bob_btc = bob_bftx.balance(bob_key.address.hex())
+        bob = SwapDriver.initiate(
+            own_leg=EthereumLeg(htlc, bob_eth, finality_ms=0),
+            other_leg=bob_bftx,
+            timing=timing,
+            amount=ETH_WEI,
+            counterparty_receiver=alice_eth.address,
+            counterparty_sender=alice_key.address.hex(),
+            counterparty_amount=BTC_SATS,
+            responder_window_ms=WINDOW_MS,
+        )
+        chain.follow_wall_clock()
+        assert bob.step() is Phase.LOCKED
+        alice = SwapDriver.respond(
+            bob.state.terms,
+            own_leg=alice_bftx,
+            other_leg=EthereumLeg(htlc, alice_eth, finality_ms=0),
+            timing=timing,
+        )
+        assert alice.step() is Phase.LOCKED
+        with pytest.raises(LegError, match="--counterparty-lock"):
+            bob.step()
+
+        assert alice.state.own_lock_id is not None
+        bob.accept_counterparty_lock(alice.state.own_lock_id)
+        for driver in (bob, alice):
+            finished = driver.run(
+                poll_s=POLL_S, timeout_s=RUN_TIMEOUT_S, on_poll=chain.follow_wall_clock
+            )
+            assert finished is Phase.CLAIMED
+        assert bob_bftx.balance(bob_key.address.hex()) - bob_btc == BTC_SATS
+    finally:
+        alice_bftx.close()
+        bob_bftx.close()

@@ -98,6 +98,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     watch.add_argument(
         "--timeout-s", type=float, default=WATCH_TIMEOUT_S_DEFAULT, help="give up after this long"
     )
+    watch.add_argument(
+        "--counterparty-lock",
+        metavar="ID",
+        help="initiator only: the responder's lock id, as the responder's `bftx swap respond` "
+        "printed it (needed where the network's reads are permissioned)",
+    )
     watch.set_defaults(handler=_watch)
 
     show = actions.add_parser("show", help="a swap's phase, terms and log")
@@ -254,6 +260,12 @@ def _respond(arguments: argparse.Namespace) -> int:
         driver.state.connections = connections
         driver.save()
         _run_until(driver, Phase.LOCKED, connections)
+        if driver.state.phase is Phase.LOCKED:
+            _say(
+                f"your lock id is {driver.state.own_lock_id}; where reads are permissioned the "
+                "initiator needs it: bftx swap watch --state THEIR_FILE --counterparty-lock "
+                f"{driver.state.own_lock_id}"
+            )
         return _finish(driver, connections, arguments.no_watch)
 
     return _guarded(respond)
@@ -261,10 +273,15 @@ def _respond(arguments: argparse.Namespace) -> int:
 
 def _watch(arguments: argparse.Namespace) -> int:
     def watch() -> int:
-        from bftx.swap import load_state
+        from bftx.swap import Role, load_state
 
         state = load_state(arguments.state)
         driver = _resume(state, arguments.state)
+        if arguments.counterparty_lock is not None:
+            if state.role is not Role.INITIATOR:
+                raise ConfigError("--counterparty-lock is for the initiator's watcher")
+            driver.accept_counterparty_lock(arguments.counterparty_lock)
+            driver.save()
         driver.run(
             poll_s=float(state.connections["timing"]["poll_s"]),
             timeout_s=arguments.timeout_s,

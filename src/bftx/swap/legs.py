@@ -266,7 +266,12 @@ class BftxLeg:
         the sender's most recent nonces name every lock it can have just made. A used nonce's
         contract never changes its terms, so nonces already searched are not asked again."""
         sender_hex = self.normalize_address(sender)
-        next_nonce = int(self._read(f"/v1/accounts/{sender_hex}")["nonce"])
+        forbidden = (
+            f"bftx: the responder's account {sender_hex} is not readable here (the network's "
+            "reads are permissioned), so its lock cannot be looked up by its terms; ask the "
+            "responder for its lock id and run `bftx swap watch --state FILE --counterparty-lock ID`"
+        )
+        next_nonce = int(self._read(f"/v1/accounts/{sender_hex}", forbidden=forbidden)["nonce"])
         lowest = max(0, next_nonce - self.nonce_scan_max, self._scanned_to.get(sender_hex, 0))
         wanted = (self.normalize_address(receiver), hashlock, amount, expiry_ms, self.asset)
         for nonce in range(next_nonce - 1, lowest - 1, -1):
@@ -301,9 +306,12 @@ class BftxLeg:
         self._http.close()
         self.client.close()
 
-    def _read(self, path: str) -> Any:
+    def _read(self, path: str, *, forbidden: str | None = None) -> Any:
+        """GET ``path`` as JSON; a 403 raises ``forbidden`` (when given) as the error."""
         try:
             response = self._http.get(path)
+            if response.status_code == 403 and forbidden is not None:
+                raise LegError(forbidden)
             response.raise_for_status()
             return response.json()
         except (httpx.HTTPError, ValueError) as error:
