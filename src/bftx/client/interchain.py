@@ -100,17 +100,18 @@ def client_id_of(text: str, what: str = "client_id") -> str:
     return text
 
 
-def tx_result(receipt: core.Receipt | None, what: str) -> dict[str, Any]:
-    if receipt is not None and not receipt.ok:
+def tx_result(receipt: core.Receipt | str, what: str) -> dict[str, Any]:
+    """A tx method's answer: committed with its receipt, or pending (``wait=False``) with the
+    tx hash in ``info`` (for `wait_for` or `fetch_tx`)."""
+    if isinstance(receipt, str):
+        return {"status": "pending", "info": {"tx_hash": receipt}}
+    if not receipt.ok:
         raise OrderRejected(f"the {what} was rejected: {receipt.code}", receipt.code)
-    return {
-        "status": "committed" if receipt else "pending",
-        "info": core.receipt_info(receipt) if receipt else {},
-    }
+    return {"status": "committed", "info": core.receipt_info(receipt)}
 
 
-def event_of(receipt: core.Receipt | None, kind: str) -> dict[str, Any] | None:
-    if receipt is None:
+def event_of(receipt: core.Receipt | str, kind: str) -> dict[str, Any] | None:
+    if isinstance(receipt, str):
         return None
     return next((event for event in receipt.events if event.get("kind") == kind), None)
 
@@ -282,14 +283,15 @@ class InterchainMixin:
         found: list[dict[str, Any]] = self._get("/v1/ibc/packets", query)
         return found
 
-    def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | None:
+    def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | str:
+        """The receipt once committed; with ``wait=False``, the tx hash."""
         params = params or {}
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
-        _nonce, _hash, receipt = self._send(
+        _nonce, tx_hash, receipt = self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
-        return receipt
+        return tx_hash if receipt is None else receipt
 
     def _decimals(self, asset: str) -> int:
         """An asset's decimals; vouchers appear at run time, so a miss asks the node again."""
@@ -426,14 +428,15 @@ class AsyncInterchainMixin:
         found: list[dict[str, Any]] = await self._get("/v1/ibc/packets", query)
         return found
 
-    async def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | None:
+    async def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | str:
+        """The receipt once committed; with ``wait=False``, the tx hash."""
         params = params or {}
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
-        _nonce, _hash, receipt = await self._send(
+        _nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
-        return receipt
+        return tx_hash if receipt is None else receipt
 
     async def _decimals(self, asset: str) -> int:
         if self._asset_decimals is None or asset not in self._asset_decimals:
