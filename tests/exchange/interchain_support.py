@@ -42,6 +42,7 @@ class Chain(World):
     validators: tuple[KeyPair, ...] = ()
     roots: dict[int, bytes] = field(default_factory=dict)
     times: dict[int, int] = field(default_factory=dict)
+    clock: list[int] = field(default_factory=lambda: [1_000])  # shared by the chains of a path
 
     @staticmethod
     def open(chain_id: str, validator_seed: int) -> Chain:
@@ -64,6 +65,9 @@ class Chain(World):
         return decode_tx(sign_tx(signer, self.chain_id, nonce, body))
 
     def block(self, txs: list[Tx], timestamp_ms: int | None = None):  # type: ignore[no-untyped-def]
+        if timestamp_ms is None:  # one wall clock for both chains: a block takes a second
+            timestamp_ms = max(self.clock[0], self.timestamp_ms) + 1_000
+        self.clock[0] = max(self.clock[0], timestamp_ms)
         result = super().block(txs, timestamp_ms)
         self.roots[result.height] = result.state_root
         self.times[result.height] = result.timestamp_ms
@@ -136,6 +140,7 @@ class Path:
     @staticmethod
     def open() -> Path:
         a, b = Chain.open("chain-a", 100), Chain.open("chain-b", 200)
+        b.clock = a.clock
         a_client, b_client = a.create_client(b), b.create_client(a)
         a.advance(DEPTH + 1)
         b.advance(DEPTH + 1)
@@ -156,13 +161,18 @@ class Path:
             BOB.address,
             self.a_client,
             self.b_client,
-            self.a.timestamp_ms + timeout_in_ms,
+            self.timeout_after(timeout_in_ms),
         )
         receipt = self.a.receipt(ALICE, body)
         assert receipt.code is Code.OK, receipt.code
         sent = next(e for e in receipt.events if isinstance(e, IbcPacketSent))
         packet = self.a.exchange.state.interchain.commitments[(self.a_client, sent.sequence)]
         return packet, self.a.exchange.height
+
+    def timeout_after(self, in_ms: int) -> int:
+        """A timeout ``in_ms`` after the later of A's time and the newest time A knows of B."""
+        client = self.a.exchange.state.interchain.clients[self.a_client]
+        return max(self.a.timestamp_ms, client.latest_time_ms) + in_ms
 
     def commitment_proof(self, packet: Packet, height: int) -> bytes:
         """Certify A's state at ``height`` to B's client, and prove the commitment there."""

@@ -425,7 +425,7 @@ def test_an_ack_with_a_forged_result_is_refused() -> None:
 
 def test_a_timeout_with_a_receipt_present_is_refused() -> None:
     path = Path.open()
-    packet, height = path.send(timeout_in_ms=6_000)
+    packet, height = path.send(timeout_in_ms=20_000)
     assert path.receive(packet, height) is Code.OK
-    path.b.advance(8)
+    path.b.advance(25)
     assert path.timeout(packet) is Code.INVALID_PROOF
