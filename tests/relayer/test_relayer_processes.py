@@ -13,12 +13,14 @@ import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bftx.client import Client
+from bftx.crypto import KeyPair, save_key
 from bftx.node.interchain import Interchain, RelayerProcess, interchain
 
 WAIT_S = 40.0
@@ -153,3 +155,22 @@ def test_once_clears_what_is_pending_and_exits_zero(network: Interchain) -> None
         assert _pending(network) == []
         last = json.loads(finished.stdout.splitlines()[-2])  # then "stopped"
         assert last["event"] == "pending" and last["left"] == 0
+
+
+def test_a_relayer_whose_key_is_not_registered_says_so(network: Interchain, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger.json"
+    save_key(stranger, KeyPair.generate())
+    config = tmp_path / "relayer.toml"
+    config.write_text(
+        network.config_file.read_text().replace(
+            f'key = "{network.relayer_key_file}"', f'key = "{stranger}"'
+        )
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "bftx.cli", "relayer", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 1
+    assert "is not registered" in finished.stderr and "bftx account register" in finished.stderr

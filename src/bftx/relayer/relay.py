@@ -224,6 +224,14 @@ class Relayer:
                     if attempt + 1 == len(chain.endpoint.urls):
                         raise
                     await chain.fail_over()
+        for chain in self.chains:
+            account = (await chain.client.fetch_balance())["info"]
+            if not account.get("registered", True):
+                raise ConfigError(
+                    f"chain {chain.chain_id}: the relayer's account {chain.client.address} is "
+                    "not registered; a registrar registers it with `bftx account register "
+                    f"--url {chain.url} --registrar KEY --address {chain.client.address}`"
+                )
         for chain, other in (self.chains, self.chains[::-1]):
             try:
                 state = await chain.reader.fetch_ibc_client(chain.client_id)
