@@ -93,7 +93,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="trade: the seed's order, step by step (default); swap: atomic swaps of BTC on "
         "bftx for ETH on an Ethereum dev chain (success, responder never locks, initiator "
         "never claims); interchain: BTC between two bftx networks through light clients and "
-        "a relayer process (out, transfer on B, home, relayer killed, timeout, forged proof)",
+        "a relayer process (out, transfer on B, home, relayer killed, timeout, forged proof), on free ports in a temporary directory (or --dir)",
     )
     demo_swap.add_arguments(parser)
     parser.set_defaults(handler=_demo)

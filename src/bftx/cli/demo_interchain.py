@@ -60,21 +60,27 @@ def run_interchain_demo(arguments: argparse.Namespace) -> int:
         console.print(f"[red]demo failed[/red]: {display_path(directory)} is not empty")
         return 1
     started = time.monotonic()
+    keep = arguments.keep or directory is not None
+    status = console.status("starting two networks of 4 validators, creating light clients")
+    status.start()  # a spinner on a terminal, until the networks are up
     try:
-        with console.status("starting two networks of 4 validators, creating light clients"):
-            context = interchain(directory, keep=arguments.keep or directory is not None)
-            network = context.__enter__()
-        try:
+        with interchain(directory, keep=keep) as network:
+            status.stop()
             Scenario(network, started).run()
             if not arguments.exit:
                 _stay_up(network)
-        finally:
-            context.__exit__(None, None, None)
+        if keep:
+            console.print(
+                f"kept {display_path(network.directory)} (node logs chain-*/nodeN/node.log, "
+                "relayer progress relayer-N.log)"
+            )
     except (BftxError, ClientError, TimeoutError) as error:
         console.print(f"[red]demo failed[/red]: {escape(str(error))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         pass
+    finally:
+        status.stop()
     console.print("stopped")
     return 0
 
@@ -203,10 +209,7 @@ class Scenario:
         finally:
             for client in (self.alice, self.bob, self.carol):
                 client.close()
-        console.print(
-            f"\nall six steps checked in {time.monotonic() - self.started:.1f} s; relayer logs "
-            f"in {display_path(network.directory)}/relayer-N.log"
-        )
+        console.print(f"\nall six steps checked in {time.monotonic() - self.started:.1f} s")
 
     def step_out(self) -> None:
         console.print("\n[bold]1. Alice sends 1.5 BTC from A to Bob on B[/bold]")
