@@ -285,10 +285,13 @@ class Relayer:
             self.metrics.pass_seconds.observe(time.monotonic() - started)
 
     async def _on_error(self, chain: Chain | None, error: Exception) -> None:
+        cause = error.__cause__ if isinstance(error, PassAborted) else error
+        if isinstance(cause, NetworkError):  # the chain whose node did not answer
+            chain = next((c for c in self.chains if c.url in str(cause)), chain)
         where = chain.name if chain is not None else "-"
         self.metrics.errors.labels(where).inc()
         self.report("error", {"chain": where, "error": str(error)})
-        if chain is not None and isinstance(error, NetworkError):
+        if chain is not None and isinstance(cause, NetworkError) and chain.url in str(cause):
             await chain.fail_over()
 
     # --- clients -------------------------------------------------------------------------
