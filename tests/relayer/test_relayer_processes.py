@@ -22,6 +22,7 @@ import pytest
 from bftx.client import Client
 from bftx.crypto import KeyPair, save_key
 from bftx.node.interchain import Interchain, RelayerProcess, interchain
+from bftx.relayer.config import ChainEndpoint, RelayerConfig, render_config
 
 WAIT_S = 40.0
 UNIT = Decimal("0.001")
@@ -174,3 +175,44 @@ def test_a_relayer_whose_key_is_not_registered_says_so(network: Interchain, tmp_
     )
     assert finished.returncode == 1
     assert "is not registered" in finished.stderr and "bftx account register" in finished.stderr
+
+
+def test_a_running_relayer_keeps_its_clients_from_expiring(
+    network: Interchain, tmp_path: Path
+) -> None:
+    trusting_period_ms = 5_000
+    ids = {}
+    for name, chain, other in (("a", network.a, network.b), ("b", network.b, network.a)):
+        with Client(chain.urls[0], key=network.relayer_key_file, timeout=30) as client:
+            ids[name] = client.ibc_create_client(other.genesis(), trusting_period_ms)["id"]
+            if name == "a":  # the same kind of client, that no relayer serves
+                ids["unserved"] = client.ibc_create_client(other.genesis(), trusting_period_ms)[
+                    "id"
+                ]
+    config = tmp_path / "short.toml"
+    config.write_text(
+        render_config(
+            RelayerConfig(
+                key=network.relayer_key_file,
+                chains=(
+                    ChainEndpoint(tuple(network.a.urls), ids["a"]),
+                    ChainEndpoint(tuple(network.b.urls), ids["b"]),
+                ),
+                poll_interval_ms=100,
+            )
+        )
+    )
+    relayer = network.start_relayer(config)
+    time.sleep(1.6 * trusting_period_ms / 1000)  # the unserved one expired meanwhile
+    network.check_relayers()
+    with network.a.client() as reader, network.b.client() as other_reader:
+        served_a = reader.fetch_ibc_client(ids["a"])
+        served_b = other_reader.fetch_ibc_client(ids["b"])
+        unserved = reader.fetch_ibc_client(ids["unserved"])
+    network.kill_relayer(relayer)
+    assert unserved["status"] == "expired"  # what happens without a relayer
+    assert served_a["status"] == "active" and served_b["status"] == "active"
+    assert any(
+        event["event"] == "client_updated" and event["reason"] == "refresh"
+        for event in network.relayer_events(relayer)
+    )
