@@ -1,4 +1,5 @@
-"""Signed transactions: the envelope, the kinds (ledger, markets, contracts), their canonical bytes.
+"""Signed transactions: the envelope, the kinds (ledger, markets, contracts, interchain), their
+canonical bytes.
 
 A transaction is the canonical encoding of
 ``(chain_id, public_key, nonce, kind, body, signature)``; the signature is the
@@ -487,8 +488,8 @@ def _decode_interchain_body(kind: Kind, value: codec.Value) -> Body:
         )
     name = kind.name.lower()
     packet, proof = codec.expect_tuple(value, 2, name)
-    record = IbcReceive if kind is Kind.IBC_RECEIVE else IbcTimeout
     assert kind in (Kind.IBC_RECEIVE, Kind.IBC_TIMEOUT)
+    record = IbcReceive if kind is Kind.IBC_RECEIVE else IbcTimeout
     return record(
         codec.expect_bytes(packet, f"{name}.packet", max_size=blob_max),
         codec.expect_bytes(proof, f"{name}.proof", max_size=blob_max),
