@@ -27,6 +27,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--config",
         type=Path,
+        metavar="FILE",
         help="the relayer's TOML configuration (--example-config prints an annotated one)",
     )
     parser.add_argument(
@@ -41,12 +42,14 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--once-timeout",
         type=float,
+        metavar="S",
         default=60.0,
         help="with --once: seconds to keep trying (a packet is provable 4 blocks after it was sent)",
     )
     parser.add_argument(
         "--metrics-port",
         type=int,
+        metavar="PORT",
         help="serve Prometheus metrics on this port (0: a free one; overrides the config)",
     )
     parser.add_argument(
