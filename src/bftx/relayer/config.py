@@ -29,7 +29,10 @@ from bftx.errors import ConfigError
 POLL_INTERVAL_MS = 200  # how often the relayer asks each chain for its height
 CLEAR_INTERVAL_MS = 10_000  # a full pass over everything pending at least this often
 REFRESH_FRACTION = 0.5  # update a client once this share of its trusting period has passed
-BATCH_PACKETS_MAX = 256  # packets relayed in one pass of one direction
+# Packets relayed in one pass of one direction. Both directions may submit a batch to one
+# chain at once, from one account, and a node admits nonces at most nonce_ahead_max (256)
+# past the account's committed one: two batches and their client updates stay below that.
+BATCH_PACKETS_MAX = 120
 REQUESTS_IN_FLIGHT_MAX = 8  # concurrent proof fetches against one node
 TX_TIMEOUT_S = 30.0  # how long the relayer waits for one of its txs to be committed
 CHAINS = 2
@@ -51,7 +54,7 @@ client_id = "client-0"             # B's light client of A
 poll_interval_ms = 200             # how often each chain's height is read (new block: relay)
 clear_interval_ms = 10000          # a full pass over everything pending at least this often
 refresh_fraction = 0.5             # update a client once this share of its trusting period passed
-batch_packets_max = 256            # packets relayed per pass and direction
+batch_packets_max = 120            # packets relayed per pass and direction (at most 120)
 # metrics_port = 9800              # Prometheus metrics on http://metrics_host:metrics_port/metrics
 # metrics_host = "127.0.0.1"
 """
@@ -132,6 +135,11 @@ def parse_config(document: dict[str, Any], base: Path, where: str = "config") ->
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
         raise ConfigError(f"{section}: refresh_fraction must be a number between 0 and 1")
     batch = _positive_int(relay, "batch_packets_max", BATCH_PACKETS_MAX, section)
+    if batch > BATCH_PACKETS_MAX:
+        raise ConfigError(
+            f"{section}: batch_packets_max must be at most {BATCH_PACKETS_MAX} (a node admits "
+            "a limited run of one account's nonces ahead of its committed one)"
+        )
     port = relay.get("metrics_port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
         raise ConfigError(f"{section}: metrics_port must be an integer")

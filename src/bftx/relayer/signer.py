@@ -25,8 +25,8 @@ from bftx.crypto import KeyPair
 NONCE_CODES = frozenset({"nonce_used", "nonce_gap", "duplicate_tx"})
 SHED_CODES = frozenset({"overloaded", "mempool_full"})  # the node's intake is full: send later
 CHUNK_TXS = 64  # txs per request: a node admits a request's txs within its intake budget
-SHED_RETRIES_MAX = 20
-SHED_PAUSE_S = 0.05  # times the retry count: what a node shed is sent again after this
+SHED_RETRIES_MAX = 100  # then the rest is left to the next pass
+SHED_PAUSE_S = 0.1  # what a node shed is sent again after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class Signer:
                     admissions += answered[: len(answered) - shed]
                     remaining = remaining[len(chunk) - shed :]
                     retries += 1
-                    await asyncio.sleep(SHED_PAUSE_S * retries)
+                    await asyncio.sleep(SHED_PAUSE_S)
                     continue
                 admissions += answered
                 remaining = remaining[len(chunk) :]
