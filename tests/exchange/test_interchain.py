@@ -21,6 +21,7 @@ from bftx.exchange.transactions import (
     IbcCreateClient,
     IbcMisbehaviour,
     IbcReceive,
+    IbcTimeout,
     IbcTransfer,
     IbcUpdateClient,
     Transfer,
@@ -428,3 +429,27 @@ def test_a_timeout_with_a_receipt_present_is_refused() -> None:
     assert path.receive(packet, height) is Code.OK
     path.b.advance(25)
     assert path.timeout(packet) is Code.INVALID_PROOF
+
+
+def test_arbitrary_bytes_in_interchain_txs_are_result_codes_never_exceptions() -> None:
+    path = Path.open()
+    chain = path.b
+    client_id = path.b_client
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.binary(max_size=300),
+        st.binary(max_size=300),
+        st.sampled_from(["receive", "ack", "timeout", "update", "misbehaviour"]),
+    )
+    def check(first: bytes, second: bytes, kind: str) -> None:
+        bodies = {
+            "receive": IbcReceive(first, second),
+            "ack": IbcAcknowledge(first, second, second),
+            "timeout": IbcTimeout(first, second),
+            "update": IbcUpdateClient(client_id, first, second),
+            "misbehaviour": IbcMisbehaviour(client_id, first, second, second, first),
+        }
+        assert chain.run(CAROL, bodies[kind]) is not Code.OK
+
+    check()
