@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bftx.errors import Code
-from bftx.exchange import OrderType, PlaceOrder, Side, Transfer, sign_tx
+from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, Transfer, sign_tx
 from bftx.exchange.application import ExchangeApplication
 from bftx.exchange.transactions import decode_tx
 from bftx.mempool import Mempool
@@ -123,3 +123,34 @@ def test_after_a_state_transfer_every_tx_whose_nonce_was_used_leaves() -> None:
     assert [decode_tx(data).sender for data in [pool.get(h) or b"" for h in pool._by_hash]] == [
         CAROL.address
     ]
+
+
+def test_an_admitted_cancel_whose_order_filled_stays_and_settles_with_its_failure_code() -> None:
+    """Dropping it would leave the client acknowledged and never answered, and alice's later
+    nonces waiting on a hole; in a block it uses its nonce and says why it failed."""
+    app, pool = make_pool()
+    sell = sign_tx(ALICE, CHAIN_ID, 0, PlaceOrder("BTC/USD", Side.SELL, OrderType.LIMIT, 100, 1, 0))
+    app.execute_block(1, 1_000, (sell,))
+    cancel = sign_tx(ALICE, CHAIN_ID, 1, CancelOrder(0))
+    assert pool.add(cancel, 0).code is Code.OK
+    assert pool.add(order(2), 0).code is Code.OK
+    fill = order(0, BOB)  # bob buys at alice's price: her order fills before the cancel
+    app.execute_block(2, 2_000, (fill,))
+    pool.remove_committed([decode_tx(fill).hash], [BOB.address, ALICE.address])
+    assert decode_tx(cancel).hash in pool and len(pool) == 2
+    assert pool.release_ready() == [cancel, order(2)]
+    app.execute_block(3, 3_000, (cancel, order(2)))
+    assert app.last_result is not None
+    assert [r.code for r in app.last_result.receipts] == [Code.UNKNOWN_ORDER, Code.OK]
+
+
+def test_a_peers_tx_is_admitted_when_it_can_execute_even_if_its_body_fails_here() -> None:
+    """The peer checked the body against its own state; this node may be blocks apart."""
+    _app, pool = make_pool()
+    cancel = sign_tx(ALICE, CHAIN_ID, 0, CancelOrder(7))
+    assert pool.add(cancel, 0).code is Code.UNKNOWN_ORDER  # from a client: told at once
+    assert pool.add(cancel, 0, check_body=False).code is Code.OK
+    tampered = bytearray(order(1))
+    tampered[-1] ^= 1
+    assert pool.add(bytes(tampered), 0, check_body=False).code is Code.BAD_SIGNATURE
+    assert pool.add(order(1000), 0, check_body=False).code is Code.NONCE_GAP

@@ -21,10 +21,17 @@ Policies (docs/node.md):
   with ``mempool_full``. A ready tx is one a block could take
   right now; a far-future nonce is the cheapest thing to drop.
 - **Cleanup.** After a block commits, its txs leave, and every pending tx of
-  an account the block touched is checked again (nonce, funds); what became
-  invalid leaves with its reason: a tx whose nonce the block used (it lost a
-  nonce race to another tx of the same account) can never commit and leaves at
-  once. After a state transfer every pending tx is checked again.
+  an account the block touched is checked again: a tx whose nonce the block
+  used (it lost a nonce race to another tx of the same account) can never
+  commit and leaves at once. A tx whose body would now fail (a cancel of an
+  order that filled meanwhile, an order whose funds went) stays: it commits
+  with the failure as its result code and uses its nonce, so an admitted tx
+  is settled, never silently dropped, and its account's later nonces do not
+  wait on a hole. After a state transfer every pending tx is checked again.
+- **Peers.** A tx gossiped by a peer was checked by that peer against its own
+  state; here only what decides whether it can execute at all is checked
+  (chain, signature, registration, nonce window), since two nodes a few
+  blocks apart disagree on whether a body would succeed.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from bftx.exchange.transactions import Tx
 class Admission(Protocol):
     """What the mempool needs from the application (`bftx.exchange.application.ExchangeApplication`)."""
 
-    def admit(self, data: bytes) -> tuple[Code, Tx | None]: ...
+    def admit(self, data: bytes, check_body: bool = True) -> tuple[Code, Tx | None]: ...
     def recheck(self, tx: Tx) -> Code: ...
     def next_nonce(self, sender: bytes) -> int: ...
 
@@ -87,10 +94,20 @@ class Mempool:
         entry = self._by_hash.get(tx_hash)
         return None if entry is None else entry.data
 
+    def pending_txs(self) -> list[bytes]:
+        """Every tx held, each account's in nonce order (what a clean stop saves)."""
+        return [
+            pending[nonce].data
+            for _sender, pending in sorted(self._by_sender.items())
+            for nonce in sorted(pending)
+        ]
+
     # --- admission ------------------------------------------------------------------
 
-    def add(self, data: bytes, now_ms: int) -> Admitted:
-        code, tx = self.admission.admit(data)
+    def add(self, data: bytes, now_ms: int, check_body: bool = True) -> Admitted:
+        """Admit ``data``. ``check_body`` False (a peer's tx, checked by the node a client sent
+        it to, against that node's state): only whether it can execute at all."""
+        code, tx = self.admission.admit(data, check_body)
         if tx is None or code is not Code.OK:
             return Admitted(code, None if tx is None else tx.hash)
         if tx.hash in self._by_hash:

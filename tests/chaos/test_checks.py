@@ -240,3 +240,23 @@ def test_evaluate_does_not_change_the_views() -> None:
     before = copy.deepcopy(views)
     evaluate(views, ["a"], SUPPLY, VALIDATORS, 3)
     assert views == before
+
+
+def test_rejected_on_one_node_and_unknown_on_the_others_is_not_a_mismatch() -> None:
+    """A node that refused a resent tx remembers its refusal; the others never saw it."""
+    views = _cluster()
+    views[0].txs["z"] = TxSeen("rejected", code="unknown_order")
+    views[1].txs["z"] = TxSeen("rejected", code="nonce_used")
+    for view in views[2:]:
+        view.txs["z"] = TxSeen("unknown")
+    assert compute_tx_status_mismatches(views) == {}
+    # ... but the checker still fails when a node holds it or committed it where others did not.
+    views[3].txs["z"] = TxSeen("pending")
+    assert set(compute_tx_status_mismatches(views)) == {"z"}
+    views[3].txs["z"] = TxSeen("committed", 4, "unknown_order")
+    assert set(compute_tx_status_mismatches(views)) == {"z"}
+    views = _cluster()
+    views[2].txs["a"] = TxSeen("rejected", code="unknown_order")  # committed on the others
+    assert set(compute_tx_status_mismatches(views)) == {"a"}
+    _fields, failures = evaluate(views, [], SUPPLY, VALIDATORS, 3)
+    assert any("status differs" in failure for failure in failures)

@@ -120,7 +120,7 @@ def test_exception_admitting_a_gossiped_tx_halts_the_node(tmp_path: Path) -> Non
     def break_admission(node: Node) -> None:
         assert node.mempool is not None and node.network is not None
 
-        def add(_data: bytes, _now: int) -> object:
+        def add(_data: bytes, _now: int, check_body: bool = True) -> object:
             raise KeyError("a bug in admission")
 
         node.mempool.add = add  # type: ignore[method-assign,assignment]

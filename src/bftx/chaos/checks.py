@@ -153,15 +153,32 @@ def compute_divergent_heights(views: Sequence[NodeView]) -> list[int]:
     return sorted(height for height, found in digests.items() if len(found) > 1)
 
 
+# Answers that say only that this node holds the tx neither in a block nor in its mempool.
+# ``rejected`` is that and a memory of this node's own: it refused the tx when someone sent it
+# there (its answer to a submission, kept per node), which other nodes never saw.
+NOT_HELD = frozenset({"rejected", "unknown"})
+
+
 def compute_tx_status_mismatches(views: Sequence[NodeView]) -> dict[str, dict[str, TxSeen]]:
-    """Txs whose status, height or code differ between the nodes asked (with each node's answer)."""
+    """Txs whose status, height or code differ between the nodes asked (with each node's answer).
+
+    ``rejected`` on one node and ``unknown`` on another (or two rejection
+    codes) agree: neither node holds the tx, and which node refused a
+    submission is not replicated state. Every other difference is a mismatch:
+    committed here and not there, at two heights, with two codes, pending on one.
+    """
     hashes = sorted({tx_hash for view in views for tx_hash in view.txs})
     mismatches = {}
     for tx_hash in hashes:
         answers = {view.name: view.txs.get(tx_hash, TxSeen("not asked")) for view in views}
-        if len(set(answers.values())) > 1:
+        if len({_settled(seen) for seen in answers.values()}) > 1:
             mismatches[tx_hash] = answers
     return mismatches
+
+
+def _settled(seen: TxSeen) -> TxSeen:
+    """What a node's answer says about the chain: rejected and unknown say the same."""
+    return TxSeen("unknown") if seen.status in NOT_HELD else seen
 
 
 def compute_balance_mismatches(views: Sequence[NodeView]) -> list[str]:

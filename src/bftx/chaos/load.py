@@ -60,6 +60,8 @@ KNOWN_CODES = frozenset({"duplicate_tx", "nonce_used"})  # the network already h
 # Refusals that say "not now" (a full mempool, a node shedding load, a node whose state lags
 # so the nonce looks too far ahead): the same bytes go again later, to the next node.
 RETRIED_CODES = frozenset({"mempool_full", "overloaded", "nonce_gap"})
+# An acknowledged tx refused when sent again is replaced only after this long (see `_refused`).
+ACKNOWLEDGED_REFUSED_S = 15.0
 OVERLOADED_STATUS = 429  # the whole request refused before any check: nothing was admitted
 
 
@@ -78,6 +80,7 @@ class BatchAccount:
     last_refusal: str = ""
     open_orders: list[int] = field(default_factory=list)  # nonces of its open orders, as read
     progress_s: float = 0.0  # when `committed` last moved (or the last resend)
+    refused_s: dict[int, float] = field(default_factory=dict)  # acknowledged, then refused: since
 
 
 @dataclass(slots=True)
@@ -262,10 +265,21 @@ class Load:
         A tx refused for good (a cancel of an order that filled meanwhile) is
         first replaced by a new order with the same nonce, else the account
         would stall on the gap. Only a tx no node can hold is replaced: one
-        that was never sent without getting an answer.
+        that no node acknowledged and that was never sent without getting an
+        answer. An acknowledged one is sent again as it is, for
+        `ACKNOWLEDGED_REFUSED_S`: a node that admitted it may hold it, and the
+        network settles it (it commits, maybe with a failure code; nodes hand
+        pending txs to each other again); a rival with its nonce would make it
+        lost. Refused that long, the network lost it: it is replaced (and
+        counted lost).
         """
         if code in RETRIED_CODES or nonce in account.uncertain:
             return
+        if account.hashes[nonce] in self.stats.acknowledged:
+            first = account.refused_s.setdefault(nonce, time.monotonic())
+            if time.monotonic() - first < ACKNOWLEDGED_REFUSED_S:
+                return
+        account.refused_s.pop(nonce, None)
         self._sign(account, nonce, cancel_allowed=False)
         self.stats.replaced += 1
 

@@ -87,21 +87,27 @@ class ExchangeApplication:
         self.last_result: BlockResult | None = None
         self.last_rejection: BlockRejection | None = None
 
-    def admit(self, data: bytes) -> tuple[Code, Tx | None]:
-        """Decode and check a submitted tx against the latest state; verify its signature once."""
+    def admit(self, data: bytes, check_body: bool = True) -> tuple[Code, Tx | None]:
+        """Decode and check a submitted tx against the latest state; verify its signature once.
+
+        ``check_body`` False: only whether it can execute at all (`execution.check_tx`).
+        """
         try:
             tx = self.decoded.decode(data)
         except DecodeError:
             return Code.MALFORMED, None
         already_verified = tx.hash in self.verified
-        code = self.exchange.check_tx(tx, verify_signature=not already_verified)
+        code = self.exchange.check_tx(
+            tx, verify_signature=not already_verified, check_body=check_body
+        )
         if code is Code.OK and not already_verified:
             self.verified.add(tx.hash)
         return code, tx
 
     def recheck(self, tx: Tx) -> Code:
-        """Is an admitted tx still valid against the latest state? (Its signature was verified.)"""
-        return self.exchange.check_tx(tx, verify_signature=False)
+        """Can an admitted tx still execute against the latest state (its nonce free)? Its
+        signature was verified; a body that would now fail is its result, not a reason to drop it."""
+        return self.exchange.check_tx(tx, verify_signature=False, check_body=False)
 
     def next_nonce(self, sender: bytes) -> int:
         return self.exchange.nonce(sender)
@@ -109,7 +115,8 @@ class ExchangeApplication:
     # --- bftx.consensus.application.Application ------------------------------------
 
     def check_tx(self, tx: bytes) -> int:
-        code, _tx = self.admit(tx)
+        """For the proposal pool: can the tx execute? (A body that fails is its result code.)"""
+        code, _tx = self.admit(tx, check_body=False)
         return int(code)
 
     def is_tx_used(self, tx: bytes) -> bool:

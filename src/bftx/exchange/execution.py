@@ -103,11 +103,17 @@ def _nonce_then_hash(tx: Tx) -> tuple[int, bytes]:
 # --- admission ---------------------------------------------------------------------
 
 
-def check_tx(state: ExchangeState, tx: Tx, verify_signature: bool = True) -> Code:
+def check_tx(
+    state: ExchangeState, tx: Tx, verify_signature: bool = True, check_body: bool = True
+) -> Code:
     """Would ``tx`` be worth admitting against the latest state? Cheap checks only, no mutation.
 
     Admits nonces from the account's next one up to ``limits.nonce_ahead_max``
     ahead (the mempool orders them); funds are checked for this tx alone.
+    Without ``check_body`` only what decides whether the tx can still execute
+    at all is checked (chain, signature, registration, nonce window): a body
+    that fails against this state (a cancel of an order that filled) still
+    executes, consuming its nonce, with the failure as its result code.
     """
     if tx.chain_id != state.chain_id:
         return Code.WRONG_CHAIN
@@ -120,7 +126,7 @@ def check_tx(state: ExchangeState, tx: Tx, verify_signature: bool = True) -> Cod
         return Code.NONCE_USED
     if tx.nonce >= account.nonce + limits.nonce_ahead_max:
         return Code.NONCE_GAP
-    return validate_body(state, account, tx)
+    return validate_body(state, account, tx) if check_body else Code.OK
 
 
 def validate_body(state: ExchangeState, account: Account, tx: Tx) -> Code:

@@ -87,8 +87,8 @@ class Exchange:
 
     # --- consensus-facing ---------------------------------------------------------
 
-    def check_tx(self, tx: Tx, verify_signature: bool = True) -> Code:
-        return execution.check_tx(self.state, tx, verify_signature)
+    def check_tx(self, tx: Tx, verify_signature: bool = True, check_body: bool = True) -> Code:
+        return execution.check_tx(self.state, tx, verify_signature, check_body)
 
     def decode_block(
         self, txs: Sequence[bytes], verified: Container[bytes] = ()

@@ -75,9 +75,10 @@ from bftx.node.clock import NodeClock
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
+from bftx.node.pending import load_pending, save_pending
 from bftx.node.recovery import encode_history, recover
 from bftx.node.signing import SigningMonitor
-from bftx.p2p.gossip import GossipBatcher, decode_batch
+from bftx.p2p.gossip import GossipBatcher, decode_batch, encode_batch
 from bftx.p2p.identity import Identity, Peer
 from bftx.p2p.network import Message, Network
 from bftx.store import Store, StoredBlock, StoreError, TradeRow, TxRow
@@ -325,6 +326,7 @@ class Node:
             else None,
             on_message=self._on_network_message,
             on_handler_error=self._on_handler_error,
+            on_link_change=self._on_link_change,
         )
         self.metrics.add_counts(
             "bftx_p2p", "Transport counters", "counter", self.network.metrics.as_dict
@@ -345,6 +347,7 @@ class Node:
             ]
             replica, journal, now = self.replica, self._journal, self.clock()
             self._run(lambda: replica.start(now, journal))
+        self._readmit_saved_txs()  # handed to each peer as its link comes up
         await self.network.start()
         self._servers.append(
             await serve_metrics(self.metrics, self.config.metrics_host, self.config.metrics_port)
@@ -375,6 +378,7 @@ class Node:
             self.gossip.close()
         if self.network is not None:
             await self.network.close()
+        self._save_pending_txs()
         for queue in list(self._subscribers):
             _end_stream(queue)
         self._subscribers.clear()
@@ -386,6 +390,64 @@ class Node:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # --- the mempool across a clean restart (`bftx.node.pending`) ----------------------
+
+    def _save_pending_txs(self) -> None:
+        """At a clean stop: what the mempool holds (admitted, acknowledged, not committed)."""
+        if self.mempool is None:
+            return
+        txs = self.mempool.pending_txs()
+        try:
+            save_pending(self.config.data_dir, txs)
+        except OSError as error:
+            logger.error("pending txs not saved", extra={"txs": len(txs), "error": str(error)})
+            return
+        if txs:
+            logger.info("pending txs saved", extra={"txs": len(txs)})
+
+    def _readmit_saved_txs(self) -> None:
+        """Admit again what the last clean stop saved, against the recovered state."""
+        assert self.mempool is not None
+        try:
+            saved = load_pending(self.config.data_dir)
+        except (DecodeError, OSError) as error:
+            logger.warning("saved pending txs not loaded", extra={"error": str(error)})
+            return
+        if not saved:
+            return
+        refused: dict[str, int] = {}
+        now = self.clock()
+        for data in saved:
+            code = self.mempool.add(data, now, check_body=False).code  # admitted once already
+            if code is not Code.OK:
+                refused[code.slug] = refused.get(code.slug, 0) + 1
+        self._schedule_release()
+        logger.info(
+            "pending txs loaded",
+            extra={
+                "saved": len(saved),
+                "admitted": len(saved) - sum(refused.values()),
+                "refused": refused,
+            },
+        )
+
+    def _on_link_change(self, peer: bytes, up: bool) -> None:
+        """A link to a validator came up: hand it every pending tx. It may lack them: a restart
+        empties a mempool, a link that closed took the frames in flight with it (a partition),
+        and a tx that only a backup holds is never proposed. Duplicates are refused there."""
+        if up and self._is_validator_key(peer):
+            # Not from inside the callback: a listener's first frame on a new link must be
+            # its confirmation (a keepalive), which the transport queues right after it.
+            asyncio.get_running_loop().call_soon(self._hand_pending_txs, peer)
+
+    def _hand_pending_txs(self, peer: bytes) -> None:
+        if self.halted or self.mempool is None or self.network is None:
+            return
+        txs = self.mempool.pending_txs()
+        for first in range(0, len(txs), limits.gossip_batch_items_max):
+            batch = encode_batch(txs[first : first + limits.gossip_batch_items_max])
+            self.network.send(peer, TX_GOSSIP_CHANNEL, batch)
 
     # --- the query and submission surface (what the API layer uses) -------------------
 
@@ -419,7 +481,7 @@ class Node:
             self._count_submission(Code.MEMPOOL_FULL)  # shed load before paying for a signature
             return Admitted(Code.MEMPOOL_FULL, None)
         now = self.clock()
-        admitted = self.mempool.add(data, now)
+        admitted = self.mempool.add(data, now, check_body=origin is None)
         self._count_submission(admitted.code)
         if admitted.code is not Code.OK:
             return admitted

@@ -1,0 +1,106 @@
+"""Admitted, uncommitted txs survive a clean stop: saved at stop, admitted again at start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bftx.chain import Genesis
+from bftx.crypto import load_key, sha256
+from bftx.errors import DecodeError
+from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
+from bftx.node.config import load_config
+from bftx.node.pending import PENDING_FILE, decode_pending, load_pending, save_pending
+from bftx.node.runtime import TX_GOSSIP_CHANNEL, Node
+from bftx.node.testnet import CHAIN_ID, create_testnet
+from bftx.p2p.gossip import decode_batch
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_saved_pending_txs_load_once_and_the_file_is_removed(tmp_path: Path) -> None:
+    txs = [b"first tx", b"second tx"]
+    assert save_pending(tmp_path, txs) == tmp_path / PENDING_FILE
+    assert load_pending(tmp_path) == txs
+    assert not (tmp_path / PENDING_FILE).exists()
+    assert load_pending(tmp_path) == []  # a second start finds nothing
+
+
+def test_saving_no_pending_tx_removes_an_older_file(tmp_path: Path) -> None:
+    save_pending(tmp_path, [b"old"])
+    assert save_pending(tmp_path, []) is None
+    assert load_pending(tmp_path) == []
+
+
+def test_a_damaged_pending_file_is_refused_and_removed(tmp_path: Path) -> None:
+    (tmp_path / PENDING_FILE).write_bytes(b"\x92\x01")  # a list, but of an int
+    with pytest.raises(DecodeError):
+        load_pending(tmp_path)
+    assert not (tmp_path / PENDING_FILE).exists()
+    with pytest.raises(DecodeError, match="exceeds"):
+        decode_pending(b"\x91\xc5\x02\x01" + bytes(513))  # one item larger than any tx
+
+
+def test_a_cleanly_stopped_node_admits_its_uncommitted_txs_again_at_start(tmp_path: Path) -> None:
+    # One validator of four runs: nothing commits, so every admitted tx stays pending.
+    testnet = create_testnet(tmp_path / "testnet", validators=4, traders=1)
+    config = load_config(testnet.nodes[0].home)
+    genesis, key = Genesis.load(config.genesis_file), load_key(config.key_file)
+    trader = testnet.accounts["trader000"]
+    order = PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 4_500_000, 1, 0)
+    txs = [sign_tx(trader, CHAIN_ID, nonce, order) for nonce in range(3)]
+
+    async def run_node(submit: list[bytes]) -> set[bytes]:
+        node = Node(config, genesis, key)
+        await node.start()
+        try:
+            for data in submit:
+                assert node.submit(data).code.slug == "ok"
+            assert node.mempool is not None
+            return {sha256(data) for data in txs if sha256(data) in node.mempool}
+        finally:
+            await node.stop()
+
+    assert asyncio.run(run_node(txs)) == {sha256(data) for data in txs}
+    assert (config.data_dir / PENDING_FILE).exists()
+    assert asyncio.run(run_node([])) == {sha256(data) for data in txs}
+    # Loaded once: the second stop saved them again, a start after that still has them.
+    assert asyncio.run(run_node([])) == {sha256(data) for data in txs}
+
+
+def test_a_validator_whose_link_comes_up_is_handed_every_pending_tx(tmp_path: Path) -> None:
+    """It may have restarted (an empty mempool) or lost frames with a closed link."""
+    testnet = create_testnet(tmp_path / "testnet", validators=4, followers=1, traders=1)
+    config = load_config(testnet.nodes[0].home)
+    genesis = Genesis.load(config.genesis_file)
+    trader = testnet.accounts["trader000"]
+    order = PlaceOrder("BTC/USD", Side.SELL, OrderType.LIMIT, 4_500_000, 1, 0)
+    txs = [sign_tx(trader, CHAIN_ID, nonce, order) for nonce in range(3)]
+    validator, follower = genesis.validators[1].public_key, genesis.followers[0].public_key
+
+    async def run() -> list[tuple[bytes, int, bytes]]:
+        node = Node(config, genesis, load_key(config.key_file))
+        await node.start()
+        sent: list[tuple[bytes, int, bytes]] = []
+        try:
+            for data in txs:
+                node.submit(data)
+            assert node.network is not None
+            node.network.send = lambda peer, channel, payload: sent.append(  # type: ignore[method-assign,assignment,func-returns-value]
+                (peer, channel, payload)
+            )
+            node._on_link_change(follower, True)
+            node._on_link_change(validator, False)
+            assert sent == []  # followers are not handed txs; a link going down sends nothing
+            node._on_link_change(validator, True)
+            assert sent == []  # not inside the transport's callback: just after it
+            await asyncio.sleep(0)
+            return sent
+        finally:
+            await node.stop()
+
+    sent = asyncio.run(run())
+    assert [(peer, channel) for peer, channel, _ in sent] == [(validator, TX_GOSSIP_CHANNEL)]
+    assert list(decode_batch(sent[0][2])) == txs
