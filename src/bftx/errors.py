@@ -85,6 +85,7 @@ class Code(enum.IntEnum):
     TIMEOUT_NOT_REACHED = 51
     INVALID_TIMEOUT = 52
     TOO_MANY_CLIENTS = 53
+    CLIENT_NOT_RECOVERABLE = 54
 
     @property
     def slug(self) -> str:
@@ -155,6 +156,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.INVALID_TIMEOUT: "the timeout must be after the destination's latest known time and "
     "within the horizon",
     Code.TOO_MANY_CLIENTS: "this chain holds the maximum number of light clients",
+    Code.CLIENT_NOT_RECOVERABLE: "only an expired client can be recovered, from an active client "
+    "of the same chain and validators with a newer header",
 }
 
 assert set(CODE_DESCRIPTIONS) == set(Code), "every code needs a description"

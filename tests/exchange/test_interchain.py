@@ -21,6 +21,8 @@ from bftx.exchange.transactions import (
     IbcCreateClient,
     IbcMisbehaviour,
     IbcReceive,
+    IbcRecoverClient,
+    IbcTimeout,
     IbcTransfer,
     IbcUpdateClient,
     Transfer,
@@ -205,6 +207,38 @@ def test_an_expired_client_refuses_updates_and_packets() -> None:
     assert path.b.update(path.b_client, path.a, path.a.exchange.height) is Code.CLIENT_EXPIRED
 
 
+def test_an_expired_client_is_recovered_from_a_newer_client_of_the_same_chain() -> None:
+    path = Path.open()
+    packet, _height = path.send(timeout_in_ms=3 * HOUR_MS)  # in flight when B's client expires
+    client = path.b.exchange.state.interchain.clients[path.b_client]
+    path.b.block([], timestamp_ms=client.latest_time_ms + HOUR_MS)
+    path.a.advance(DEPTH)
+    assert path.b.update(path.b_client, path.a, path.a.exchange.height) is Code.CLIENT_EXPIRED
+    substitute = path.b.create_client(path.a)
+    recover = IbcRecoverClient(path.b_client, substitute)
+    assert path.b.run(CAROL, recover) is Code.CLIENT_NOT_RECOVERABLE  # it knows no newer header
+    path.a.advance(DEPTH)
+    assert path.b.update(substitute, path.a, path.a.exchange.height) is Code.OK
+    receipt = path.b.receipt(CAROL, recover)
+    assert receipt.code is Code.OK
+    assert client.status(path.b.timestamp_ms) == ClientStatus.ACTIVE
+    assert client.latest_height == path.a.exchange.height
+    assert path.receive(packet, path.a.exchange.height) is Code.OK  # the route works again
+    assert path.b.available(BOB, f"{path.b_client}/BTC") == packet.amount
+
+
+def test_a_frozen_client_cannot_be_recovered() -> None:
+    path = Path.open()
+    height = path.a.exchange.height
+    first, second = path.a.header(height), path.a.header(height, txs_root=b"\x05" * 32)
+    assert path.b.run(CAROL, IbcMisbehaviour(path.b_client, *first, *second)) is Code.OK
+    substitute = path.b.create_client(path.a)
+    path.a.advance(DEPTH)
+    assert path.b.update(substitute, path.a, path.a.exchange.height) is Code.OK
+    recover = IbcRecoverClient(path.b_client, substitute)
+    assert path.b.run(CAROL, recover) is Code.CLIENT_FROZEN
+
+
 def test_a_flipped_byte_of_a_light_block_is_refused() -> None:
     path = Path.open()
     path.a.advance(DEPTH)
@@ -377,6 +411,14 @@ def invalid_timeout() -> Code:
     return path.a.run(ALICE, body)
 
 
+def client_not_recoverable() -> Code:
+    path = Path.open()  # an active client cannot be "recovered"
+    substitute = path.b.create_client(path.a)
+    path.a.advance(DEPTH)
+    assert path.b.update(substitute, path.a, path.a.exchange.height) is Code.OK
+    return path.b.run(CAROL, IbcRecoverClient(path.b_client, substitute))
+
+
 def too_many_clients() -> Code:
     from bftx import limits
 
@@ -403,6 +445,7 @@ INTERCHAIN_SCENARIOS: dict[Code, Callable[[], Code]] = {
     Code.TIMEOUT_NOT_REACHED: timeout_not_reached,
     Code.INVALID_TIMEOUT: invalid_timeout,
     Code.TOO_MANY_CLIENTS: too_many_clients,
+    Code.CLIENT_NOT_RECOVERABLE: client_not_recoverable,
 }
 
 
@@ -428,3 +471,27 @@ def test_a_timeout_with_a_receipt_present_is_refused() -> None:
     assert path.receive(packet, height) is Code.OK
     path.b.advance(25)
     assert path.timeout(packet) is Code.INVALID_PROOF
+
+
+def test_arbitrary_bytes_in_interchain_txs_are_result_codes_never_exceptions() -> None:
+    path = Path.open()
+    chain = path.b
+    client_id = path.b_client
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.binary(max_size=300),
+        st.binary(max_size=300),
+        st.sampled_from(["receive", "ack", "timeout", "update", "misbehaviour"]),
+    )
+    def check(first: bytes, second: bytes, kind: str) -> None:
+        bodies = {
+            "receive": IbcReceive(first, second),
+            "ack": IbcAcknowledge(first, second, second),
+            "timeout": IbcTimeout(first, second),
+            "update": IbcUpdateClient(client_id, first, second),
+            "misbehaviour": IbcMisbehaviour(client_id, first, second, second, first),
+        }
+        assert chain.run(CAROL, bodies[kind]) is not Code.OK
+
+    check()

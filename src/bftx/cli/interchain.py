@@ -1,4 +1,4 @@
-"""Interchain from the command line: ``bftx ibc client create|update|show``, ``bftx ibc
+"""Interchain from the command line: ``bftx ibc client create|update|recover|show``, ``bftx ibc
 transfer``, ``bftx ibc packets`` (docs/interchain.md).
 
 Each command takes the node of the chain it acts on (``--url``, default
@@ -54,6 +54,20 @@ def register(subcommands: Subcommands) -> None:
         "--height", type=int, help="the header to submit (default: the newest with a state)"
     )
     update.set_defaults(handler=_update)
+
+    recover = _with_node(
+        client_actions.add_parser(
+            "recover",
+            help="bring an expired client back with the headers of a newer client of the same "
+            "chain and validators",
+        )
+    )
+    recover.add_argument("--key", type=Path, required=True, help="any registered account's key")
+    recover.add_argument("--client-id", required=True, help="the expired client")
+    recover.add_argument(
+        "--substitute-client-id", required=True, help="an active client of the same chain"
+    )
+    recover.set_defaults(handler=_recover)
 
     show = _with_node(client_actions.add_parser("show", help="one client, or all of them"))
     show.add_argument("--client-id", help="the client (default: list every client)")
@@ -128,6 +142,15 @@ def _source_url(arguments: argparse.Namespace) -> str:
     raise ClientError(
         "say where the tracked chain is: --from-url URL or --from-testnet DIR", "no_node"
     )
+
+
+def _recover(arguments: argparse.Namespace) -> int:
+    def action(client: Client) -> Any:
+        return _brief(
+            client.ibc_recover_client(arguments.client_id, arguments.substitute_client_id)
+        )
+
+    return _run(arguments, action, key=arguments.key)
 
 
 def _show(arguments: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@
 (into `AsyncClient`) add, with the same names (docs/interchain.md):
 
 - ``ibc_create_client(counterparty_genesis, trusting_period_ms)`` -> ``{"id", "status", "info"}``
-- ``ibc_update_client(client_id, light_block)``, ``ibc_submit_misbehaviour(client_id, lb1, lb2)``
+- ``ibc_update_client(client_id, light_block)``, ``ibc_submit_misbehaviour(client_id, lb1, lb2)``,
+  ``ibc_recover_client(client_id, substitute_client_id)`` (an expired client)
 - ``ibc_transfer(asset, amount, receiver, client_id, counterparty_client_id, timeout_ms)``
   -> ``{"packet", "sequence", "status", "info"}``
 - ``ibc_receive(packet, proof)``, ``ibc_acknowledge(packet, ack, proof)``, ``ibc_timeout(packet,
@@ -38,6 +39,7 @@ from bftx.exchange.transactions import (
     IbcCreateClient,
     IbcMisbehaviour,
     IbcReceive,
+    IbcRecoverClient,
     IbcTimeout,
     IbcTransfer,
     IbcUpdateClient,
@@ -283,6 +285,16 @@ class InterchainMixin:
         body = IbcTimeout(packet_bytes(packet), proof_bytes(proof))
         return tx_result(self._submit(body, params), "timeout")
 
+    def ibc_recover_client(
+        self, client_id: str, substitute_client_id: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Bring an expired client back with the newer headers of an active client of the same
+        chain and validators (create and update ``substitute_client_id`` first)."""
+        body = IbcRecoverClient(
+            client_id_of(client_id), client_id_of(substitute_client_id, "substitute_client_id")
+        )
+        return tx_result(self._submit(body, params), "client recovery")
+
     def fetch_ibc_client(self, client_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self._get(f"/v1/ibc/clients/{client_id_of(client_id)}")
         return found
@@ -430,6 +442,14 @@ class AsyncInterchainMixin:
     ) -> dict[str, Any]:
         body = IbcTimeout(packet_bytes(packet), proof_bytes(proof))
         return tx_result(await self._submit(body, params), "timeout")
+
+    async def ibc_recover_client(
+        self, client_id: str, substitute_client_id: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = IbcRecoverClient(
+            client_id_of(client_id), client_id_of(substitute_client_id, "substitute_client_id")
+        )
+        return tx_result(await self._submit(body, params), "client recovery")
 
     async def fetch_ibc_client(self, client_id: str) -> dict[str, Any]:
         found: dict[str, Any] = await self._get(f"/v1/ibc/clients/{client_id_of(client_id)}")

@@ -182,6 +182,13 @@ class IbcClientFrozen:
 
 
 @dataclass(frozen=True, slots=True)
+class IbcClientRecovered:
+    client_id: str
+    substitute_client_id: str
+    height: int  # the client's latest header height from now on
+
+
+@dataclass(frozen=True, slots=True)
 class IbcPacketSent:
     client_id: str  # this chain's client of the destination (the packet's source client)
     sequence: int
@@ -245,6 +252,7 @@ Event = (
     | IbcClientCreated
     | IbcClientUpdated
     | IbcClientFrozen
+    | IbcClientRecovered
     | IbcPacketSent
     | IbcPacketReceived
     | IbcPacketAcknowledged
@@ -295,6 +303,7 @@ _EVENT_TAGS: dict[type, int] = {
     IbcPacketReceived: 20,
     IbcPacketAcknowledged: 21,
     IbcPacketRefunded: 22,
+    IbcClientRecovered: 23,
 }
 _EVENT_TYPES = {tag: kind for kind, tag in _EVENT_TAGS.items()}
 _ENUM_FIELDS = {"side": Side, "taker_side": Side, "order_type": OrderType}

@@ -50,6 +50,7 @@ from bftx.exchange.events import (
     Event,
     IbcClientCreated,
     IbcClientFrozen,
+    IbcClientRecovered,
     IbcClientUpdated,
     IbcPacketAcknowledged,
     IbcPacketReceived,
@@ -74,6 +75,7 @@ from bftx.exchange.transactions import (
     IbcCreateClient,
     IbcMisbehaviour,
     IbcReceive,
+    IbcRecoverClient,
     IbcTimeout,
     IbcTransfer,
     IbcUpdateClient,
@@ -336,6 +338,8 @@ def validate(state: ExchangeState, account: Account, tx: Tx, timestamp_ms: int |
         return validate_update(state, body, timestamp_ms)[0]
     if isinstance(body, IbcMisbehaviour):
         return validate_misbehaviour(state, body, timestamp_ms)[0]
+    if isinstance(body, IbcRecoverClient):
+        return validate_recover(state, body, timestamp_ms)
     assert isinstance(body, IbcCreateClient), f"not an interchain tx: {body!r}"
     return validate_create(state, body)
 
@@ -432,6 +436,34 @@ def validate_misbehaviour(
     ):
         return Code.INVALID_MISBEHAVIOUR, 0
     return Code.OK, first.header.height
+
+
+def validate_recover(
+    state: ExchangeState, body: IbcRecoverClient, timestamp_ms: int | None
+) -> Code:
+    """An expired (never a frozen) client may take over the newer headers of an active client
+    of the same chain with the same validators: no more trust than creating that client took."""
+    clients = state.interchain.clients
+    client = clients.get(body.client_id)
+    substitute = clients.get(body.substitute_client_id)
+    if client is None or substitute is None:
+        return Code.UNKNOWN_CLIENT
+    if client.frozen_height:
+        return Code.CLIENT_FROZEN
+    if (
+        substitute is client
+        or substitute.frozen_height
+        or substitute.chain_id != client.chain_id
+        or substitute.validators != client.validators
+        or substitute.latest_height <= client.latest_height
+    ):
+        return Code.CLIENT_NOT_RECOVERABLE
+    if timestamp_ms is not None and (
+        client.status(timestamp_ms) != ClientStatus.EXPIRED
+        or substitute.status(timestamp_ms) != ClientStatus.ACTIVE
+    ):
+        return Code.CLIENT_NOT_RECOVERABLE
+    return Code.OK
 
 
 def validate_transfer(
@@ -611,6 +643,11 @@ def execute(
         if code is Code.OK:
             freeze(state, state.interchain.clients[body.client_id], height, events)
         return code
+    if isinstance(body, IbcRecoverClient):
+        code = validate_recover(state, body, timestamp_ms)
+        if code is Code.OK:
+            recover(state, body, events)
+        return code
     assert isinstance(body, IbcCreateClient)
     code = validate_create(state, body)
     if code is Code.OK:
@@ -666,6 +703,26 @@ def update(
     client.latest_time_ms = max(client.latest_time_ms, header.timestamp_ms)
     interchain.save_client(client)
     events.append(IbcClientUpdated(client.client_id, header.height, header.timestamp_ms))
+
+
+def recover(state: ExchangeState, body: IbcRecoverClient, events: list[Event]) -> None:
+    """Copy the substitute's headers above the client's latest into the client."""
+    interchain = state.interchain
+    client = interchain.clients[body.client_id]
+    substitute = interchain.clients[body.substitute_client_id]
+    for height in sorted(substitute.heights):
+        if height > client.latest_height:
+            consensus = substitute.heights[height]
+            client.heights[height] = consensus
+            interchain.put(consensus_key(client.client_id, height), encode_consensus(consensus))
+    while len(client.heights) > limits.interchain_consensus_states_max:
+        oldest = min(client.heights)
+        del client.heights[oldest]
+        interchain.delete(consensus_key(client.client_id, oldest))
+    client.latest_height = substitute.latest_height
+    client.latest_time_ms = max(client.latest_time_ms, substitute.latest_time_ms)
+    interchain.save_client(client)
+    events.append(IbcClientRecovered(client.client_id, substitute.client_id, client.latest_height))
 
 
 def freeze(state: ExchangeState, client: LightClient, height: int, events: list[Event]) -> None:

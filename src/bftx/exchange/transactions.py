@@ -42,6 +42,7 @@ class Kind(enum.IntEnum):
     IBC_RECEIVE = 17
     IBC_ACKNOWLEDGE = 18
     IBC_TIMEOUT = 19
+    IBC_RECOVER_CLIENT = 20
 
 
 class Side(enum.IntEnum):
@@ -232,6 +233,15 @@ class IbcTimeout:
     proof: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class IbcRecoverClient:
+    """Bring an expired client back with the newer headers of ``substitute_client_id``, an
+    active client of the same chain and validators (docs/interchain.md)."""
+
+    client_id: str
+    substitute_client_id: str
+
+
 IbcBody = (
     IbcCreateClient
     | IbcUpdateClient
@@ -240,6 +250,7 @@ IbcBody = (
     | IbcReceive
     | IbcAcknowledge
     | IbcTimeout
+    | IbcRecoverClient
 )
 IBC_BODIES = (
     IbcCreateClient,
@@ -249,6 +260,7 @@ IBC_BODIES = (
     IbcReceive,
     IbcAcknowledge,
     IbcTimeout,
+    IbcRecoverClient,
 )
 
 Body = (
@@ -319,6 +331,7 @@ _KIND_OF: dict[type, Kind] = {
     IbcReceive: Kind.IBC_RECEIVE,
     IbcAcknowledge: Kind.IBC_ACKNOWLEDGE,
     IbcTimeout: Kind.IBC_TIMEOUT,
+    IbcRecoverClient: Kind.IBC_RECOVER_CLIENT,
 }
 
 
@@ -356,6 +369,8 @@ def encode_body(body: Body) -> codec.Value:
             return (packet, proof)
         case IbcAcknowledge(packet, ack, proof):
             return (packet, ack, proof)
+        case IbcRecoverClient(client_id, substitute_client_id):
+            return (client_id, substitute_client_id)
     raise AssertionError(f"unknown body {body!r}")
 
 
@@ -478,6 +493,12 @@ def _decode_interchain_body(kind: Kind, value: codec.Value) -> Body:
             _client_id(client_id, "ibc_transfer.client_id"),
             _client_id(counterparty, "ibc_transfer.counterparty_client_id"),
             codec.expect_int(timeout, "ibc_transfer.timeout_ms", 0, limits.timestamp_ms_max),
+        )
+    if kind is Kind.IBC_RECOVER_CLIENT:
+        client_id, substitute = codec.expect_tuple(value, 2, "ibc_recover_client")
+        return IbcRecoverClient(
+            _client_id(client_id, "ibc_recover_client.client_id"),
+            _client_id(substitute, "ibc_recover_client.substitute_client_id"),
         )
     if kind is Kind.IBC_ACKNOWLEDGE:
         packet, ack, proof = codec.expect_tuple(value, 3, "ibc_acknowledge")
