@@ -70,6 +70,22 @@ class Code(enum.IntEnum):
     LEG_ALREADY_FUNDED = 36
     OTHER_LEG_FUNDED = 37
     TOO_MANY_CONTRACTS = 38
+    UNKNOWN_CLIENT = 39
+    CLIENT_FROZEN = 40
+    CLIENT_EXPIRED = 41
+    INVALID_CLIENT = 42
+    INVALID_LIGHT_BLOCK = 43
+    INVALID_MISBEHAVIOUR = 44
+    INVALID_PACKET = 45
+    INVALID_PROOF = 46
+    UNKNOWN_PROOF_HEIGHT = 47
+    PACKET_ALREADY_RECEIVED = 48
+    UNKNOWN_PACKET = 49
+    PACKET_TIMED_OUT = 50
+    TIMEOUT_NOT_REACHED = 51
+    INVALID_TIMEOUT = 52
+    TOO_MANY_CLIENTS = 53
+    CLIENT_NOT_RECOVERABLE = 54
 
     @property
     def slug(self) -> str:
@@ -117,6 +133,31 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.LEG_ALREADY_FUNDED: "the sender's leg of the deal is already funded",
     Code.OTHER_LEG_FUNDED: "a deal cannot be cancelled once the other leg is funded",
     Code.TOO_MANY_CONTRACTS: "the account has the maximum number of open contracts",
+    Code.UNKNOWN_CLIENT: "no light client with that id on this chain",
+    Code.CLIENT_FROZEN: "the light client is frozen (its chain signed two headers at one height)",
+    Code.CLIENT_EXPIRED: "the light client's trusting period ran out since its latest header",
+    Code.INVALID_CLIENT: "a client needs another chain's id, 1 to 64 distinct validator keys "
+    "and a trusting period within bounds",
+    Code.INVALID_LIGHT_BLOCK: "the light block does not decode, is not certified by 2f+1 of the "
+    "client's validators, or its time is outside the trusting period",
+    Code.INVALID_MISBEHAVIOUR: "misbehaviour needs two valid light blocks of one height with "
+    "different headers",
+    Code.INVALID_PACKET: "the packet does not decode or does not fit this chain and client",
+    Code.INVALID_PROOF: "the proof does not decode, is for another key or value, or does not "
+    "lead to the client's state root at its height",
+    Code.UNKNOWN_PROOF_HEIGHT: "the client holds no header certifying the proof's height "
+    "(update it with the light block at proof height + 4 first)",
+    Code.PACKET_ALREADY_RECEIVED: "this packet was already received here",
+    Code.UNKNOWN_PACKET: "no pending packet with that sequence (never sent, or already "
+    "acknowledged or timed out)",
+    Code.PACKET_TIMED_OUT: "the packet's timeout passed on this chain: it can only be timed out",
+    Code.TIMEOUT_NOT_REACHED: "the destination's certified time has not reached the packet's "
+    "timeout",
+    Code.INVALID_TIMEOUT: "the timeout must be after the destination's latest known time and "
+    "within the horizon",
+    Code.TOO_MANY_CLIENTS: "this chain holds the maximum number of light clients",
+    Code.CLIENT_NOT_RECOVERABLE: "only an expired client can be recovered, from an active client "
+    "of the same chain and validators with a newer header",
 }
 
 assert set(CODE_DESCRIPTIONS) == set(Code), "every code needs a description"

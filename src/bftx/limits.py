@@ -15,7 +15,7 @@ tick_size_max = 2**24  # quote units per lot per tick
 lot_size_max = 2**40  # base units per lot
 
 # --- encoding ------------------------------------------------------------
-tx_bytes_max = 512
+tx_bytes_max = 4_096  # interchain txs carry a state proof or two light blocks; most txs are < 200
 chain_id_bytes_max = 64
 symbol_bytes_max = 16
 memo_bytes_max = 128
@@ -38,6 +38,18 @@ htlc_preimage_bytes_max = 64  # decoded up to this, so a wrong size is a result 
 contract_horizon_ms_max = 30 * 24 * 3_600_000  # expiry or deadline at most this far past the block
 contracts_open_per_account_max = 1_000  # open HTLCs and deals an account created or is party to
 contracts_query_max = 1_000  # contracts returned by one query
+
+# --- interchain (light clients of other bftx chains, packets) ----------------
+asset_symbol_bytes_max = 48  # any asset in a tx or state; genesis symbols stay <= symbol_bytes_max
+client_id_bytes_max = 16  # "client-<n>"
+interchain_clients_max = 1_024  # light clients one chain may hold
+interchain_validators_max = 64  # validators of a tracked chain (its light blocks fit in a tx)
+interchain_consensus_states_max = 256  # heights a client keeps (oldest forgotten first)
+interchain_vouchers_max = 1_024  # voucher assets a chain may create
+interchain_clock_drift_ms_max = 10_000  # a header's time may lead the block time by this much
+trusting_period_ms_min = 1_000
+trusting_period_ms_max = 365 * 24 * 3_600_000
+packets_query_max = 1_000  # packets returned by one query
 
 # --- state proofs ------------------------------------------------------------
 proof_heights_max = 32  # recent heights a node can prove state at (headers anchor 4 back)
@@ -62,12 +74,14 @@ latency_samples_max = 100_000  # submit times remembered for commit latency
 
 # --- blocks ----------------------------------------------------------------
 txs_per_block_max = 8_192
-block_bytes_max = txs_per_block_max * tx_bytes_max + 65_536
+# the txs of one block together: a proposer stops adding txs at this many bytes
+block_txs_bytes_max = txs_per_block_max * 512
+block_bytes_max = block_txs_bytes_max + txs_per_block_max * 8 + 65_536
 
 # --- client APIs (bftx.api) ------------------------------------------------------
-# The largest body a client needs: a JSON batch of txs_per_block_max txs of
-# tx_bytes_max bytes each, written in hex ("0x" + 2 digits a byte, quoted, a comma).
-api_request_bytes_max = txs_per_block_max * (2 * tx_bytes_max + 6) + 4_096
+# The largest body a client needs: a JSON batch of a full block, txs_per_block_max txs of
+# block_txs_bytes_max bytes together, written in hex ("0x" + 2 digits a byte, quoted, a comma).
+api_request_bytes_max = 2 * block_txs_bytes_max + txs_per_block_max * 6 + 4_096
 api_json_depth_max = 32  # arrays and objects nested in one client JSON message
 websocket_message_bytes_max = 4_096  # one client message on /v1/ws
 websocket_frame_bytes_max = 65_536  # frames past this close the connection (1009) unread
@@ -82,10 +96,10 @@ api_rate_buckets_max = 65_536  # identities whose buckets are kept (least recent
 
 assert api_request_bytes_max >= block_bytes_max  # a binary batch of a full block fits too
 assert websocket_message_bytes_max < websocket_frame_bytes_max
-assert grpc_message_bytes_max >= txs_per_block_max * (tx_bytes_max + 4)
+assert grpc_message_bytes_max >= block_txs_bytes_max + txs_per_block_max * 4
 # Admission control (bftx.api.intake): a client tx is refused (429 overloaded, unchecked)
-# when the mempool holds more than intake_queue_ms of txs at the committed tx/s of the last
-# intake_rate_window_ms (never assumed below intake_rate_floor_tps). Txs the node refuses
+# when the txs handed to consensus and not committed exceed intake_queue_ms worth at the
+# committed tx/s of the last intake_rate_window_ms (never assumed below intake_rate_floor_tps). Txs the node refuses
 # after checking them (junk) may keep the event loop busy for intake_busy_ms_max of every
 # intake_window_ms; past that every client tx is refused unchecked until the window ends.
 intake_queue_ms = 1_000
@@ -108,8 +122,11 @@ assert price_ticks_max * quantity_lots_max * tick_size_max <= 2**88
 assert fee_bps_max < 10_000
 assert htlc_preimage_bytes <= htlc_preimage_bytes_max
 assert contract_horizon_ms_max < timestamp_ms_max
+assert symbol_bytes_max <= asset_symbol_bytes_max
+assert trusting_period_ms_min < trusting_period_ms_max
 assert nonce_ahead_max < txs_per_block_max
-assert block_bytes_max >= txs_per_block_max * tx_bytes_max
+assert block_bytes_max >= block_txs_bytes_max + txs_per_block_max * 8
+assert tx_bytes_max <= block_txs_bytes_max
 
 # --- consensus (bftx.consensus) -------------------------------------------------
 validators_max = 256

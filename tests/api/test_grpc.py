@@ -228,3 +228,35 @@ def test_a_stream_of_an_unknown_market_is_not_found(stub: Any) -> None:
         next(iter(stream))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert raised.value.details().startswith("unknown_market: ")
+
+
+def test_ibc_clients_and_packets_are_served_over_grpc(cluster: LiveCluster, stub: Any) -> None:
+    from bftx.client import Client
+
+    other = [crypto.KeyPair.from_seed(bytes([n]) * 32) for n in (1, 2, 3, 4)]
+    genesis = {
+        "chain_id": "other-chain",
+        "validators": [
+            {"name": f"v{n}", "public_key": k.public_key.hex()} for n, k in enumerate(other)
+        ],
+        "exchange": {"assets": [], "markets": [], "accounts": []},
+    }
+    (trader,) = cluster.fresh_traders(1)
+    with Client(cluster.api_url(), key=trader) as client:
+        created = client.ibc_create_client(genesis, 3_600_000)
+    listed = stub.ListIbcClients(pb.ListIbcClientsRequest(), timeout=TIMEOUT_S).clients
+    assert created["id"] in [found.id for found in listed]
+    found = stub.GetIbcClient(pb.GetIbcClientRequest(client_id=created["id"]), timeout=TIMEOUT_S)
+    assert (found.chain_id, found.status, list(found.validators)) == (
+        "other-chain",
+        "active",
+        [k.public_key for k in other],
+    )
+    with pytest.raises(grpc.RpcError) as unknown:
+        stub.GetIbcClient(pb.GetIbcClientRequest(client_id="client-999"), timeout=TIMEOUT_S)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    request = pb.ListIbcPacketsRequest(client_id=created["id"], kind="ack")
+    assert list(stub.ListIbcPackets(request, timeout=TIMEOUT_S).packets) == []
+    with pytest.raises(grpc.RpcError) as wrong:
+        stub.ListIbcPackets(pb.ListIbcPacketsRequest(kind="sent"), timeout=TIMEOUT_S)
+    assert wrong.value.code() == grpc.StatusCode.INVALID_ARGUMENT

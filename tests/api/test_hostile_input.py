@@ -119,9 +119,12 @@ def test_a_body_within_the_bound_is_still_served(cluster: LiveCluster) -> None:
     assert response.json() == {"results": [], "accepted": 0}
 
 
-def test_the_body_bound_fits_a_full_json_batch_of_the_largest_txs() -> None:
-    body = json.dumps({"txs": ["0x" + "ab" * limits.tx_bytes_max] * limits.txs_per_block_max})
+def test_the_body_bound_fits_a_full_json_batch_of_a_full_block() -> None:
+    tx_bytes = limits.block_txs_bytes_max // limits.txs_per_block_max
+    body = json.dumps({"txs": ["0x" + "ab" * tx_bytes] * limits.txs_per_block_max})
     assert len(body) <= limits.api_request_bytes_max
+    largest = json.dumps({"txs": ["0x" + "ab" * limits.tx_bytes_max]})
+    assert len(largest) <= limits.api_request_bytes_max
 
 
 # --- WebSocket ---------------------------------------------------------------------------

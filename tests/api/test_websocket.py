@@ -267,3 +267,37 @@ def test_a_client_too_slow_for_its_queue_is_disconnected_with_a_reason(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == websocket_module.CLOSE_SLOW_CONSUMER
     assert closed.value.rcvd.reason.startswith("slow consumer")
+
+
+def test_funds_sent_to_another_chain_reach_the_account_channel(
+    cluster: LiveCluster, ws: ClientConnection
+) -> None:
+    from bftx.client import Client
+    from bftx.crypto import KeyPair
+
+    other = [KeyPair.from_seed(bytes([n + 40]) * 32) for n in range(4)]
+    genesis = {
+        "chain_id": "far-chain",
+        "validators": [
+            {"name": f"v{n}", "public_key": k.public_key.hex()} for n, k in enumerate(other)
+        ],
+        "exchange": {"assets": [], "markets": [], "accounts": []},
+    }
+    (sender,) = cluster.fresh_traders(1)
+    subscribe(ws, channel="account", address=sender.address.hex())
+    with Client(cluster.api_url(), key=sender) as client:
+        client_id = client.ibc_create_client(genesis, 3_600_000)["id"]
+        timeout_ms = int(time.time() * 1000) + 600_000
+        sent = client.ibc_transfer("BTC", "0.25", bytes(20), client_id, "client-0", timeout_ms)
+    message = receive_until(
+        ws,
+        lambda m: (
+            m["type"] == "account" and any(e["event"] == "ibc_sent" for e in m.get("events", []))
+        ),
+    )
+    (event,) = [e for e in message["events"] if e["event"] == "ibc_sent"]
+    assert (event["client_id"], event["sequence"], event["amount"]) == (
+        client_id,
+        sent["sequence"],
+        "0.25000000",
+    )

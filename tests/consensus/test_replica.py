@@ -25,6 +25,7 @@ from bftx.consensus.outputs import (
     ViewRecord,
     prune_journal,
 )
+from bftx.consensus.pool import PendingTx
 from bftx.consensus.replica import compute_reproposals
 from bftx.crypto import merkle_root
 from tests.consensus.support import (
@@ -218,3 +219,34 @@ def test_checkpoint_becomes_stable_and_the_log_is_collected() -> None:
     # Certified blocks of one more interval stay, so a peer a little behind fetches blocks
     # rather than a state transfer; the next stable checkpoint collects them.
     assert sorted(replica.committed) == list(range(1, interval + 1))
+
+
+def test_a_proposal_over_the_block_byte_budget_is_not_prepared() -> None:
+    from bftx import limits
+
+    config = replace(CONFIG, txs_per_block_max=limits.txs_per_block_max)
+    replica = make_replica(config, KEYS, 1)
+    replica.start(0)
+    size = limits.tx_bytes_max
+    count = limits.block_txs_bytes_max // size + 1  # each tx within bounds, together too many
+    txs = tuple(b"tx:" + index.to_bytes(4, "big") + bytes(size - 7) for index in range(count))
+    block = make_first_block(txs=txs)
+    outputs = replica.on_message(sign(KEYS, 0, PrePrepare(0, 1, block)), 20)
+    assert broadcasts_of(outputs, Prepare) == []
+    assert replica.dropped["too_many_tx_bytes"] == 1
+
+
+def test_a_primary_fills_a_block_up_to_the_byte_budget_only() -> None:
+    from bftx import limits
+
+    config = replace(CONFIG, txs_per_block_max=limits.txs_per_block_max)
+    primary = make_replica(config, KEYS, 0)
+    primary.start(0)
+    size = limits.tx_bytes_max
+    for index in range(limits.block_txs_bytes_max // size + 3):
+        primary.pending_txs[index.to_bytes(32, "big")] = PendingTx(
+            b"tx:" + index.to_bytes(4, "big") + bytes(size - 7), 0
+        )
+    block = primary._build_block(1, 20)
+    assert sum(len(tx) for tx in block.txs) <= limits.block_txs_bytes_max
+    assert len(block.txs) == limits.block_txs_bytes_max // size

@@ -31,6 +31,7 @@ from bftx.exchange import (
 
 from .support import ALICE, BOB, BTC_ISSUER, CHAIN_ID, OUTSIDER, REGISTRAR, World
 from .test_contracts import CONTRACT_SCENARIOS
+from .test_interchain import INTERCHAIN_SCENARIOS
 
 MEMPOOL_ONLY = {Code.DUPLICATE_TX, Code.MEMPOOL_FULL}
 
@@ -227,6 +228,7 @@ SCENARIOS: dict[Code, Callable[[], Code]] = {
     Code.ORDER_EXPIRED: order_expired,
     Code.INVALID_ORDER_TYPE: invalid_order_type,
     **CONTRACT_SCENARIOS,
+    **INTERCHAIN_SCENARIOS,
 }
 
 

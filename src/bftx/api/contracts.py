@@ -47,7 +47,11 @@ _KEY_PATTERN = (
     r"|(htlc|deal|contract):(0x)?[0-9a-fA-F]{64}"
     r"|order:(0x)?[0-9a-fA-F]{40}:[0-9]{1,18}"
     r"|supply:[A-Za-z0-9]{1,16}"
+    r"|supply:client-(0|[1-9][0-9]{0,8})/[A-Za-z0-9]{1,16}"
     r"|counters"
+    r"|ibc-client:client-(0|[1-9][0-9]{0,8})"
+    r"|ibc-(commitment|consensus):client-(0|[1-9][0-9]{0,8}):[0-9]{1,18}"
+    r"|ibc-(receipt|ack):client-(0|[1-9][0-9]{0,8}):client-(0|[1-9][0-9]{0,8}):[0-9]{1,18}"
     r"|raw:(0x)?([0-9a-fA-F]{2}){1,64})$"
 )
 
@@ -161,7 +165,10 @@ def register_contract_routes(
                 max_length=200,
                 pattern=_KEY_PATTERN,
                 description="account:<address>, htlc:<id>, deal:<id>, order:<owner>:<nonce>, "
-                "supply:<SYMBOL>, counters, raw:<hex>",
+                "supply:<SYMBOL>, counters, raw:<hex>, ibc-client:<client>, "
+                "ibc-consensus:<client>:<height>, ibc-commitment:<client>:<sequence>, "
+                "ibc-receipt:<client>:<source client>:<sequence>, "
+                "ibc-ack:<client>:<source client>:<sequence>",
             ),
         ],
         height: Annotated[
@@ -202,8 +209,8 @@ def readers_of_key(exchange: Exchange, key: bytes) -> tuple[bytes, ...] | None:
         if deal is not None:
             return (deal.party_a, deal.party_b)
         return None  # never created (contracts are never removed): its absence is no secret
-    if tag == b"s" or key == COUNTERS_KEY:
-        return None
+    if tag in (b"s", b"i") or key == COUNTERS_KEY:
+        return None  # supplies, counters and the interchain module's entries are public
     return ()
 
 

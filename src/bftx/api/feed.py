@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
 from bftx.api.contracts import contract_account_events
+from bftx.api.interchain import interchain_account_events
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS
 from bftx.exchange.events import (
@@ -413,7 +414,8 @@ class Feed:
                 (event.sender, self._movement("transfer_sent", event.asset, event.amount)),
                 (event.recipient, self._movement("transfer_received", event.asset, event.amount)),
             ]
-        return contract_account_events(event, state.contracts, state.assets)
+        found = contract_account_events(event, state.contracts, state.assets)
+        return found or interchain_account_events(event, state.assets)
 
     def _fill(self, trade: Trade, role: str) -> Payload:
         state = self._exchange().state

@@ -31,6 +31,7 @@ from bftx.api.contracts import register_contract_routes
 from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
 from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeControl, intake_for
+from bftx.api.interchain import register_interchain_routes
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
 from bftx.errors import CODE_DESCRIPTIONS, Code, DecodeError
@@ -45,6 +46,14 @@ from bftx.exchange.events import (
     HtlcClaimed,
     HtlcLocked,
     HtlcRefunded,
+    IbcClientCreated,
+    IbcClientFrozen,
+    IbcClientRecovered,
+    IbcClientUpdated,
+    IbcPacketAcknowledged,
+    IbcPacketReceived,
+    IbcPacketRefunded,
+    IbcPacketSent,
     OrderClosed,
     OrderPlaced,
     Registered,
@@ -616,6 +625,7 @@ def create_app(node: Node) -> FastAPI:
         return _block_model(node, height)
 
     register_contract_routes(app, node, exchange, ApiProblem)
+    register_interchain_routes(app, node, exchange, ApiProblem)
     register_websocket(app, node)
     return app
 
@@ -660,6 +670,14 @@ _EVENT_KINDS = {
     DealSettled: "deal_settled",
     DealRefunded: "deal_refunded",
     DealClosed: "deal_closed",
+    IbcClientCreated: "ibc_client_created",
+    IbcClientUpdated: "ibc_client_updated",
+    IbcClientFrozen: "ibc_client_frozen",
+    IbcClientRecovered: "ibc_client_recovered",
+    IbcPacketSent: "ibc_packet_sent",
+    IbcPacketReceived: "ibc_packet_received",
+    IbcPacketAcknowledged: "ibc_packet_acknowledged",
+    IbcPacketRefunded: "ibc_packet_refunded",
 }
 
 

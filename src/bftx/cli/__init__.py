@@ -8,7 +8,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bftx import __version__
-from bftx.cli import bench, chaos, contracts, demo, keys, node, sim, swap, testnet, trade
+from bftx.cli import (
+    bench,
+    chaos,
+    contracts,
+    demo,
+    interchain,
+    keys,
+    node,
+    relayer,
+    sim,
+    swap,
+    testnet,
+    trade,
+)
 from bftx.cli.output import BftxParser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -19,8 +32,10 @@ COMMANDS: list[Register] = [
     testnet.register,
     trade.register,
     contracts.register,
+    interchain.register,
     demo.register,
     swap.register,
+    relayer.register,
     sim.register,
     bench.register,
     chaos.register,

@@ -30,6 +30,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     init.add_argument("--dir", type=Path, required=True, help="a new or empty directory")
     init.add_argument(
+        "--chain-id",
+        default="bftx-testnet",
+        help="the chain's id (default bftx-testnet); two networks that exchange packets "
+        "(bftx ibc) need different ids",
+    )
+    init.add_argument(
         "--random-ports",
         action="store_true",
         help="pick free ports instead of the fixed ones (p2p 26600+i, API 8700+i, metrics 9700+i, gRPC 50600+i)",
@@ -52,6 +58,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _init(arguments: argparse.Namespace) -> int:
     from bftx.node.testnet import create_testnet
 
+    if not arguments.chain_id or len(arguments.chain_id.encode()) > 64:
+        print("error: --chain-id must be 1 to 64 bytes", file=sys.stderr)
+        return 2
     if arguments.validators < 1 or arguments.followers < 0 or arguments.traders < 0:
         print(
             "error: --validators must be at least 1; --followers and --traders not negative",
@@ -66,6 +75,7 @@ def _init(arguments: argparse.Namespace) -> int:
             arguments.traders,
             fixed_ports=not arguments.random_ports,
             permissioned_reads=arguments.permissioned_reads,
+            chain_id=arguments.chain_id,
         )
     except BftxError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from bftx.client import core, keys
 from bftx.client.contracts import AsyncContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.interchain import AsyncInterchainMixin
 from bftx.client.signing import RequestPolicy, websocket_headers
 from bftx.client.sync import _json, _unreachable
 from bftx.crypto import KeyPair
@@ -27,7 +28,7 @@ STREAM_MESSAGE_BYTES_MAX = 2**24
 STREAM_RECONNECT_DELAY_S = 0.1  # before resubscribing when the server ended a stream
 
 
-class AsyncClient(AsyncContractsMixin):
+class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     def __init__(
         self,
         url: str,
@@ -204,6 +205,15 @@ class AsyncClient(AsyncContractsMixin):
             )
         tx_hash: str = admission["tx_hash"]
         return await self.wait_for(tx_hash, timeout) if wait else tx_hash
+
+    async def submit_batch(self, txs: list[bytes]) -> list[dict[str, Any]]:
+        """Submit signed txs in one request; each one's admission (``tx_hash``, ``accepted``,
+        ``code``, ``message``), in order. What a tx does is read later (`wait_for`)."""
+        answer = await self._post(
+            "/v1/txs/batch", {"txs": [core.encode_for_json(tx) for tx in txs]}
+        )
+        results: list[dict[str, Any]] = answer["results"]
+        return results
 
     async def wait_for(
         self, tx_hash: str, timeout: float | None = None, started: float | None = None

@@ -11,12 +11,13 @@ import httpx
 from bftx.client import core, keys
 from bftx.client.contracts import ContractsMixin
 from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.interchain import InterchainMixin
 from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair
 from bftx.exchange.transactions import Body
 
 
-class Client(ContractsMixin):
+class Client(ContractsMixin, InterchainMixin):
     def __init__(
         self,
         url: str,

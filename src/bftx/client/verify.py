@@ -7,7 +7,7 @@ bytes) and ``certificate`` (the header's commit certificate). `verify_bundle`
 checks, in order:
 
 1. the certificate: 2f+1 distinct validators of the genesis signed
-   COMMIT(view, height, digest) (`bftx.consensus.certificates`);
+   COMMIT(view, height, digest) (`bftx.lightblock.verify_light_block`);
 2. the header: it is for the genesis chain, its digest is the certified one,
    it is not a null block, and it anchors the proof's height (a header at
    height h commits to the state after h - ``pipeline_depth_blocks``);
@@ -28,11 +28,9 @@ from typing import Any
 from bftx import codec, limits
 from bftx.chain import Genesis
 from bftx.client.errors import ClientError
-from bftx.consensus.certificates import ValidatorSet, verify_commit_certificate
-from bftx.consensus.messages import BlockHeader, compute_header_digest, decode_header
-from bftx.consensus.storage import decode_commit_certificate
 from bftx.errors import DecodeError
 from bftx.exchange.proofs import StateProof, decode_proof
+from bftx.lightblock import BlockHeader, decode_light_block, verify_light_block
 
 
 class ProofInvalid(ClientError):
@@ -60,20 +58,13 @@ def verify_bundle(genesis: Genesis, bundle: Mapping[str, Any]) -> VerifiedEntry:
     certificate_bytes = _bytes(bundle, "certificate")
     try:
         proof = decode_proof(proof_bytes)
-        header = decode_header(header_bytes, genesis.chain_id)
-        certificate = decode_commit_certificate(certificate_bytes)
+        light = decode_light_block(header_bytes, certificate_bytes, genesis.chain_id)
     except DecodeError as error:
         raise ProofInvalid(f"the bundle does not decode: {error}") from error
-    if codec.encode(header.to_value()) != header_bytes:
-        raise ProofInvalid("the header is not in canonical form")
-    validators = ValidatorSet(genesis.chain_id, tuple(v.public_key for v in genesis.validators))
-    digest = compute_header_digest(header)
-    if certificate.seq != header.height or certificate.digest != digest:
-        raise ProofInvalid("the certificate is not for this header")
-    if not verify_commit_certificate(validators, certificate):
-        raise ProofInvalid("the certificate is not signed by a quorum of the genesis validators")
-    if header.is_null:
-        raise ProofInvalid("a null block's header commits to no state")
+    refusal = verify_light_block(light, tuple(v.public_key for v in genesis.validators))
+    if refusal is not None:
+        raise ProofInvalid(refusal.replace("the validators", "the genesis validators"))
+    header = light.header
     if header.height - limits.pipeline_depth_blocks != proof.height:
         raise ProofInvalid(
             f"the header at {header.height} commits to the state after "

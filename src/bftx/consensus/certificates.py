@@ -8,7 +8,6 @@ It must never keep state between calls or decide what a replica does next.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bftx import crypto
@@ -25,9 +24,8 @@ from bftx.consensus.messages import (
     SignedMessage,
     compute_signing_payload,
 )
-
-# (public key, payload, signature) -> valid? A pure function, so a runtime may memoize it.
-SignatureCheck = Callable[[bytes, bytes, bytes], bool]
+from bftx.lightblock import SignatureCheck as SignatureCheck
+from bftx.lightblock import compute_quorum, has_quorum_of_shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +49,7 @@ class ValidatorSet:
     @property
     def quorum(self) -> int:
         """2f+1 for n = 3f+1; in general the smallest count any two of which share an honest member."""
-        return self.size - self.fault_tolerance
+        return compute_quorum(self.size)
 
     def primary_of(self, view: int) -> int:
         return view % self.size
@@ -78,18 +76,8 @@ def is_quorum_of_shares(
     quorum: int | None = None,
 ) -> bool:
     """At least ``quorum`` (default 2f+1) distinct validators signed ``body``."""
-    needed = validators.quorum if quorum is None else quorum
-    if len(shares) < needed:
-        return False
-    keys = validators.public_keys
-    count = len(keys)
-    signers: set[int] = set()
-    for share in shares:
-        if not 0 <= share.signer < count or share.signer in signers:
-            return False
-        signers.add(share.signer)
     payload = compute_signing_payload(validators.chain_id, body)
-    return all(check(keys[share.signer], payload, share.signature) for share in shares)
+    return has_quorum_of_shares(validators.public_keys, payload, shares, check, quorum)
 
 
 def verify_commit_certificate(

@@ -23,10 +23,25 @@ from bftx import codec, limits
 from bftx.codec import Value
 from bftx.crypto import HASH_BYTES, SIGNATURE_BYTES, merkle_root, sha256
 from bftx.errors import DecodeError
+from bftx.lightblock import (
+    COMMIT_KIND,
+    decode_hash,
+    decode_header_value,
+    decode_int,
+    decode_shares,
+    decode_state_root,
+)
+from bftx.lightblock import SIGNING_DOMAIN as SIGNING_DOMAIN
+from bftx.lightblock import STATE_ROOT_BYTES_MAX as STATE_ROOT_BYTES_MAX
+from bftx.lightblock import BlockHeader as BlockHeader
+from bftx.lightblock import CommitCertificate as CommitCertificate
+from bftx.lightblock import SignatureShare as SignatureShare
+from bftx.lightblock import compute_header_digest as compute_header_digest
+from bftx.lightblock import compute_shares_value as compute_shares_value
+from bftx.lightblock import decode_commit_certificate_value as _commit_certificate
+from bftx.lightblock import decode_header as decode_header
 
-SIGNING_DOMAIN = b"bftx/consensus/v1"
 ZERO_HASH = bytes(HASH_BYTES)
-STATE_ROOT_BYTES_MAX = 64
 
 
 def compute_genesis_hash(chain_id: str) -> bytes:
@@ -35,32 +50,6 @@ def compute_genesis_hash(chain_id: str) -> bytes:
 
 
 # --- blocks ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BlockHeader:
-    chain_id: str
-    height: int
-    view: int  # the view the block was first proposed in
-    anchor_hash: bytes  # digest of the block at height - pipeline depth
-    anchor_state_root: bytes  # application state root after the anchor block
-    txs_root: bytes  # crypto.merkle_root of the txs
-    proposer: int  # validator index
-    timestamp_ms: int  # the proposer's clock, bounded by every voter's clock
-    is_null: bool  # a NEW-VIEW filler for a sequence number nobody prepared
-
-    def to_value(self) -> Value:
-        return (
-            self.chain_id,
-            self.height,
-            self.view,
-            self.anchor_hash,
-            self.anchor_state_root,
-            self.txs_root,
-            self.proposer,
-            self.timestamp_ms,
-            self.is_null,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +64,6 @@ class Block:
 
     def to_value(self) -> Value:
         return (self.header.to_value(), self.txs)
-
-
-def compute_header_digest(header: BlockHeader) -> bytes:
-    return sha256(codec.encode(header.to_value()))
 
 
 def create_block(header: BlockHeader, txs: tuple[bytes, ...]) -> Block:
@@ -165,19 +150,6 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class SignatureShare:
-    signer: int
-    signature: bytes
-
-    def to_value(self) -> Value:
-        return (self.signer, self.signature)
-
-
-def compute_shares_value(shares: tuple[SignatureShare, ...]) -> Value:
-    return tuple((share.signer, share.signature) for share in shares)
-
-
-@dataclass(frozen=True, slots=True)
 class CheckpointProof:
     """2f+1 signatures over one Checkpoint: the checkpoint is stable."""
 
@@ -207,19 +179,6 @@ class PreparedCertificate:
             value = (self.view, self.seq, self.block.to_value(), compute_shares_value(self.shares))
             object.__setattr__(self, "_value", value)
         return self._value
-
-
-@dataclass(frozen=True, slots=True)
-class CommitCertificate:
-    """2f+1 signed COMMITs for (view, seq, digest): the block at ``seq`` is final."""
-
-    view: int
-    seq: int
-    digest: bytes
-    shares: tuple[SignatureShare, ...]
-
-    def to_value(self) -> Value:
-        return (self.view, self.seq, self.digest, compute_shares_value(self.shares))
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +298,7 @@ Body: TypeAlias = (
 KIND_OF_BODY: dict[type, int] = {
     PrePrepare: 1,
     Prepare: 2,
-    Commit: 3,
+    Commit: COMMIT_KIND,
     Checkpoint: 4,
     ViewChange: 5,
     NewView: 6,
@@ -427,44 +386,14 @@ def _body(kind: int, value: Value, chain_id: str, depth: int) -> Body:
     return _fetch_reply(value, chain_id, depth)
 
 
-def _int(value: Value, what: str) -> int:
-    return codec.expect_int(value, what, 0, 2**63 - 1)
-
-
-def _hash(value: Value, what: str) -> bytes:
-    return codec.expect_bytes(value, what, size=HASH_BYTES)
-
-
-def _state_root(value: Value, what: str) -> bytes:
-    return codec.expect_bytes(value, what, max_size=STATE_ROOT_BYTES_MAX)
-
-
-def decode_header(data: bytes, chain_id: str) -> BlockHeader:
-    """A block header alone from its canonical bytes (what a light block carries)."""
-    return _header(codec.decode(data, 4_096), chain_id)
-
-
-def _header(header_value: Value, chain_id: str) -> BlockHeader:
-    fields = codec.expect_tuple(header_value, 9, "block header")
-    header = BlockHeader(
-        chain_id=codec.expect_str(fields[0], "chain id", limits.chain_id_bytes_max),
-        height=_int(fields[1], "height"),
-        view=_int(fields[2], "block view"),
-        anchor_hash=_hash(fields[3], "anchor hash"),
-        anchor_state_root=_state_root(fields[4], "anchor state root"),
-        txs_root=_hash(fields[5], "txs root"),
-        proposer=codec.expect_int(fields[6], "proposer", 0, limits.validators_max - 1),
-        timestamp_ms=_int(fields[7], "timestamp"),
-        is_null=codec.expect_bool(fields[8], "is null"),
-    )
-    if header.chain_id != chain_id:
-        raise DecodeError(f"block for chain {header.chain_id!r}, expected {chain_id!r}")
-    return header
+_int = decode_int
+_hash = decode_hash
+_state_root = decode_state_root
 
 
 def _block(value: Value, chain_id: str) -> Block:
     header_value, txs_value = codec.expect_tuple(value, 2, "block")
-    header = _header(header_value, chain_id)
+    header = decode_header_value(header_value, chain_id)
     items = codec.expect_list(txs_value, limits.txs_per_block_max, "txs")
     txs = tuple(codec.expect_bytes(tx, "tx", max_size=limits.tx_bytes_max) for tx in items)
     digest = compute_header_digest(header)
@@ -486,18 +415,7 @@ _DECODED_BLOCKS_MAX = 64
 _decoded_blocks: dict[bytes, Block] = {}
 
 
-def _shares(value: Value) -> tuple[SignatureShare, ...]:
-    items = codec.expect_list(value, limits.validators_max, "signatures")
-    shares = []
-    for item in items:
-        signer, signature = codec.expect_tuple(item, 2, "signature share")
-        shares.append(
-            SignatureShare(
-                codec.expect_int(signer, "share signer", 0, limits.validators_max - 1),
-                codec.expect_bytes(signature, "share signature", size=SIGNATURE_BYTES),
-            )
-        )
-    return tuple(shares)
+_shares = decode_shares
 
 
 def _checkpoint(value: Value) -> Checkpoint:
@@ -516,13 +434,6 @@ def _prepared_certificate(value: Value, chain_id: str) -> PreparedCertificate:
     view, seq, block, shares = codec.expect_tuple(value, 4, "prepared certificate")
     return PreparedCertificate(
         _int(view, "view"), _int(seq, "seq"), _block(block, chain_id), _shares(shares)
-    )
-
-
-def _commit_certificate(value: Value) -> CommitCertificate:
-    view, seq, digest, shares = codec.expect_tuple(value, 4, "commit certificate")
-    return CommitCertificate(
-        _int(view, "view"), _int(seq, "seq"), _hash(digest, "digest"), _shares(shares)
     )
 
 

@@ -562,6 +562,8 @@ class Replica:
             return "timestamp_in_future"
         if len(block.txs) > self.config.txs_per_block_max:
             return "too_many_txs"
+        if sum(len(tx) for tx in block.txs) > limits.block_txs_bytes_max:
+            return "too_many_tx_bytes"
         if not self._are_txs_new(block.txs):
             return "duplicate_tx"
         if not self.application.validate_block(block.txs):
@@ -824,10 +826,14 @@ class Replica:
     def _build_block(self, seq: int, now: int) -> Block:
         anchor = self.history[max(seq - self.config.pipeline_depth_blocks, 0)]
         txs: list[bytes] = []
+        size = 0
         for tx_hash, pending in self.pending_txs.items():
             if len(txs) >= self.config.txs_per_block_max:
                 break
             if tx_hash not in self.in_flight_tx_hashes:
+                size += len(pending.tx)
+                if size > limits.block_txs_bytes_max:
+                    break
                 txs.append(pending.tx)
         header = BlockHeader(
             chain_id=self.config.chain_id,

@@ -9,7 +9,7 @@ beside `apply_certified_block` and re-exported here).
 
 from __future__ import annotations
 
-from bftx import codec, limits
+from bftx import codec, lightblock, limits
 from bftx.consensus import messages
 from bftx.consensus.certified import compute_execution_timestamp as compute_execution_timestamp
 from bftx.consensus.messages import Block, CommitCertificate, HistoryEntry, SignedMessage
@@ -38,7 +38,7 @@ def encode_commit_certificate(certificate: CommitCertificate) -> bytes:
 
 
 def decode_commit_certificate(data: bytes) -> CommitCertificate:
-    return messages._commit_certificate(codec.decode(data, 65_536))
+    return lightblock.decode_commit_certificate(data)
 
 
 def encode_history(history: tuple[HistoryEntry, ...]) -> bytes:

@@ -3,8 +3,10 @@
 Owns: genesis (assets, markets, accounts), transactions and their encoding,
 and the modules behind them: the ledger (`ledger`, the only code that changes a
 balance), the markets (`execution`, `book`: matching by price-time priority,
-settlement of fills), the contracts (`contracts`: HTLCs and deals), the state
-root with its proofs (`commitment`, `proofs`), and the queries the API needs.
+settlement of fills), the contracts (`contracts`: HTLCs and deals), the
+interchain module (`interchain`: light clients of other bftx chains, packets,
+escrow and vouchers), the state root with its proofs (`commitment`, `proofs`,
+`keys`), and the queries the API needs.
 Must never: do I/O, read a clock, use randomness, iterate an unordered
 container into a result, use floats, or import `bftx.consensus`.
 """

@@ -524,7 +524,7 @@ def deal_to_value(deal: Deal) -> codec.Value:
 
 def htlc_from_value(value: codec.Value, assets: Container[str]) -> Htlc:
     fields = codec.expect_tuple(value, 9, "htlc")
-    asset = codec.expect_str(fields[3], "htlc.asset", limits.symbol_bytes_max)
+    asset = codec.expect_str(fields[3], "htlc.asset", limits.asset_symbol_bytes_max)
     if asset not in assets:
         raise DecodeError(f"htlc.asset: unknown asset {asset!r}")
     return Htlc(
@@ -542,8 +542,8 @@ def htlc_from_value(value: codec.Value, assets: Container[str]) -> Htlc:
 
 def deal_from_value(value: codec.Value, assets: Container[str]) -> Deal:
     fields = codec.expect_tuple(value, 11, "deal")
-    deliver = codec.expect_str(fields[3], "deal.deliver_asset", limits.symbol_bytes_max)
-    pay = codec.expect_str(fields[5], "deal.pay_asset", limits.symbol_bytes_max)
+    deliver = codec.expect_str(fields[3], "deal.deliver_asset", limits.asset_symbol_bytes_max)
+    pay = codec.expect_str(fields[5], "deal.pay_asset", limits.asset_symbol_bytes_max)
     if deliver not in assets or pay not in assets:
         raise DecodeError("deal: unknown asset")
     deal = Deal(

@@ -164,6 +164,78 @@ class DealClosed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class IbcClientCreated:
+    client_id: str
+    chain_id: str  # the chain the client tracks
+    creator: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcClientUpdated:
+    client_id: str
+    height: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IbcClientFrozen:
+    client_id: str
+    height: int  # where two different headers were certified
+
+
+@dataclass(frozen=True, slots=True)
+class IbcClientRecovered:
+    client_id: str
+    substitute_client_id: str
+    height: int  # the client's latest header height from now on
+
+
+@dataclass(frozen=True, slots=True)
+class IbcPacketSent:
+    client_id: str  # this chain's client of the destination (the packet's source client)
+    sequence: int
+    sender: bytes
+    receiver: bytes
+    asset: str
+    amount: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IbcPacketReceived:
+    """A packet arrived. ``error`` empty: ``receiver`` was credited ``amount`` of ``asset`` (a
+    voucher, or the original asset coming home); otherwise the error ack's reason."""
+
+    client_id: str  # this chain's client of the source (the packet's destination client)
+    source_client_id: str
+    sequence: int
+    receiver: bytes
+    asset: str
+    amount: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class IbcPacketAcknowledged:
+    client_id: str
+    sequence: int
+    sender: bytes
+    error: str  # empty: the destination credited the receiver
+
+
+@dataclass(frozen=True, slots=True)
+class IbcPacketRefunded:
+    """The sender got back what a packet carried (an error ack or a timeout)."""
+
+    client_id: str
+    sequence: int
+    sender: bytes
+    asset: str
+    amount: int
+    reason: str  # error_ack or timeout
+
+
 Event = (
     Registered
     | Deposited
@@ -180,6 +252,14 @@ Event = (
     | DealSettled
     | DealRefunded
     | DealClosed
+    | IbcClientCreated
+    | IbcClientUpdated
+    | IbcClientFrozen
+    | IbcClientRecovered
+    | IbcPacketSent
+    | IbcPacketReceived
+    | IbcPacketAcknowledged
+    | IbcPacketRefunded
 )
 
 
@@ -219,6 +299,14 @@ _EVENT_TAGS: dict[type, int] = {
     DealSettled: 13,
     DealRefunded: 14,
     DealClosed: 15,
+    IbcClientCreated: 16,
+    IbcClientUpdated: 17,
+    IbcClientFrozen: 18,
+    IbcPacketSent: 19,
+    IbcPacketReceived: 20,
+    IbcPacketAcknowledged: 21,
+    IbcPacketRefunded: 22,
+    IbcClientRecovered: 23,
 }
 _EVENT_TYPES = {tag: kind for kind, tag in _EVENT_TAGS.items()}
 _ENUM_FIELDS = {"side": Side, "taker_side": Side, "order_type": OrderType}

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from bftx import limits
 from bftx.errors import Code
-from bftx.exchange import contracts, ledger
+from bftx.exchange import contracts, interchain, ledger
 from bftx.exchange.book import Fill
 from bftx.exchange.events import (
     BlockResult,
@@ -38,6 +38,7 @@ from bftx.exchange.events import (
 from bftx.exchange.genesis import Market
 from bftx.exchange.state import Account, ExchangeState, Order
 from bftx.exchange.transactions import (
+    IBC_BODIES,
     Burn,
     CancelOrder,
     Mint,
@@ -142,6 +143,8 @@ def validate_body(state: ExchangeState, account: Account, tx: Tx) -> Code:
         return validate_mint(state, tx.sender, body)
     if isinstance(body, Register):
         return validate_register(state, tx.sender, body)
+    if isinstance(body, IBC_BODIES):
+        return interchain.validate(state, account, tx, None)
     return contracts.validate(state, account, tx, None)
 
 
@@ -274,6 +277,8 @@ def execute_tx(state: ExchangeState, tx: Tx, timestamp_ms: int) -> Receipt:
         code = mint(state, tx.sender, body, events)
     elif isinstance(body, Register):
         code = register(state, tx.sender, body, events)
+    elif isinstance(body, IBC_BODIES):
+        code = interchain.execute(state, account, tx, timestamp_ms, events)
     else:
         code = contracts.execute(state, account, tx, timestamp_ms, events)
     return Receipt(tx.hash, tx.sender, tx.nonce, code, tuple(events))

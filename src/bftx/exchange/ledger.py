@@ -29,7 +29,8 @@ def compute_module_address(name: str) -> bytes:
 
 
 CONTRACTS_ACCOUNT = compute_module_address("contracts")
-MODULE_ACCOUNTS = frozenset({CONTRACTS_ACCOUNT})
+INTERCHAIN_ACCOUNT = compute_module_address("interchain")  # escrow of assets sent out
+MODULE_ACCOUNTS = frozenset({CONTRACTS_ACCOUNT, INTERCHAIN_ACCOUNT})
 
 
 def is_module_account(address: bytes) -> bool:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from bftx import codec, crypto, limits
 from bftx.errors import DecodeError
 from bftx.exchange.commitment import BucketProof, compute_proof_root
-from bftx.exchange.state import (
+from bftx.exchange.keys import (
     COUNTERS_KEY,
     account_key,
     contract_key,
     order_key,
+    parse_interchain_key,
     supply_key,
 )
 
@@ -52,9 +53,15 @@ def parse_key(text: str) -> bytes:
 
     ``account:<address hex>``, ``htlc:<id hex>``, ``deal:<id hex>`` (or
     ``contract:<id hex>``), ``order:<owner hex>:<nonce>``, ``supply:<SYMBOL>``,
-    ``counters``, or ``raw:<key hex>``.
+    ``counters``, ``raw:<key hex>``, or an interchain key (``ibc-client:<client>``,
+    ``ibc-consensus:<client>:<height>``, ``ibc-commitment:<client>:<sequence>``,
+    ``ibc-receipt:<client>:<source client>:<sequence>``, ``ibc-ack:...`` alike).
     """
     kind, _, rest = text.partition(":")
+    if kind.startswith("ibc-"):
+        found = parse_interchain_key(kind, rest)
+        if found is not None:
+            return found
     try:
         if kind == "account":
             return account_key(_hex(rest, crypto.ADDRESS_BYTES))
@@ -66,7 +73,7 @@ def parse_key(text: str) -> bytes:
             if not 0 <= number <= limits.nonce_max:
                 raise ValueError
             return order_key(_hex(owner, crypto.ADDRESS_BYTES), number)
-        if kind == "supply" and rest and len(rest.encode()) <= limits.symbol_bytes_max:
+        if kind == "supply" and rest and len(rest.encode()) <= limits.asset_symbol_bytes_max:
             return supply_key(rest)
         if kind == "counters" and not rest:
             return COUNTERS_KEY

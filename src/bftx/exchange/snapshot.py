@@ -9,14 +9,16 @@ of a snapshot.
 
 Layout (version 2):
 ``(2, chain_id, height, next_order_sequence, next_trade_id,
-supplies, accounts, orders, htlcs, deals)`` with
-supplies ``((symbol, minted, burned), ...)`` in genesis order (the two counters as
+supplies, accounts, orders, htlcs, deals, interchain)`` with
+supplies ``((symbol, minted, burned), ...)`` in genesis order, then the vouchers in
+the order they were created (the two counters as
 16-byte big-endian integers: they only grow),
 accounts ``((address, nonce, registered, ((symbol, available, locked), ...)), ...)``
 sorted by address, and open orders
 ``((sequence, owner, nonce, market, side, type, price, quantity, remaining, expires_at), ...)``
 sorted by sequence (which is also their time priority), and the contracts
-module's HTLCs and deals (`bftx.exchange.contracts` value shapes) sorted by id.
+module's HTLCs and deals (`bftx.exchange.contracts` value shapes) sorted by id,
+and the interchain module (`bftx.exchange.interchain.encode_interchain`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from bftx.errors import DecodeError
 from bftx.exchange.commitment import StateCommitment
 from bftx.exchange.contracts import deal_from_value, deal_to_value, htlc_from_value, htlc_to_value
 from bftx.exchange.genesis import ExchangeGenesis
+from bftx.exchange.interchain import decode_interchain, encode_interchain
 from bftx.exchange.state import Account, ExchangeState, Order
 from bftx.exchange.transactions import OrderType, Side
 
-VERSION = 2
+VERSION = 3  # 3 added the interchain module; 2 (without it) still restores
 
 
 def encode_snapshot(state: ExchangeState) -> bytes:
@@ -79,6 +82,7 @@ def encode_snapshot(state: ExchangeState) -> bytes:
             orders,
             tuple(htlc_to_value(h) for _id, h in sorted(state.contracts.htlcs.items())),
             tuple(deal_to_value(d) for _id, d in sorted(state.contracts.deals.items())),
+            encode_interchain(state.interchain),
         )
     )
 
@@ -86,10 +90,11 @@ def encode_snapshot(state: ExchangeState) -> bytes:
 def decode_snapshot(genesis: ExchangeGenesis, data: bytes) -> ExchangeState:
     """Rebuild a state from snapshot bytes; `DecodeError` says what is wrong with them."""
     value = codec.decode(data, limits.snapshot_bytes_max, max_items=limits.snapshot_items_max)
-    fields = codec.expect_tuple(value, 10, "snapshot")
-    version = codec.expect_int(fields[0], "snapshot.version")
-    if version != VERSION:
-        raise DecodeError(f"snapshot.version: {version} is not supported")
+    items = codec.expect_list(value, 11, "snapshot")
+    version = codec.expect_int(items[0] if items else None, "snapshot.version")
+    if version not in (2, VERSION) or len(items) != 8 + version:
+        raise DecodeError(f"snapshot.version: {version} is not supported, or fields are missing")
+    fields = tuple(items)
     state = ExchangeState(genesis)
     if (
         codec.expect_str(fields[1], "snapshot.chain_id", limits.chain_id_bytes_max)
@@ -101,6 +106,8 @@ def decode_snapshot(genesis: ExchangeGenesis, data: bytes) -> ExchangeState:
         fields[3], "snapshot.next_order_sequence", 1, 2**62
     )
     state.next_trade_id = codec.expect_int(fields[4], "snapshot.next_trade_id", 1, 2**62)
+    if version >= 3:
+        decode_interchain(fields[10], state)  # vouchers first: supplies and balances hold them
     _restore_supplies(state, fields[5])
     _restore_accounts(state, fields[6])
     _restore_orders(state, fields[7])
@@ -131,9 +138,11 @@ def _restore_contracts(state: ExchangeState, htlcs: codec.Value, deals: codec.Va
 
 
 def _restore_supplies(state: ExchangeState, value: codec.Value) -> None:
-    supplies = codec.expect_list(value, limits.assets_max, "snapshot.supplies")
+    supplies = codec.expect_list(
+        value, limits.assets_max + limits.interchain_vouchers_max, "snapshot.supplies"
+    )
     if len(supplies) != len(state.assets):
-        raise DecodeError("snapshot.supplies: one entry per genesis asset expected")
+        raise DecodeError("snapshot.supplies: one entry per genesis asset and voucher expected")
     for entry, symbol in zip(supplies, state.assets, strict=True):
         name, minted, burned = codec.expect_tuple(entry, 3, "snapshot.supply")
         if name != symbol:
@@ -162,7 +171,11 @@ def _restore_accounts(state: ExchangeState, value: codec.Value) -> None:
         previous = address
         account = Account(address, codec.expect_bool(registered, "snapshot.account.registered"))
         account.nonce = codec.expect_int(nonce, "snapshot.account.nonce", 0, limits.nonce_max)
-        for balance in codec.expect_list(balances, limits.assets_max, "snapshot.account.balances"):
+        for balance in codec.expect_list(
+            balances,
+            limits.assets_max + limits.interchain_vouchers_max,
+            "snapshot.account.balances",
+        ):
             symbol, available, locked = codec.expect_tuple(balance, 3, "snapshot.balance")
             if (
                 symbol not in state.assets

@@ -16,6 +16,12 @@ from bftx.exchange.commitment import StateCommitment
 from bftx.exchange.contracts import Contracts, deal_to_value, htlc_to_value
 from bftx.exchange.events import Trade
 from bftx.exchange.genesis import Asset, ExchangeGenesis, Market
+from bftx.exchange.interchain import Interchain
+from bftx.exchange.keys import COUNTERS_KEY as COUNTERS_KEY
+from bftx.exchange.keys import account_key as account_key
+from bftx.exchange.keys import contract_key as contract_key
+from bftx.exchange.keys import order_key as order_key
+from bftx.exchange.keys import supply_key as supply_key
 from bftx.exchange.transactions import OrderType, Side
 
 OrderKey = tuple[bytes, int]  # (owner address, nonce of the placing tx)
@@ -117,6 +123,7 @@ class ExchangeState:
         self.dirty_accounts: set[bytes] = set()
         self.dirty_orders: dict[OrderKey, Order] = {}
         self.contracts = Contracts()
+        self.interchain = Interchain()
         self._load_genesis(genesis)
         self.compute_state_root()
         self.commitment.seal(0)
@@ -173,6 +180,14 @@ class ExchangeState:
             value = htlc_to_value(htlc) if htlc else deal_to_value(contracts.deals[contract_id])
             commitment.put(contract_key(contract_id), codec.encode(value))
         contracts.dirty.clear()
+        interchain_entries = self.interchain.dirty
+        if interchain_entries:
+            for state_key, entry in interchain_entries.items():
+                if entry is None:
+                    commitment.delete(state_key)
+                else:
+                    commitment.put(state_key, entry)
+            interchain_entries.clear()
         for symbol in self.assets:
             # minted and burned only grow (deposits and withdrawals add up past 64 bits,
             # which the codec cannot encode); 16 bytes each never overflow in practice
@@ -185,29 +200,6 @@ class ExchangeState:
             COUNTERS_KEY, codec.encode((self.height, self.next_order_sequence, self.next_trade_id))
         )
         return commitment.root()
-
-
-# --- state root keys (what `GET /v1/proofs` takes) -----------------------------------
-
-
-def account_key(address: bytes) -> bytes:
-    return b"a" + address
-
-
-def order_key(owner: bytes, nonce: int) -> bytes:
-    return b"o" + owner + nonce.to_bytes(8, "big")
-
-
-def supply_key(symbol: str) -> bytes:
-    return b"s" + symbol.encode()
-
-
-def contract_key(contract_id: bytes) -> bytes:
-    """An HTLC or a deal (both kinds share one id space)."""
-    return b"c" + contract_id
-
-
-COUNTERS_KEY = b"g"
 
 
 def encode_account(account: Account) -> bytes:

@@ -1,4 +1,5 @@
-"""Signed transactions: the envelope, the kinds (ledger, markets, contracts), their canonical bytes.
+"""Signed transactions: the envelope, the kinds (ledger, markets, contracts, interchain), their
+canonical bytes.
 
 A transaction is the canonical encoding of
 ``(chain_id, public_key, nonce, kind, body, signature)``; the signature is the
@@ -34,6 +35,14 @@ class Kind(enum.IntEnum):
     DEAL_PROPOSE = 10
     DEAL_FUND = 11
     DEAL_CANCEL = 12
+    IBC_CREATE_CLIENT = 13
+    IBC_UPDATE_CLIENT = 14
+    IBC_MISBEHAVIOUR = 15
+    IBC_TRANSFER = 16
+    IBC_RECEIVE = 17
+    IBC_ACKNOWLEDGE = 18
+    IBC_TIMEOUT = 19
+    IBC_RECOVER_CLIENT = 20
 
 
 class Side(enum.IntEnum):
@@ -155,6 +164,105 @@ class DealCancel:
     contract_id: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class IbcCreateClient:
+    """Create a light client of the chain ``chain_id`` run by ``validators`` (Ed25519 public
+    keys, in the order of its genesis), trusting a header for ``trusting_period_ms``."""
+
+    chain_id: str
+    validators: tuple[bytes, ...]
+    trusting_period_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IbcUpdateClient:
+    """Give a client a light block of its chain: a header and its commit certificate."""
+
+    client_id: str
+    header: bytes
+    certificate: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcMisbehaviour:
+    """Two light blocks of one height with different headers: the tracked chain equivocated."""
+
+    client_id: str
+    header_1: bytes
+    certificate_1: bytes
+    header_2: bytes
+    certificate_2: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcTransfer:
+    """Send ``amount`` of ``asset`` to ``receiver`` on the chain ``client_id`` tracks, whose
+    client of this chain is ``counterparty_client_id``; refunded unless received before the
+    destination's block time reaches ``timeout_ms``."""
+
+    asset: str
+    amount: int
+    receiver: bytes
+    client_id: str
+    counterparty_client_id: str
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IbcReceive:
+    """Deliver a packet (its canonical bytes) with a proof of its commitment on the source."""
+
+    packet: bytes
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcAcknowledge:
+    """Close a sent packet with the destination's ack and a proof of that ack."""
+
+    packet: bytes
+    ack: bytes
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcTimeout:
+    """Refund a sent packet with a proof that the destination never received it in time."""
+
+    packet: bytes
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IbcRecoverClient:
+    """Bring an expired client back with the newer headers of ``substitute_client_id``, an
+    active client of the same chain and validators (docs/interchain.md)."""
+
+    client_id: str
+    substitute_client_id: str
+
+
+IbcBody = (
+    IbcCreateClient
+    | IbcUpdateClient
+    | IbcMisbehaviour
+    | IbcTransfer
+    | IbcReceive
+    | IbcAcknowledge
+    | IbcTimeout
+    | IbcRecoverClient
+)
+IBC_BODIES = (
+    IbcCreateClient,
+    IbcUpdateClient,
+    IbcMisbehaviour,
+    IbcTransfer,
+    IbcReceive,
+    IbcAcknowledge,
+    IbcTimeout,
+    IbcRecoverClient,
+)
+
 Body = (
     Register
     | Mint
@@ -168,6 +276,7 @@ Body = (
     | DealPropose
     | DealFund
     | DealCancel
+    | IbcBody
 )
 
 # contract amounts decode up to what the codec holds, so out of range is a result code
@@ -215,6 +324,14 @@ _KIND_OF: dict[type, Kind] = {
     DealPropose: Kind.DEAL_PROPOSE,
     DealFund: Kind.DEAL_FUND,
     DealCancel: Kind.DEAL_CANCEL,
+    IbcCreateClient: Kind.IBC_CREATE_CLIENT,
+    IbcUpdateClient: Kind.IBC_UPDATE_CLIENT,
+    IbcMisbehaviour: Kind.IBC_MISBEHAVIOUR,
+    IbcTransfer: Kind.IBC_TRANSFER,
+    IbcReceive: Kind.IBC_RECEIVE,
+    IbcAcknowledge: Kind.IBC_ACKNOWLEDGE,
+    IbcTimeout: Kind.IBC_TIMEOUT,
+    IbcRecoverClient: Kind.IBC_RECOVER_CLIENT,
 }
 
 
@@ -240,6 +357,20 @@ def encode_body(body: Body) -> codec.Value:
             counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline
         ):
             return (counterparty, deliver_asset, deliver_amount, pay_asset, pay_amount, deadline)
+        case IbcCreateClient(chain_id, validators, trusting_period_ms):
+            return (chain_id, validators, trusting_period_ms)
+        case IbcUpdateClient(client_id, header, certificate):
+            return (client_id, header, certificate)
+        case IbcMisbehaviour(client_id, header_1, certificate_1, header_2, certificate_2):
+            return (client_id, header_1, certificate_1, header_2, certificate_2)
+        case IbcTransfer(asset, amount, receiver, client_id, counterparty_client_id, timeout):
+            return (asset, amount, receiver, client_id, counterparty_client_id, timeout)
+        case IbcReceive(packet, proof) | IbcTimeout(packet, proof):
+            return (packet, proof)
+        case IbcAcknowledge(packet, ack, proof):
+            return (packet, ack, proof)
+        case IbcRecoverClient(client_id, substitute_client_id):
+            return (client_id, substitute_client_id)
     raise AssertionError(f"unknown body {body!r}")
 
 
@@ -313,7 +444,82 @@ def _decode_body(kind: Kind, value: codec.Value) -> Body:
     if kind is Kind.CANCEL_ORDER:
         (order_nonce,) = codec.expect_tuple(value, 1, "cancel")
         return CancelOrder(codec.expect_int(order_nonce, "cancel.order_nonce", 0, limits.nonce_max))
+    if kind >= Kind.IBC_CREATE_CLIENT:
+        return _decode_interchain_body(kind, value)
     return _decode_contract_body(kind, value)
+
+
+def _decode_interchain_body(kind: Kind, value: codec.Value) -> Body:
+    blob_max = limits.tx_bytes_max
+    if kind is Kind.IBC_CREATE_CLIENT:
+        chain_id, validators, trusting = codec.expect_tuple(value, 3, "ibc_create_client")
+        keys = codec.expect_list(
+            validators, limits.interchain_validators_max, "ibc_create_client.validators"
+        )
+        return IbcCreateClient(
+            codec.expect_str(chain_id, "ibc_create_client.chain_id", limits.chain_id_bytes_max),
+            tuple(
+                codec.expect_bytes(key, "ibc_create_client.validator", size=crypto.PUBLIC_KEY_BYTES)
+                for key in keys
+            ),
+            codec.expect_int(trusting, "ibc_create_client.trusting_period_ms", 0, 2**62),
+        )
+    if kind is Kind.IBC_UPDATE_CLIENT:
+        client_id, header, certificate = codec.expect_tuple(value, 3, "ibc_update_client")
+        return IbcUpdateClient(
+            _client_id(client_id, "ibc_update_client.client_id"),
+            codec.expect_bytes(header, "ibc_update_client.header", max_size=blob_max),
+            codec.expect_bytes(certificate, "ibc_update_client.certificate", max_size=blob_max),
+        )
+    if kind is Kind.IBC_MISBEHAVIOUR:
+        client_id, header_1, certificate_1, header_2, certificate_2 = codec.expect_tuple(
+            value, 5, "ibc_misbehaviour"
+        )
+        return IbcMisbehaviour(
+            _client_id(client_id, "ibc_misbehaviour.client_id"),
+            codec.expect_bytes(header_1, "ibc_misbehaviour.header_1", max_size=blob_max),
+            codec.expect_bytes(certificate_1, "ibc_misbehaviour.certificate_1", max_size=blob_max),
+            codec.expect_bytes(header_2, "ibc_misbehaviour.header_2", max_size=blob_max),
+            codec.expect_bytes(certificate_2, "ibc_misbehaviour.certificate_2", max_size=blob_max),
+        )
+    if kind is Kind.IBC_TRANSFER:
+        asset, amount, receiver, client_id, counterparty, timeout = codec.expect_tuple(
+            value, 6, "ibc_transfer"
+        )
+        return IbcTransfer(
+            _symbol(asset, "ibc_transfer.asset"),
+            codec.expect_int(amount, "ibc_transfer.amount", 0, _AMOUNT_DECODED_MAX),
+            _address(receiver, "ibc_transfer.receiver"),
+            _client_id(client_id, "ibc_transfer.client_id"),
+            _client_id(counterparty, "ibc_transfer.counterparty_client_id"),
+            codec.expect_int(timeout, "ibc_transfer.timeout_ms", 0, limits.timestamp_ms_max),
+        )
+    if kind is Kind.IBC_RECOVER_CLIENT:
+        client_id, substitute = codec.expect_tuple(value, 2, "ibc_recover_client")
+        return IbcRecoverClient(
+            _client_id(client_id, "ibc_recover_client.client_id"),
+            _client_id(substitute, "ibc_recover_client.substitute_client_id"),
+        )
+    if kind is Kind.IBC_ACKNOWLEDGE:
+        packet, ack, proof = codec.expect_tuple(value, 3, "ibc_acknowledge")
+        return IbcAcknowledge(
+            codec.expect_bytes(packet, "ibc_acknowledge.packet", max_size=blob_max),
+            codec.expect_bytes(ack, "ibc_acknowledge.ack", max_size=blob_max),
+            codec.expect_bytes(proof, "ibc_acknowledge.proof", max_size=blob_max),
+        )
+    name = kind.name.lower()
+    packet, proof = codec.expect_tuple(value, 2, name)
+    assert kind in (Kind.IBC_RECEIVE, Kind.IBC_TIMEOUT)
+    record = IbcReceive if kind is Kind.IBC_RECEIVE else IbcTimeout
+    return record(
+        codec.expect_bytes(packet, f"{name}.packet", max_size=blob_max),
+        codec.expect_bytes(proof, f"{name}.proof", max_size=blob_max),
+    )
+
+
+def _client_id(value: codec.Value, what: str) -> str:
+    """Any short text: whether it names a client is the interchain module's business."""
+    return codec.expect_str(value, what, limits.client_id_bytes_max)
 
 
 def _decode_contract_body(kind: Kind, value: codec.Value) -> Body:
@@ -366,7 +572,7 @@ def _address(value: codec.Value, what: str) -> bytes:
 
 
 def _symbol(value: codec.Value, what: str) -> str:
-    return codec.expect_str(value, what, limits.symbol_bytes_max)
+    return codec.expect_str(value, what, limits.asset_symbol_bytes_max)
 
 
 assert set(_KIND_OF.values()) == set(Kind)

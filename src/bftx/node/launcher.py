@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bftx.errors import ConfigError
-from bftx.node.testnet import create_testnet
+from bftx.node.testnet import CHAIN_ID, create_testnet
 
 STOP_TIMEOUT_S = 10.0
 
@@ -120,14 +120,20 @@ class NodeProcesses:
 
 
 class LocalCluster(NodeProcesses):
-    """A fresh testnet in a temporary directory, removed on `stop` unless ``keep``."""
+    """A fresh testnet in a temporary directory, removed on `stop` unless ``keep``; two
+    clusters that exchange packets (`bftx.exchange.interchain`) need distinct ``chain_id``s."""
 
     def __init__(
-        self, validators: int, traders: int, keep: bool = False, prefix: str = "bftx-"
+        self,
+        validators: int,
+        traders: int,
+        keep: bool = False,
+        prefix: str = "bftx-",
+        chain_id: str = CHAIN_ID,
     ) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         self.keep = keep
-        create_testnet(self.directory / "testnet", validators, traders=traders)
+        create_testnet(self.directory / "testnet", validators, traders=traders, chain_id=chain_id)
         super().__init__(self.directory / "testnet")
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -138,7 +144,11 @@ class LocalCluster(NodeProcesses):
 
 @contextlib.contextmanager
 def local_cluster(
-    validators: int, traders: int, keep: bool = False, prefix: str = "bftx-"
+    validators: int,
+    traders: int,
+    keep: bool = False,
+    prefix: str = "bftx-",
+    chain_id: str = CHAIN_ID,
 ) -> Iterator[LocalCluster]:
     """Start a cluster and stop it however the block ends (errors, Ctrl-C, SIGTERM)."""
     previous = signal.getsignal(signal.SIGTERM)
@@ -147,7 +157,7 @@ def local_cluster(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_terminate)
-    cluster = LocalCluster(validators, traders, keep, prefix)
+    cluster = LocalCluster(validators, traders, keep, prefix, chain_id)
     try:
         cluster.start()
         yield cluster

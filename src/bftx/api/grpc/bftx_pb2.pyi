@@ -363,3 +363,101 @@ class Proof(_message.Message):
     certificate: bytes
     certified_height: int
     def __init__(self, key: _Optional[str] = ..., height: _Optional[int] = ..., present: _Optional[bool] = ..., value: _Optional[bytes] = ..., proof: _Optional[bytes] = ..., header: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., certified_height: _Optional[int] = ...) -> None: ...
+
+class ListIbcClientsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetIbcClientRequest(_message.Message):
+    __slots__ = ("client_id",)
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    def __init__(self, client_id: _Optional[str] = ...) -> None: ...
+
+class IbcClient(_message.Message):
+    __slots__ = ("id", "chain_id", "status", "latest_height", "latest_time_ms", "trusting_period_ms", "frozen_height", "next_sequence", "validators", "heights")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LATEST_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    TRUSTING_PERIOD_MS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    HEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    chain_id: str
+    status: str
+    latest_height: int
+    latest_time_ms: int
+    trusting_period_ms: int
+    frozen_height: int
+    next_sequence: int
+    validators: _containers.RepeatedScalarFieldContainer[bytes]
+    heights: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[str] = ..., chain_id: _Optional[str] = ..., status: _Optional[str] = ..., latest_height: _Optional[int] = ..., latest_time_ms: _Optional[int] = ..., trusting_period_ms: _Optional[int] = ..., frozen_height: _Optional[int] = ..., next_sequence: _Optional[int] = ..., validators: _Optional[_Iterable[bytes]] = ..., heights: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class IbcClientList(_message.Message):
+    __slots__ = ("clients",)
+    CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    clients: _containers.RepeatedCompositeFieldContainer[IbcClient]
+    def __init__(self, clients: _Optional[_Iterable[_Union[IbcClient, _Mapping]]] = ...) -> None: ...
+
+class ListIbcPacketsRequest(_message.Message):
+    __slots__ = ("client_id", "kind", "source_client", "min_sequence", "limit")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    kind: str
+    source_client: str
+    min_sequence: int
+    limit: int
+    def __init__(self, client_id: _Optional[str] = ..., kind: _Optional[str] = ..., source_client: _Optional[str] = ..., min_sequence: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class IbcPacket(_message.Message):
+    __slots__ = ("source_chain_id", "source_client", "destination_chain_id", "destination_client", "sequence", "sender", "receiver", "asset", "amount", "amount_units", "decimals", "timeout_ms", "commitment_key", "receipt_key", "ack_key", "ack_error", "ack")
+    SOURCE_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DECIMALS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_KEY_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACK_ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    source_chain_id: str
+    source_client: str
+    destination_chain_id: str
+    destination_client: str
+    sequence: int
+    sender: bytes
+    receiver: bytes
+    asset: str
+    amount: str
+    amount_units: str
+    decimals: int
+    timeout_ms: int
+    commitment_key: str
+    receipt_key: str
+    ack_key: str
+    ack_error: str
+    ack: bytes
+    def __init__(self, source_chain_id: _Optional[str] = ..., source_client: _Optional[str] = ..., destination_chain_id: _Optional[str] = ..., destination_client: _Optional[str] = ..., sequence: _Optional[int] = ..., sender: _Optional[bytes] = ..., receiver: _Optional[bytes] = ..., asset: _Optional[str] = ..., amount: _Optional[str] = ..., amount_units: _Optional[str] = ..., decimals: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., commitment_key: _Optional[str] = ..., receipt_key: _Optional[str] = ..., ack_key: _Optional[str] = ..., ack_error: _Optional[str] = ..., ack: _Optional[bytes] = ...) -> None: ...
+
+class IbcPacketList(_message.Message):
+    __slots__ = ("packets",)
+    PACKETS_FIELD_NUMBER: _ClassVar[int]
+    packets: _containers.RepeatedCompositeFieldContainer[IbcPacket]
+    def __init__(self, packets: _Optional[_Iterable[_Union[IbcPacket, _Mapping]]] = ...) -> None: ...

@@ -99,6 +99,21 @@ class BftxStub:
                 request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.SerializeToString,
                 response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.FromString,
                 _registered_method=True)
+        self.ListIbcClients = channel.unary_unary(
+                '/bftx.v1.Bftx/ListIbcClients',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcClientsRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClientList.FromString,
+                _registered_method=True)
+        self.GetIbcClient = channel.unary_unary(
+                '/bftx.v1.Bftx/GetIbcClient',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetIbcClientRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClient.FromString,
+                _registered_method=True)
+        self.ListIbcPackets = channel.unary_unary(
+                '/bftx.v1.Bftx/ListIbcPackets',
+                request_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcPacketsRequest.SerializeToString,
+                response_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcPacketList.FromString,
+                _registered_method=True)
 
 
 class BftxServicer:
@@ -195,6 +210,27 @@ class BftxServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIbcClients(self, request, context):
+        """The light clients of other chains this chain holds (docs/interchain.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIbcClient(self, request, context):
+        """One light client.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIbcPackets(self, request, context):
+        """Packets sent and not finished (kind commitment), or received (receipt, ack).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BftxServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -262,6 +298,21 @@ def add_BftxServicer_to_server(servicer, server):
                     servicer.GetProof,
                     request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.FromString,
                     response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.SerializeToString,
+            ),
+            'ListIbcClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIbcClients,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcClientsRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClientList.SerializeToString,
+            ),
+            'GetIbcClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIbcClient,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.GetIbcClientRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClient.SerializeToString,
+            ),
+            'ListIbcPackets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIbcPackets,
+                    request_deserializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcPacketsRequest.FromString,
+                    response_serializer=bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcPacketList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -615,6 +666,87 @@ class Bftx:
             '/bftx.v1.Bftx/GetProof',
             bftx_dot_api_dot_grpc_dot_bftx__pb2.GetProofRequest.SerializeToString,
             bftx_dot_api_dot_grpc_dot_bftx__pb2.Proof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIbcClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/ListIbcClients',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcClientsRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClientList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIbcClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/GetIbcClient',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.GetIbcClientRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcClient.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIbcPackets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bftx.v1.Bftx/ListIbcPackets',
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.ListIbcPacketsRequest.SerializeToString,
+            bftx_dot_api_dot_grpc_dot_bftx__pb2.IbcPacketList.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,13 @@ from bftx.api.feed import (
 )
 from bftx.api.grpc import bftx_pb2 as pb
 from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, intake_for
+from bftx.api.interchain import (
+    IbcClientModel,
+    IbcPacketModel,
+    client_model,
+    latest_time_ms,
+    list_packets,
+)
 from bftx.api.units import format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
 from bftx.exchange.events import decode_block_result
@@ -312,6 +319,52 @@ class BftxService:
             certified_height=found.certified_height,
         )
 
+    # --- interchain ---------------------------------------------------------------------
+
+    async def ListIbcClients(
+        self, request: pb.ListIbcClientsRequest, context: Any
+    ) -> pb.IbcClientList:
+        now = latest_time_ms(self._node)
+        clients = self._node.application.exchange.state.interchain.clients
+        return pb.IbcClientList(
+            clients=[_ibc_client(client_model(c, now)) for _id, c in sorted(clients.items())]
+        )
+
+    async def GetIbcClient(self, request: pb.GetIbcClientRequest, context: Any) -> pb.IbcClient:
+        clients = self._node.application.exchange.state.interchain.clients
+        found = clients.get(request.client_id)
+        if found is None:
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                "unknown_client",
+                f"no light client {request.client_id[:32]!r} on this chain",
+            )
+        assert found is not None
+        return _ibc_client(client_model(found, latest_time_ms(self._node)))
+
+    async def ListIbcPackets(
+        self, request: pb.ListIbcPacketsRequest, context: Any
+    ) -> pb.IbcPacketList:
+        kind = request.kind or "commitment"
+        if kind not in ("commitment", "receipt", "ack"):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "invalid_request",
+                "kind is commitment, receipt or ack",
+            )
+        limit = min(request.limit or limits.packets_query_max, limits.packets_query_max)
+        found = list_packets(
+            self._node.application.exchange,
+            request.client_id if request.HasField("client_id") else None,
+            kind,
+            limit,
+            request.source_client if request.HasField("source_client") else None,
+            request.min_sequence,
+        )
+        return pb.IbcPacketList(packets=[_ibc_packet(entry) for entry in found])
+
     # --- bulk submission ---------------------------------------------------------------
 
     async def SubmitTxs(
@@ -425,6 +478,46 @@ class _Refusal(Exception):
 async def _abort(context: Any, status: grpc.StatusCode, code: str, message: str) -> NoReturn:
     await context.abort(status, f"{code}: {message}")
     raise AssertionError("unreachable: abort raises")
+
+
+def _ibc_client(model: IbcClientModel) -> pb.IbcClient:
+    return pb.IbcClient(
+        id=model.id,
+        chain_id=model.chain_id,
+        status=model.status,
+        latest_height=model.latest_height,
+        latest_time_ms=model.latest_time_ms,
+        trusting_period_ms=model.trusting_period_ms,
+        frozen_height=model.frozen_height,
+        next_sequence=model.next_sequence,
+        validators=[bytes.fromhex(key) for key in model.validators],
+        heights=model.heights,
+    )
+
+
+def _ibc_packet(entry: IbcPacketModel) -> pb.IbcPacket:
+    packet = entry.packet
+    message = pb.IbcPacket(
+        source_chain_id=packet["source_chain_id"],
+        source_client=packet["source_client"],
+        destination_chain_id=packet["destination_chain_id"],
+        destination_client=packet["destination_client"],
+        sequence=entry.sequence,
+        sender=bytes.fromhex(packet["sender"]),
+        receiver=bytes.fromhex(packet["receiver"]),
+        asset=packet["asset"],
+        amount=entry.amount,
+        amount_units=packet["amount_units"],
+        decimals=packet["decimals"],
+        timeout_ms=entry.timeout_ms,
+        commitment_key=entry.commitment_key,
+        receipt_key=entry.receipt_key,
+        ack_key=entry.ack_key,
+    )
+    if entry.ack is not None:
+        message.ack_error = entry.ack["error"]
+        message.ack = bytes.fromhex(entry.ack["hex"])
+    return message
 
 
 def _levels(entries: list[list[str]]) -> list[pb.Level]:
