@@ -99,9 +99,10 @@ assert websocket_message_bytes_max < websocket_frame_bytes_max
 assert grpc_message_bytes_max >= block_txs_bytes_max + txs_per_block_max * 4
 # Admission control (bftx.api.intake): a client tx is refused (429 overloaded, unchecked)
 # when the txs handed to consensus and not committed exceed intake_queue_ms worth at the
-# committed tx/s of the last intake_rate_window_ms (never assumed below intake_rate_floor_tps). Txs the node refuses
-# after checking them (junk) may keep the event loop busy for intake_busy_ms_max of every
-# intake_window_ms; past that every client tx is refused unchecked until the window ends.
+# committed tx/s of the last intake_rate_window_ms (never assumed below
+# intake_rate_floor_tps). Txs the node refuses after checking them (junk) may keep the event
+# loop busy for intake_busy_ms_max of every intake_window_ms; past that every client tx is
+# refused unchecked until the window ends.
 intake_queue_ms = 1_000
 intake_rate_window_ms = 1_000
 intake_rate_floor_tps = 200
