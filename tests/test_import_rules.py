@@ -48,6 +48,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # The verifier (client/verify.py) checks commit certificates, so the SDK also reads the
     # consensus wire formats: pure code, nothing of a node.
     "client": ({"bftx.exchange", "bftx.consensus"}, set()),
+    # The relayer is an SDK user of two networks, untrusted: it reaches a chain through
+    # the SDK only, never through a node's, the exchange's or consensus's code.
+    "relayer": ({"bftx.client"}, set()),
 }
 
 
@@ -103,6 +106,14 @@ def test_package_respects_import_rules(package: str) -> None:
         if (found := violations(package, path.read_text()))
     }
     assert broken == {}, f"forbidden imports: {broken}"
+
+
+def test_checker_catches_a_relayer_reaching_past_the_sdk() -> None:
+    assert violations("relayer", "from bftx.client import AsyncClient\n") == []
+    assert violations("relayer", "from bftx.node.runtime import Node\n") == [
+        "bftx.node.runtime",
+        "bftx.node.runtime.Node",
+    ]
 
 
 def test_foundations_import_no_subsystem() -> None:

@@ -65,12 +65,29 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--duration seconds at 0.25, 0.5, 0.75, 1, 1.25, 1.5 and 2 times it in the same "
         "cluster; with --out, sweep.json and the throughput-latency curve sweep.png",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("cluster", "interchain"),
+        default="cluster",
+        help="cluster: orders through one cluster (default); interchain: --transfers token "
+        "transfers from one 4-validator network to another through a relayer process, "
+        "measured from transfer_out submitted to voucher credited (transfers, "
+        "transfers_per_s, latency_ms_p50/p99, lost, duplicated)",
+    )
+    parser.add_argument(
+        "--transfers",
+        type=int,
+        default=1_000,
+        help="--scenario interchain: transfers in the burst",
+    )
     parser.set_defaults(handler=_bench)
 
 
 def _bench(arguments: argparse.Namespace) -> int:
     from bftx.bench.cluster import BenchSettings, run_bench, write_outputs
 
+    if arguments.scenario == "interchain":
+        return _interchain(arguments)
     if arguments.validators < 1 or arguments.duration <= 0 or arguments.rate <= 0:
         print("error: --validators, --duration and --rate must be positive", file=sys.stderr)
         return 2
@@ -108,6 +125,31 @@ def _bench(arguments: argparse.Namespace) -> int:
     else:
         _print_table(result)
     return 0
+
+
+def _interchain(arguments: argparse.Namespace) -> int:
+    from bftx.bench.interchain import InterchainSettings, run_interchain_bench
+
+    if arguments.transfers < 1:
+        print("error: --transfers must be positive", file=sys.stderr)
+        return 2
+    if arguments.testnet is not None or arguments.sweep:
+        print("error: --scenario interchain starts its own two networks", file=sys.stderr)
+        return 2
+    settings = InterchainSettings(transfers=arguments.transfers)
+    try:
+        result = run_interchain_bench(settings, keep=arguments.keep)
+    except BftxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; both networks were stopped", file=sys.stderr)
+        return 130
+    if arguments.json:
+        print(json.dumps(result))
+    else:
+        _print_table(result)
+    return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
 
 
 def _sweep(arguments: argparse.Namespace, settings: BenchSettings) -> int:

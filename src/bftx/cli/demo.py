@@ -88,17 +88,22 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     parser.add_argument(
         "--scenario",
-        choices=("trade", "swap"),
+        choices=("trade", "swap", "interchain"),
         default="trade",
         help="trade: the seed's order, step by step (default); swap: atomic swaps of BTC on "
         "bftx for ETH on an Ethereum dev chain (success, responder never locks, initiator "
-        "never claims)",
+        "never claims); interchain: BTC between two bftx networks through light clients and "
+        "a relayer process (out, transfer on B, home, relayer killed, timeout, forged proof), on free ports in a temporary directory (or --dir)",
     )
     demo_swap.add_arguments(parser)
     parser.set_defaults(handler=_demo)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
+    if arguments.scenario == "interchain":
+        from bftx.cli.demo_interchain import run_interchain_demo
+
+        return run_interchain_demo(arguments)
     stays_up = not arguments.exit
     swap = arguments.scenario == "swap"
     console.print(

@@ -206,6 +206,15 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
         tx_hash: str = admission["tx_hash"]
         return await self.wait_for(tx_hash, timeout) if wait else tx_hash
 
+    async def submit_batch(self, txs: list[bytes]) -> list[dict[str, Any]]:
+        """Submit signed txs in one request; each one's admission (``tx_hash``, ``accepted``,
+        ``code``, ``message``), in order. What a tx does is read later (`wait_for`)."""
+        answer = await self._post(
+            "/v1/txs/batch", {"txs": [core.encode_for_json(tx) for tx in txs]}
+        )
+        results: list[dict[str, Any]] = answer["results"]
+        return results
+
     async def wait_for(
         self, tx_hash: str, timeout: float | None = None, started: float | None = None
     ) -> core.Receipt:

@@ -102,6 +102,28 @@ def client_id_of(text: str, what: str = "client_id") -> str:
     return text
 
 
+RelayBody = IbcUpdateClient | IbcReceive | IbcAcknowledge | IbcTimeout  # what a relayer signs
+
+
+def update_body(client_id: str, light_block: Mapping[str, Any]) -> IbcUpdateClient:
+    """The body of ``ibc_update_client`` (to sign and batch yourself, as the relayer does)."""
+    return IbcUpdateClient(client_id_of(client_id), *light_block_bytes(light_block, "light_block"))
+
+
+def receive_body(packet: Mapping[str, Any], proof: Mapping[str, Any]) -> IbcReceive:
+    return IbcReceive(packet_bytes(packet), proof_bytes(proof))
+
+
+def acknowledge_body(
+    packet: Mapping[str, Any], ack: Mapping[str, Any], proof: Mapping[str, Any]
+) -> IbcAcknowledge:
+    return IbcAcknowledge(packet_bytes(packet), ack_bytes(ack), proof_bytes(proof))
+
+
+def timeout_body(packet: Mapping[str, Any], proof: Mapping[str, Any]) -> IbcTimeout:
+    return IbcTimeout(packet_bytes(packet), proof_bytes(proof))
+
+
 def tx_result(receipt: core.Receipt | str, what: str) -> dict[str, Any]:
     """A tx method's answer: committed with its receipt, or pending (``wait=False``) with the
     tx hash in ``info`` (for `wait_for` or `fetch_tx`)."""
