@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bftx import limits
 from bftx.chain import Genesis
 from bftx.crypto import load_key, sha256
 from bftx.errors import DecodeError
@@ -40,7 +41,8 @@ def test_a_damaged_pending_file_is_refused_and_removed(tmp_path: Path) -> None:
         load_pending(tmp_path)
     assert not (tmp_path / PENDING_FILE).exists()
     with pytest.raises(DecodeError, match="exceeds"):
-        decode_pending(b"\x91\xc5\x02\x01" + bytes(513))  # one item larger than any tx
+        too_large = limits.tx_bytes_max + 1  # one item larger than any tx
+        decode_pending(b"\x91\xc5" + too_large.to_bytes(2, "big") + bytes(too_large))
 
 
 def test_a_cleanly_stopped_node_admits_its_uncommitted_txs_again_at_start(tmp_path: Path) -> None:
