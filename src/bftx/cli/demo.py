@@ -113,10 +113,12 @@ def _demo(arguments: argparse.Namespace) -> int:
         else "[bold]bftx demo[/bold]: Alice buys 1.5 BTC at 45,000 USD from Bob on a "
         "4-validator testnet (f = 1)\n"
     )
+    from bftx.node.launcher import api_urls
+
     try:
         with _testnet_directory(arguments) as testnet, _running(testnet) as nodes:
             console.print(f"testnet in {display_path(testnet)}; node logs in {_logs(testnet)}")
-            urls = _api_urls(testnet)
+            urls = api_urls(testnet)
             if swap:
                 asyncio.run(_ready(urls))
                 demo_swap.run_swap_demo(testnet, urls, arguments.eth_rpc, arguments.eth_key)
@@ -276,18 +278,6 @@ def _wait_for_interrupt(nodes: NodeProcesses) -> None:
                 f"{home.name} exited with status {status}; see {display_path(home / 'node.log')}"
             )
         time.sleep(0.2)
-
-
-def _api_urls(testnet: Path) -> list[str]:
-    import tomllib
-
-    from bftx.node.launcher import node_homes
-
-    urls = []
-    for home in node_homes(testnet):
-        api = tomllib.loads((home / "config.toml").read_text())["api"]
-        urls.append(f"http://{api['host']}:{api['port']}")
-    return urls
 
 
 async def _scenario(testnet: Path, urls: list[str]) -> None:

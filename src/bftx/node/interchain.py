@@ -33,7 +33,7 @@ from bftx.client import Client
 from bftx.crypto import KeyPair, load_key, save_key
 from bftx.errors import ConfigError
 from bftx.exchange.transactions import Register, sign_tx
-from bftx.node.launcher import NodeProcesses, node_homes, tail
+from bftx.node.launcher import NodeProcesses, api_urls, tail
 from bftx.node.testnet import create_testnet
 from bftx.relayer.config import ChainEndpoint, RelayerConfig, render_config
 
@@ -117,7 +117,7 @@ class Interchain:
         directory = self.directory / name
         create_testnet(directory, validators, traders=traders, chain_id=chain_id)
         chain = LocalChain(chain_id, directory, NodeProcesses(directory))
-        chain.urls = _api_urls(directory)
+        chain.urls = api_urls(directory)
         return chain
 
     # --- setting up --------------------------------------------------------------------
@@ -305,13 +305,3 @@ def wait_until_ready(chain: LocalChain, timeout_s: float = READY_TIMEOUT_S) -> N
                     f"see {chain.directory}/nodeN/node.log"
                 )
             time.sleep(0.1)
-
-
-def _api_urls(testnet: Path) -> list[str]:
-    import tomllib
-
-    urls = []
-    for home in node_homes(testnet):
-        api = tomllib.loads((home / "config.toml").read_text())["api"]
-        urls.append(f"http://{api['host']}:{api['port']}")
-    return urls

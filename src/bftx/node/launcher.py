@@ -33,6 +33,17 @@ def node_homes(directory: Path) -> list[Path]:
     )
 
 
+def api_urls(directory: Path) -> list[str]:
+    """The REST API URL of each node of a testnet, in node order."""
+    import tomllib
+
+    urls = []
+    for home in node_homes(directory):
+        api = tomllib.loads((home / "config.toml").read_text())["api"]
+        urls.append(f"http://{api['host']}:{api['port']}")
+    return urls
+
+
 def _node_number(path: Path) -> int:
     digits = path.name.removeprefix("node")
     return int(digits) if digits.isdigit() else 1_000_000
