@@ -42,6 +42,7 @@ VALIDATORS = 4
 READY_TIMEOUT_S = 60.0
 TRUSTING_PERIOD_MS = 600_000  # ten minutes: far beyond any local run; the relayer refreshes at half
 RELAYER_STOP_TIMEOUT_S = 5.0
+START_ATTEMPTS = 3  # a chain whose port was taken before its node bound it is made again
 
 
 @dataclass(slots=True)
@@ -96,6 +97,7 @@ class Interchain:
     ) -> None:
         self.directory = directory
         self.trusting_period_ms = trusting_period_ms
+        self._shape: dict[str, tuple[str, int, int]] = {}  # chain id -> (name, validators, traders)
         self.chains: tuple[LocalChain, LocalChain] = (
             self._create(CHAIN_IDS[0], "chain-a", validators, traders),
             self._create(CHAIN_IDS[1], "chain-b", validators, traders),
@@ -115,6 +117,7 @@ class Interchain:
 
     def _create(self, chain_id: str, name: str, validators: int, traders: int) -> LocalChain:
         directory = self.directory / name
+        self._shape[chain_id] = (name, validators, traders)
         create_testnet(directory, validators, traders=traders, chain_id=chain_id)
         chain = LocalChain(chain_id, directory, NodeProcesses(directory))
         chain.urls = api_urls(directory)
@@ -123,10 +126,29 @@ class Interchain:
     # --- setting up --------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start both chains. A port picked free may be taken by another process before a node
+        binds it (an outgoing connection's ephemeral port): that chain is made again on new
+        ports, a few times at most."""
         for chain in self.chains:
             chain.start()
-        for chain in self.chains:
-            wait_until_ready(chain)
+        chains = list(self.chains)
+        for index, chain in enumerate(chains):
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    wait_until_ready(chain)
+                    break
+                except ConfigError as error:
+                    if (
+                        "address already in use" not in str(error).lower()
+                        or attempt == START_ATTEMPTS
+                    ):
+                        raise
+                chain.stop()
+                shutil.rmtree(chain.directory)
+                chain = self._create(chain.chain_id, *self._shape[chain.chain_id])
+                chains[index] = chain
+                chain.start()
+        self.chains = (chains[0], chains[1])
 
     def connect(self) -> None:
         """Register the relayer on both chains, create both light clients, write the config."""
