@@ -77,6 +77,15 @@ class DecodedTxCache:
             self._current = {}
         self._current[data] = tx
 
+    def forget(self, txs: tuple[bytes, ...]) -> None:
+        """Drop these txs (a committed block's): nothing asks for them again but a duplicate,
+        which decodes afresh. Keeping only what is pending keeps the tracked heap small, so the
+        garbage collector's full passes stay short."""
+        current, previous = self._current, self._previous
+        for data in txs:
+            current.pop(data, None)
+            previous.pop(data, None)
+
 
 class ExchangeApplication:
     def __init__(self, genesis: ExchangeGenesis, exchange: Exchange | None = None) -> None:
@@ -156,6 +165,7 @@ class ExchangeApplication:
         decode = self.decoded.decode
         decoded = [decode(data) for data in txs]
         self.last_result = self.exchange.execute_block(height, timestamp_ms, decoded)
+        self.decoded.forget(txs)
         return self.last_result.state_root
 
     def state_root(self) -> bytes:
