@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bftx.bench.cluster import percentile
+from bftx.bench.cluster import Observation, compute_minutes, percentile
 from bftx.cli import main
 
 REQUIRED_FIELDS = (
@@ -58,6 +58,7 @@ def test_bench_json_on_a_four_validator_cluster_loses_nothing(
     assert 0 < result["latency_ms_p50"] <= result["latency_ms_p90"] <= result["latency_ms_p99"]
     assert result["latency_ms_p99"] <= result["latency_ms_max"]
     assert result["verify_limit_tps"] > 0
+    assert result["node_rss_mb_max"] > 0 and result["minutes"] == []  # under a minute of load
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["committed"] == result["committed"] and saved["timeline"]
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
@@ -70,3 +71,20 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 1.0) == 100
     assert percentile([7.0], 0.99) == 7
     assert percentile([], 0.5) == 0
+
+
+def test_minutes_report_each_whole_minutes_latency_and_the_memory_at_its_end() -> None:
+    """A soak shows creep per minute: the txs submitted in a minute, and the nodes' RSS."""
+    count = 4
+    observation = Observation([-1.0] * count, [True] * count, [-1.0] * count, [-1.0] * count)
+    observation.submit_s = [10.0, 50.0, 70.0, 125.0]  # minute 1, 1, 2, and one past the load
+    observation.commit_s = [10.1, 50.3, 71.0, 125.2]
+    observation.load_s = 121.0  # two whole minutes
+    observation.node_rss = [(30.0, 100 * 2**20), (59.0, 110 * 2**20), (119.0, 121 * 2**20)]
+    minutes = compute_minutes(observation)
+    assert [row["minute"] for row in minutes] == [1, 2]
+    assert minutes[0]["latency_ms_p99"] == pytest.approx(300.0)
+    assert minutes[0]["latency_ms_p50"] == pytest.approx(100.0)
+    assert minutes[1]["latency_ms_p99"] == pytest.approx(1000.0)
+    assert [row["node_rss_mb"] for row in minutes] == [110.0, 121.0]
+    assert minutes[0]["tps_committed"] == pytest.approx(2 / 60, abs=0.05)

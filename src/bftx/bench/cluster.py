@@ -102,6 +102,7 @@ class Observation:
     request_errors: int = 0
     load_s: float = 0.0  # how long the submission schedule actually took
     node_cpu_s: float | None = None  # CPU the node processes used meanwhile (local clusters)
+    node_rss: list[tuple[float, int]] = field(default_factory=list)  # (at, bytes), once a second
     generator_cpu_s: float = 0.0  # CPU this process used to submit and follow
 
 
@@ -546,7 +547,38 @@ def summarize(
         "cores": cores,
         "verify_us": round(verify_s * 1e6, 2),
         "verify_limit_tps": round(compute_verify_limit_tps(cores, settings.validators, verify_s)),
+        "node_rss_mb_max": round(max(rss for _at, rss in observation.node_rss) / 2**20, 1)
+        if observation.node_rss
+        else None,
+        "minutes": compute_minutes(observation),
     }
+
+
+def compute_minutes(observation: Observation) -> list[dict[str, float | None]]:
+    """Per whole minute of load: the txs submitted in it (committed tx/s, latency percentiles)
+    and the nodes' resident memory at its end, so that a long run shows whether either creeps."""
+    minutes = int(observation.load_s // 60)
+    latencies: list[list[float]] = [[] for _ in range(minutes)]
+    for index, submit_at in enumerate(observation.submit_s):
+        minute = int(submit_at // 60)
+        commit_at = observation.commit_s[index]
+        if submit_at >= 0 and commit_at >= 0 and minute < minutes:
+            latencies[minute].append((commit_at - submit_at) * 1000)
+    rows: list[dict[str, float | None]] = []
+    for minute, values in enumerate(latencies):
+        values.sort()
+        end = (minute + 1) * 60
+        rss = [size for at, size in observation.node_rss if at <= end]
+        rows.append(
+            {
+                "minute": minute + 1,
+                "tps_committed": round(len(values) / 60, 1),
+                "latency_ms_p50": round(percentile(values, 0.50), 1),
+                "latency_ms_p99": round(percentile(values, 0.99), 1),
+                "node_rss_mb": round(rss[-1] / 2**20, 1) if rss else None,
+            }
+        )
+    return rows
 
 
 def compute_timeline(
@@ -634,7 +666,7 @@ def run_bench(
             wait_ready(target.urls, READY_TIMEOUT_S, cluster.check_running, target.identity)
         )
         cpu_before = cluster.cpu_seconds()
-        observation = _drive(settings, target, progress, cluster.check_running)
+        observation = _drive(settings, target, progress, cluster.check_running, cluster.rss_bytes)
         cpu_after = cluster.cpu_seconds()
         if cpu_before is not None and cpu_after is not None:
             observation.node_cpu_s = cpu_after - cpu_before
@@ -742,6 +774,7 @@ def _drive(
     target: Target,
     progress: ProgressCallback | None,
     check: Callable[[], None] = lambda: None,
+    measure_rss: Callable[[], int | None] = lambda: None,
 ) -> Observation:
     count = int(settings.rate_tps * settings.duration_s)
     if progress is not None:
@@ -754,6 +787,9 @@ def _drive(
         if now - last_check[0] >= 1.0:
             last_check[0] = now
             check()
+            rss = measure_rss()
+            if rss is not None:
+                _observation.node_rss.append((now, rss))
         if progress is None:
             return
         if driver.submitting:

@@ -250,7 +250,17 @@ def _print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
     table = Table(title="bftx bench", show_header=False)
     for key, value in result.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
-    Console().print(table)
+        if key != "minutes":
+            table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    minutes = result.get("minutes") or []
+    if minutes:
+        by_minute = Table(title="per minute of load (txs submitted in it)")
+        for column in minutes[0]:
+            by_minute.add_column(column)
+        for row in minutes:
+            by_minute.add_row(*(str(value) for value in row.values()))
+        console.print(by_minute)

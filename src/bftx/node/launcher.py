@@ -115,6 +115,17 @@ class NodeProcesses:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / ticks_per_s
 
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the node processes now, summed; None where /proc is missing."""
+        page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        total = 0
+        for process in self.processes:
+            try:
+                total += int(Path(f"/proc/{process.pid}/statm").read_text().split()[1]) * page
+            except (OSError, IndexError, ValueError):
+                return None
+        return total
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         for process in self.processes:
             if process.poll() is None:
