@@ -89,6 +89,33 @@ def test_a_queue_past_the_latency_budget_is_refused_unchecked() -> None:
     assert intake.expected_wait_s() == 1.0
 
 
+def test_a_batch_meeting_a_full_queue_is_refused_whole_with_one_check() -> None:
+    clock = Clock()
+    calls: list[bytes] = []
+    backlog = [99]
+
+    def submit(data: bytes) -> Admitted:
+        calls.append(data)
+        return Admitted(Code.OK, b"h" * 32)
+
+    intake = IntakeControl(
+        submit,
+        lambda: backlog[0],
+        lambda: 0,
+        is_next_nonce=lambda data: False,  # every tx here is some account's later nonce
+        queue_budget_s=1.0,
+        rate_floor_tps=100,
+        clock=clock,
+    )
+    assert not intake.refuse_batch(500), "the queue has room: each tx is looked at"
+    assert intake.refused == 0
+    backlog[0] = 100  # the floor (100 tx/s) times the budget (1 s)
+    assert intake.refuse_batch(500)
+    assert intake.refused_queue == 500 and calls == []
+    backlog[0] = 0  # the queue drained, but the refusal holds back later nonces as `admit` would
+    assert intake.admit(b"a later nonce") is None and calls == []
+
+
 def test_the_bound_follows_the_committed_rate() -> None:
     clock = Clock()
     backlog, committed = [0], [0]

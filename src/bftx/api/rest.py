@@ -413,6 +413,10 @@ def create_app(node: Node) -> FastAPI:
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
         intake = intake_for(node)
+        if node.halted:
+            raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
+        if txs and intake.refuse_batch(len(txs)):
+            raise _overloaded(OVERLOADED_MESSAGE)
         results: list[Admission] = []
         for first in range(0, len(txs), limits.intake_chunk_txs):
             if first:
