@@ -50,6 +50,7 @@ READY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.01  # how often the chain follower asks for the next block
 BATCH_TXS_MAX = 1_024  # txs in one bulk request (the API's bound)
 REQUESTS_IN_FLIGHT_MAX = 256
+REQUEST_TIMEOUT_S = 30.0
 NONCES_PER_ACCOUNT_MAX = limits.nonce_ahead_max * 3 // 4  # txs per account in one run
 RETRY_INTERVAL_S = 1.0
 RETRIED_CODES = ("mempool_full", "overloaded")  # a node shedding load: resent like a client would
@@ -301,7 +302,9 @@ class Driver:
     async def run(self) -> Observation:
         pool = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         cpu_started = time.process_time()
-        async with http_client(self.target.identity, timeout=30.0, limits=pool) as client:
+        async with http_client(
+            self.target.identity, timeout=REQUEST_TIMEOUT_S, limits=pool
+        ) as client:
             self.started = time.perf_counter()
             follower = asyncio.create_task(self._follow(client))
             try:
@@ -335,6 +338,8 @@ class Driver:
             if self.in_flight < REQUESTS_IN_FLIGHT_MAX:
                 self._send_groups(client, requests, self._group(self._take_retries()))
             await asyncio.sleep(tick_s)
+        if requests:  # their answers count: a tx accepted now must still be followed to its block
+            await asyncio.wait(set(requests), timeout=REQUEST_TIMEOUT_S)
 
     def _hold_back_waiting(self, indexes: range) -> list[int]:
         """The due txs to send now; those of an account that is backing off join its queue."""
