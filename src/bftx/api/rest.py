@@ -413,8 +413,7 @@ def create_app(node: Node) -> FastAPI:
     async def submit_batch(request: Request) -> BatchAdmission:
         txs = await _read_batch(request)
         intake = intake_for(node)
-        if node.halted:
-            raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
+        _refuse_if_halted(node)
         if txs and intake.refuse_batch(len(txs)):
             raise _overloaded(OVERLOADED_MESSAGE)
         results: list[Admission] = []
@@ -732,9 +731,13 @@ def _overloaded(message: str) -> ApiProblem:
     return ApiProblem(429, OVERLOADED, message, {"Retry-After": "1"})
 
 
-def _admit(node: Node, intake: IntakeControl, data: bytes, refused: Refusals) -> Admission:
+def _refuse_if_halted(node: Node) -> None:
     if node.halted:
         raise ApiProblem(503, "halted", f"this node halted and accepts no txs: {node.halted}")
+
+
+def _admit(node: Node, intake: IntakeControl, data: bytes, refused: Refusals) -> Admission:
+    _refuse_if_halted(node)
     admitted = intake.admit(data)
     if admitted is None:
         return Admission(tx_hash=None, accepted=False, code=OVERLOADED, message=OVERLOADED_MESSAGE)
