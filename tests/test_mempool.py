@@ -181,16 +181,20 @@ def test_a_peers_tx_is_admitted_when_it_can_execute_even_if_its_body_fails_here(
     assert pool.add(order(1000), 0, check_body=False).code is Code.NONCE_GAP
 
 
-def test_a_committed_blocks_txs_leave_the_decoded_cache_and_decode_again_alike() -> None:
-    """The cache holds what is pending, not the chain's history: a node that kept every
-    decoded tx gave the garbage collector hundreds of thousands of objects to walk."""
+def test_a_committed_blocks_txs_leave_the_caches_and_decode_again_alike() -> None:
+    """The caches hold what is pending, not the chain's history: a node that kept every
+    decoded tx gave the garbage collector hundreds of thousands of objects to walk, and the
+    verified hashes grew its memory by tens of megabytes."""
     application, pool = make_pool()
     committed, pending = order(0), order(1)
     assert pool.add(committed, 0).code is Code.OK
     assert pool.add(pending, 0).code is Code.OK
     assert len(application.decoded) == 2
+    assert decode_tx(committed).hash in application.verified
     application.execute_block(1, 1_000, (committed,))
     assert application.decoded.get(committed) is None
+    assert decode_tx(committed).hash not in application.verified
+    assert decode_tx(pending).hash in application.verified
     assert application.decoded.get(pending) == decode_tx(pending)
     assert application.decoded.decode(committed) == decode_tx(committed)  # a duplicate, afresh
     assert application.is_tx_used(committed)

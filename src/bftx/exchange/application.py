@@ -14,6 +14,7 @@ store and publish.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from bftx import limits
 from bftx.errors import Code, DecodeError
@@ -40,6 +41,13 @@ class VerifiedTxCache:
         self._hashes[tx_hash] = None
         if len(self._hashes) > self.capacity:
             self._hashes.popitem(last=False)
+
+    def forget(self, tx_hashes: Iterable[bytes]) -> None:
+        """Drop committed txs: a copy that comes later fails on its nonce, so keeping their
+        hashes only grew the node's memory until the cache was full."""
+        hashes = self._hashes
+        for tx_hash in tx_hashes:
+            hashes.pop(tx_hash, None)
 
 
 class DecodedTxCache:
@@ -166,6 +174,7 @@ class ExchangeApplication:
         decoded = [decode(data) for data in txs]
         self.last_result = self.exchange.execute_block(height, timestamp_ms, decoded)
         self.decoded.forget(txs)
+        self.verified.forget(tx.hash for tx in decoded)
         return self.last_result.state_root
 
     def state_root(self) -> bytes:
