@@ -23,7 +23,7 @@ from bftx import crypto
 from bftx.chain import Genesis
 from bftx.client import Client, ClientError
 from bftx.client.verify import describe_value, verify_bundle
-from bftx.errors import BftxError
+from bftx.errors import BftxError, ConfigError, DecodeError
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -154,9 +154,20 @@ def _run(
         with Client(_node_url(arguments), key=key) as client:
             result = action(client)
     except (ClientError, BftxError) as error:
-        return _fail(arguments, getattr(error, "code", "error"), str(error))
+        return _fail(arguments, _code_of(error), str(error))
     _print(arguments, result)
     return 0
+
+
+def _code_of(error: ClientError | BftxError) -> str:
+    """The stable code of an error: the node's, or what kind of bad input it was here."""
+    if isinstance(error, ClientError):
+        return error.code
+    if isinstance(error, ConfigError):
+        return "bad_input"  # a file or an option this command cannot use
+    if isinstance(error, DecodeError):
+        return "malformed"
+    return "error"
 
 
 def _fail(arguments: argparse.Namespace, code: str, message: str) -> int:

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from bftx.cli.contracts import _fail, _in_ms, _run, _with_node
+from bftx.cli.contracts import _code_of, _fail, _in_ms, _run, _with_node
 from bftx.client import Client, ClientError
 from bftx.client.keys import url_from_testnet
 from bftx.errors import BftxError
@@ -124,7 +124,7 @@ def _update(arguments: argparse.Namespace) -> int:
                 height = int(source.fetch_status()["height"])
             light_block = source.fetch_light_block(height)
     except (ClientError, BftxError) as error:
-        return _fail(arguments, getattr(error, "code", "error"), str(error))
+        return _fail(arguments, _code_of(error), str(error))
 
     def action(client: Client) -> Any:
         result = _brief(client.ibc_update_client(arguments.client_id, light_block))
