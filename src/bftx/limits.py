@@ -102,12 +102,8 @@ assert grpc_message_bytes_max >= block_txs_bytes_max + txs_per_block_max * 4
 # committed tx/s of the last intake_rate_window_ms (never assumed below
 # intake_rate_floor_tps). Txs the node refuses after checking them (junk) may keep the event
 # loop busy for intake_busy_ms_max of every intake_window_ms; past that every client tx is
-# refused unchecked until the window ends. While the event loop runs its timers more than
-# intake_loop_lag_ms_max late (smoothed, sampled every intake_lag_sample_ms), the node is
-# behind on everything, consensus included: client txs are refused unchecked too.
+# refused unchecked until the window ends.
 intake_queue_ms = 1_000
-intake_loop_lag_ms_max = 100
-intake_lag_sample_ms = 20
 intake_rate_window_ms = 1_000
 intake_rate_floor_tps = 200
 intake_window_ms = 100

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from bftx import codec
-from bftx.api.intake import IntakeControl, LoopLag, intake_for
+from bftx.api.intake import IntakeControl, intake_for
 from bftx.errors import Code
 from bftx.exchange import Side
 from bftx.mempool import Admitted
@@ -204,50 +202,3 @@ def test_a_tx_refused_for_load_is_a_429_with_retry_after(
     )
     assert (batch.status_code, batch.json()["code"]) == (429, "overloaded")
     assert exhausted.refused >= 2
-
-
-def test_while_the_event_loop_runs_late_client_txs_are_refused_unchecked() -> None:
-    clock = Clock()
-    calls: list[bytes] = []
-    lag = [0.0]
-
-    def submit(data: bytes) -> Admitted:
-        calls.append(data)
-        return Admitted(Code.OK, b"h" * 32)
-
-    intake = IntakeControl(
-        submit,
-        lambda: 0,
-        lambda: 0,
-        is_next_nonce=lambda data: data == b"next",
-        clock=clock,
-        loop_lag_s=lambda: lag[0],
-        loop_lag_s_max=0.100,
-    )
-    assert intake.admit(b"next") is not None
-    lag[0] = 0.150  # consensus messages wait as long on this loop: leave it to them
-    assert intake.admit(b"next") is None
-    assert intake.refuse_batch(10)
-    assert intake.refused_lag == 11 and len(calls) == 1
-    lag[0] = 0.0
-    assert intake.admit(b"later") is None, "later nonces wait behind the refused ones"
-    assert intake.admit(b"next") is not None
-    assert intake.readings()["refused_lag"] == 11
-
-
-def test_loop_lag_reads_how_late_a_blocked_loop_ran_its_timer() -> None:
-    lag = LoopLag(interval_s=0.010)
-    for late in (0.2, 0.0, 0.0):
-        lag.observe(late)
-    assert lag.lag_s == pytest.approx(0.025), "smoothed: one late tick halves each tick"
-
-    async def block_then_read() -> float:
-        fresh = LoopLag(interval_s=0.010)
-        fresh.start(asyncio.get_running_loop())
-        await asyncio.sleep(0.05)
-        time.sleep(0.3)  # the loop is stuck: the next tick fires about 0.3 s late
-        await asyncio.sleep(0.001)  # the overdue tick runs first; the one after is 10 ms away
-        fresh.stop()
-        return fresh.lag_s
-
-    assert asyncio.run(block_then_read()) > 0.1

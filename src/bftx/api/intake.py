@@ -21,14 +21,6 @@ nonce (nothing missing before it). Telling that costs a decode
 (cached, and reused when the tx is admitted); a refusal never costs a
 signature check.
 
-The queue is not the only thing that falls behind: when the machine runs out of
-CPU, consensus messages wait on the event loop like everything else, blocks
-take longer than the view timeout, and load alone would start view changes.
-So the event loop's lateness is measured (`LoopLag`: how late a timer every
-`limits.intake_lag_sample_ms` fires, smoothed) and, while it is over
-`limits.intake_loop_lag_ms_max`, client txs are refused unchecked as well,
-which leaves the loop to consensus until it catches up.
-
 Junk (txs the node refuses after paying for them: bad signatures, bad nonces)
 never enters the mempool, so the queue cannot see it. For it a second bound
 stays: the time spent on refused txs may use at most
@@ -44,8 +36,6 @@ a refused tx anywhere (the client resends it).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import weakref
 from collections import deque
@@ -65,36 +55,6 @@ OVERLOADED_MESSAGE = (
 RATE_SAMPLE_INTERVAL_S = 0.1  # the committed count is sampled at most this often
 
 
-class LoopLag:
-    """How late the event loop runs a timer that should fire every ``interval_s``: a direct
-    reading of how far behind the node is on everything it does (exponentially smoothed)."""
-
-    def __init__(self, interval_s: float = limits.intake_lag_sample_ms / 1000) -> None:
-        self.interval_s = interval_s
-        self.lag_s = 0.0
-        self._due = 0.0
-        self._handle: asyncio.TimerHandle | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._handle is None:
-            self._due = loop.time() + self.interval_s
-            self._handle = loop.call_at(self._due, self._tick, loop)
-
-    def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        self.observe(max(0.0, now - self._due))
-        self._due = now + self.interval_s
-        self._handle = loop.call_at(self._due, self._tick, loop)
-
-    def observe(self, late_s: float) -> None:
-        self.lag_s = (self.lag_s + late_s) / 2
-
-
 class IntakeControl:
     """Admits a client tx only while the expected queueing time is within the budget."""
 
@@ -110,8 +70,6 @@ class IntakeControl:
         window_s: float = limits.intake_window_ms / 1000,
         busy_s_max: float = limits.intake_busy_ms_max / 1000,
         clock: Clock = time.perf_counter,
-        loop_lag_s: Callable[[], float] = lambda: 0.0,
-        loop_lag_s_max: float = limits.intake_loop_lag_ms_max / 1000,
     ) -> None:
         self._submit = submit
         self._backlog = backlog
@@ -124,8 +82,6 @@ class IntakeControl:
         self._window_s = window_s
         self._busy_s_max = busy_s_max
         self._clock = clock
-        self._loop_lag_s = loop_lag_s
-        self._loop_lag_s_max = loop_lag_s_max
         now = clock()
         self._samples: deque[tuple[float, int]] = deque([(now, committed())])
         self.drain_tps = rate_floor_tps  # the committed tx/s the backlog bound assumes
@@ -134,19 +90,11 @@ class IntakeControl:
         self._busy_s = 0.0
         self.refused_queue = 0  # refused because the queue was past the budget
         self.refused_junk = 0  # refused because refused txs used up the window's time
-        self.refused_lag = 0  # refused because the event loop ran late
 
     @property
     def refused(self) -> int:
         """Txs refused for load since the start."""
-        return self.refused_queue + self.refused_junk + self.refused_lag
-
-    def _is_behind(self, now: float) -> bool:
-        """Is the event loop running late? Then the refusal holds back later nonces too."""
-        if self._loop_lag_s() < self._loop_lag_s_max:
-            return False
-        self._last_queue_refusal = now
-        return True
+        return self.refused_queue + self.refused_junk
 
     def admit(self, data: bytes) -> Admitted | None:
         """The node's answer, or None to refuse (``overloaded``) without looking at the tx."""
@@ -156,9 +104,6 @@ class IntakeControl:
         if self._backlog() >= self.backlog_max:
             self._last_queue_refusal = now
             self.refused_queue += 1
-            return None
-        if self._is_behind(now):
-            self.refused_lag += 1
             return None
         recently_refused = now - self._last_queue_refusal < 2 * self.queue_budget_s
         if recently_refused and not self._is_next_nonce(data):  # it would wait behind one
@@ -185,14 +130,11 @@ class IntakeControl:
         now = self._clock()
         if now - self._samples[-1][0] >= RATE_SAMPLE_INTERVAL_S:
             self._sample(now)
-        if self._backlog() >= self.backlog_max:
-            self._last_queue_refusal = now
-            self.refused_queue += count
-            return True
-        if self._is_behind(now):
-            self.refused_lag += count
-            return True
-        return False
+        if self._backlog() < self.backlog_max:
+            return False
+        self._last_queue_refusal = now
+        self.refused_queue += count
+        return True
 
     def readings(self) -> dict[str, int]:
         """What the metrics show."""
@@ -202,8 +144,6 @@ class IntakeControl:
             "drain_tps": round(self.drain_tps),
             "refused_queue": self.refused_queue,
             "refused_junk": self.refused_junk,
-            "refused_lag": self.refused_lag,
-            "loop_lag_ms": round(self._loop_lag_s() * 1000),
         }
 
     def expected_wait_s(self) -> float:
@@ -238,21 +178,13 @@ def intake_for(node: Node) -> IntakeControl:
     """The node's one admission control, shared by REST and gRPC submissions."""
     found = _controls.get(node)
     if found is None:
-        lag = LoopLag()
-        with contextlib.suppress(RuntimeError):  # no running loop (a test): no lag is read
-            lag.start(asyncio.get_running_loop())
         found = _controls[node] = IntakeControl(
-            node.submit,
-            node.client_backlog,
-            lambda: node.txs_committed_total,
-            node.is_next_nonce,
-            loop_lag_s=lambda: lag.lag_s,
+            node.submit, node.client_backlog, lambda: node.txs_committed_total, node.is_next_nonce
         )
         node.metrics.add_gauges(
             "bftx_intake",
             "Admission control: the queue (backlog), its bound, the drain rate assumed (tx/s), "
-            "the event loop's lag (ms), and the client txs refused for the queue, for junk and "
-            "for the loop's lag since the start",
+            "and the client txs refused for the queue and for junk since the start",
             "value",
             found.readings,
         )
