@@ -353,7 +353,14 @@ class Cluster:
     def _request(self, index: int, method: str, path: str, body: Any = None) -> httpx.Response:
         url = self.nodes[index].api_url + path
         try:
-            return self._client().request(method, url, json=body)
+            try:
+                return self._client().request(method, url, json=body)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if method != "GET":
+                    raise
+                # A kept-alive connection to the process a restart replaced is reset on its
+                # first use; the pool has dropped it now, so a read goes again once.
+                return self._client().request(method, url, json=body)
         except httpx.TransportError as error:
             raise NodeUnavailable(
                 f"{self.nodes[index].name}: {method} {path}: {error!r}"
