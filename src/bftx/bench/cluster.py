@@ -788,13 +788,13 @@ def _drive(
     start_height = asyncio.run(fetch_height(target.urls[0], target.identity))
     last_check = [0.0]
 
-    def on_tick(_observation: Observation, now: float) -> None:
+    def on_tick(observation: Observation, now: float) -> None:
         if now - last_check[0] >= 1.0:
             last_check[0] = now
             check()
             rss = measure_rss()
             if rss is not None:
-                _observation.node_rss.append((now, rss))
+                observation.node_rss.append((now, rss))
         if progress is None:
             return
         if driver.submitting:

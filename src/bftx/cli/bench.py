@@ -30,7 +30,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ),
     )
     parser.add_argument("--validators", type=int, default=4, help="validators to start (default 4)")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=30.0,
+        help="seconds of load (default 30); from 60 s on, the result has a row per minute "
+        "(latency of the txs submitted in it, node memory at its end): a soak",
+    )
     parser.add_argument(
         "--rate", type=float, default=2_500.0, help="target tx/s, open loop (default 2500)"
     )
