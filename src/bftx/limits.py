@@ -184,6 +184,11 @@ gossip_batch_bytes_max = 1_048_576
 gossip_flush_interval_ms = 10
 gossip_item_bytes_max = 65_536
 gossip_seen_hashes_max = 262_144  # two generations of half this size each
+# Txs gossiped in wait in a queue and are admitted in slices of the event loop, so that
+# consensus messages are never behind a peer's batch; past this many waiting, a new batch
+# is dropped (its sender still holds the txs and hands them again when the link comes back).
+gossip_backlog_txs_max = mempool_txs_max
+gossip_slice_ms = 5  # admission of gossiped txs yields the loop after this long
 
 assert frame_bytes_max >= consensus_message_bytes_max + 65_536
 assert frame_bytes_max >= block_bytes_max + 65_536

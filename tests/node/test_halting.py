@@ -39,6 +39,7 @@ def run_single_validator(
         await node.start()
         try:
             scenario(node)
+            await asyncio.sleep(0)  # what the scenario queued (gossiped txs) runs first
             for nonce in range(3):
                 body = PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 4_500_000, 1, 0)
                 if not node.halted:

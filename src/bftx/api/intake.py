@@ -3,7 +3,8 @@
 A node accepts a client tx only if it can expect to commit it within
 `limits.intake_queue_ms` of queueing. The queue is the txs the mempool has
 handed to consensus and not seen committed yet, whichever validator received
-them (gossip brings them all here); txs waiting for an earlier nonce of their
+them (gossip brings them all here), and the gossiped txs not admitted yet
+(`Node.client_backlog`); txs waiting for an earlier nonce of their
 account are not in it, since nothing can commit them before it. How
 fast it drains is the committed tx/s the chain showed over the last
 `limits.intake_rate_window_ms` (never taken below `limits.intake_rate_floor_tps`,

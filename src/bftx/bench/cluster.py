@@ -105,6 +105,7 @@ class Observation:
     node_cpu_s: float | None = None  # CPU the node processes used meanwhile (local clusters)
     node_rss: list[tuple[float, int]] = field(default_factory=list)  # (at, bytes), once a second
     generator_cpu_s: float = 0.0  # CPU this process used to submit and follow
+    view_changes: int | None = None  # views the first validator installed during the run
 
 
 # --- the signature-verification ceiling --------------------------------------------
@@ -248,8 +249,13 @@ async def fetch_nonces(
 
 
 async def fetch_height(url: str, identity: KeyPair | None = None) -> int:
+    return (await fetch_height_and_view(url, identity))[0]
+
+
+async def fetch_height_and_view(url: str, identity: KeyPair | None = None) -> tuple[int, int]:
     async with http_client(identity, timeout=5.0) as client:
-        return int((await client.get(f"{url}/v1/status")).json()["height"])
+        status = (await client.get(f"{url}/v1/status")).json()
+        return int(status["height"]), int(status["view"] or 0)
 
 
 # --- driving the load and following the chain ------------------------------------------
@@ -556,6 +562,7 @@ def summarize(
         if observation.node_rss
         else None,
         "minutes": compute_minutes(observation),
+        "view_changes": observation.view_changes,
     }
 
 
@@ -785,7 +792,7 @@ def _drive(
     if progress is not None:
         progress("signing", 0, 1, 0, 0)
     load = sign_load(target, count, settings.seed)
-    start_height = asyncio.run(fetch_height(target.urls[0], target.identity))
+    start_height, start_view = asyncio.run(fetch_height_and_view(target.urls[0], target.identity))
     last_check = [0.0]
 
     def on_tick(observation: Observation, now: float) -> None:
@@ -812,4 +819,7 @@ def _drive(
             )
 
     driver = Driver(target, load, settings, start_height, on_tick)
-    return asyncio.run(driver.run())
+    observation = asyncio.run(driver.run())
+    _height, end_view = asyncio.run(fetch_height_and_view(target.urls[0], target.identity))
+    observation.view_changes = end_view - start_view
+    return observation

@@ -157,6 +157,14 @@ class Replica:
         self.pending_txs: dict[bytes, PendingTx] = {}
         self.committed_tx_hashes: dict[bytes, None] = {}
         self.in_flight_tx_hashes: set[bytes] = set()
+        # Pending txs in no block this replica accepted in this view, oldest first (hash ->
+        # when admitted): the censorship clock runs on these. A proposed tx that is slow to
+        # commit is the stall timer's business, not a sign the primary passed it over.
+        self.unproposed_txs: dict[bytes, int] = {}
+        # The oldest of them and since when it has been the oldest: a primary proposing in
+        # arrival order keeps moving it on, however long the queue; one that passes a tx over
+        # leaves it there, and the censorship clock runs from then.
+        self.unproposed_head: tuple[bytes, int] | None = None
 
         self.next_seq = 1
         self.view_started_ms = 0
@@ -252,6 +260,7 @@ class Replica:
             self.stats["txs_rejected"] += 1
         else:
             self.pending_txs[tx_hash] = PendingTx(tx, now)
+            self.unproposed_txs[tx_hash] = now
             return True
         return False
 
@@ -370,6 +379,7 @@ class Replica:
         return compute_view_timeout_ms(self.config, self.failed_view_changes)
 
     def _arm_timers(self, now: int) -> None:
+        self._note_unproposed_head(now)
         if self._compute_timer_inputs() == self._armed_for:
             return  # nothing a deadline depends on changed since the last arming
         if self.status is Status.NORMAL:
@@ -413,10 +423,28 @@ class Replica:
             self.config.tx_backlog_timeout_ms,
         )
 
+    def _note_unproposed_head(self, now: int) -> None:
+        head = next(iter(self.unproposed_txs), None)
+        if head is None:
+            self.unproposed_head = None
+        elif self.unproposed_head is None or self.unproposed_head[0] != head:
+            self.unproposed_head = (head, now)
+
     def _oldest_pending_ms(self) -> int | None:
-        for pending in self.pending_txs.values():
-            return pending.admitted_ms
-        return None
+        """Since when the oldest pending tx that no block accepted in this view carries has
+        waited as the oldest (as noted by `_note_unproposed_head`), or since it arrived."""
+        head = self.unproposed_head
+        admitted_ms = None if head is None else self.unproposed_txs.get(head[0])
+        return None if head is None or admitted_ms is None else max(admitted_ms, head[1])
+
+    def _mark_unproposed_again(self) -> None:
+        """Every pending tx outside the in-flight set counts as unproposed (in arrival order)."""
+        in_flight = self.in_flight_tx_hashes
+        self.unproposed_txs = {
+            tx_hash: pending.admitted_ms
+            for tx_hash, pending in self.pending_txs.items()
+            if tx_hash not in in_flight
+        }
 
     # --- the only transitions of view, status and last_executed -------------------------
 
@@ -584,6 +612,7 @@ class Replica:
         used = [h for h, p in self.pending_txs.items() if self.application.is_tx_used(p.tx)]
         for tx_hash in used:
             del self.pending_txs[tx_hash]
+            self.unproposed_txs.pop(tx_hash, None)
         self.stats["txs_purged"] += len(used)
 
     def _accept(self, slot: Slot, view: int, block: Block, now: int) -> None:
@@ -600,7 +629,9 @@ class Replica:
         slot.accepted[view] = digest
         slot.blocks[digest] = block
         for tx in block.txs:
-            self.in_flight_tx_hashes.add(crypto.sha256(tx))
+            tx_hash = crypto.sha256(tx)
+            self.in_flight_tx_hashes.add(tx_hash)
+            self.unproposed_txs.pop(tx_hash, None)
         self._emit(Broadcast(prepare))
         self._record_vote(slot, prepare, prepare.body)
         self._try_advance(slot, now)
@@ -690,6 +721,20 @@ class Replica:
         while (next_block := self.committed.get(self.last_executed + 1)) is not None:
             self._execute(next_block, now)
 
+    def _release_passed_over_proposal(self, height: int, committed_digest: bytes) -> None:
+        """The block this replica accepted at ``height`` in this view lost to another (an
+        equivocating primary): its txs are in flight no more, and count as unproposed again."""
+        slot = self.slots.get(height)
+        accepted = None if slot is None else slot.accepted.get(self.view)
+        if slot is None or accepted is None or accepted == committed_digest:
+            return
+        lost = slot.blocks.get(accepted)
+        if lost is None:
+            return
+        for tx in lost.txs:
+            self.in_flight_tx_hashes.discard(crypto.sha256(tx))
+        self._mark_unproposed_again()
+
     def _execute(self, certified: CertifiedBlock, now: int) -> None:
         block = certified.block
         height = block.height
@@ -709,9 +754,11 @@ class Replica:
             # (every fetch reply carries the responder's) instead of following by certificates.
             signers = sorted(share.signer for share in certified.certificate.shares)
             self._request_fetch(now, signers)
+        self._release_passed_over_proposal(height, block.digest)
         for tx in block.txs:
             tx_hash = crypto.sha256(tx)
             self.pending_txs.pop(tx_hash, None)
+            self.unproposed_txs.pop(tx_hash, None)
             self.in_flight_tx_hashes.discard(tx_hash)
             self.committed_tx_hashes[tx_hash] = None
         while len(self.committed_tx_hashes) > limits.pending_txs_max:
@@ -853,6 +900,7 @@ class Replica:
     def _on_progress_deadline(self, now: int) -> None:
         if self.status is Status.NORMAL:
             self._purge_used_txs()
+            self._note_unproposed_head(now)
             stalled = now - max(self.last_progress_ms, self.view_started_ms)
             oldest = self._oldest_pending_ms()
             censored = (
@@ -1051,6 +1099,7 @@ class Replica:
         self.new_view_message = message
         self.view_started_ms = now
         self.in_flight_tx_hashes = set()
+        self._mark_unproposed_again()
         self.view_changes = {t: c for t, c in self.view_changes.items() if t > body.view}
         self.suspicions = {v: s for v, s in self.suspicions.items() if v >= body.view}
         self.suspected_ms = None

@@ -42,6 +42,16 @@ class NodeMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.gossip_backlog = Gauge(
+            "bftx_gossip_backlog_txs",
+            "Gossiped txs waiting to be admitted (a slice of the event loop at a time)",
+            registry=self.registry,
+        )
+        self.gossip_batches_dropped = Counter(
+            "bftx_gossip_batches_dropped",
+            "Gossiped tx batches dropped because the backlog was full",
+            registry=self.registry,
+        )
         self.halted = Gauge(
             "bftx_halted", "1 once the node halted (see /v1/health for why)", registry=self.registry
         )

@@ -20,9 +20,10 @@ import asyncio
 import gc
 import logging
 import sqlite3
+import time
 import traceback
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,6 +274,8 @@ class Node:
         self.client_backlog_txs_max = limits.client_backlog_txs_max
         self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
+        self._gossip_backlog: deque[tuple[bytes, bytes]] = deque()  # (tx, the peer it came from)
+        self._gossip_draining = False
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
         self.halted: str | None = None
@@ -467,9 +470,11 @@ class Node:
             self.gossip.flush()
 
     def client_backlog(self) -> int:
-        """Txs handed to consensus and not committed yet: the queue a new client tx joins.
-        (Txs waiting for an earlier nonce of their account are not in it: nothing commits them.)"""
-        return self.mempool.released if self.mempool is not None else 0
+        """Txs handed to consensus and not committed yet, and gossiped txs not yet admitted: the
+        queue a new client tx joins. (Txs waiting for an earlier nonce of their account are not
+        in it: nothing commits them.)"""
+        released = self.mempool.released if self.mempool is not None else 0
+        return released + len(self._gossip_backlog)
 
     def is_next_nonce(self, data: bytes) -> bool:
         """Is this client tx its account's next nonce, counting the txs the mempool holds?
@@ -742,6 +747,7 @@ class Node:
         self.metrics.txs_committed.inc(len(block.txs))
         self.txs_committed_total += len(block.txs)
         self.metrics.mempool_txs.set(len(self.mempool))
+        self.metrics.gossip_backlog.set(len(self._gossip_backlog))
 
     def _on_state_restored(self, restored: StateRestored) -> None:
         """State transfer replaced the state: save it as a snapshot so a restart resumes from it,
@@ -831,10 +837,47 @@ class Node:
                     "malformed tx batch dropped", extra={"peer": self._member_name(message.peer)}
                 )
                 return
-            for data in txs:
-                self.submit(data, origin=message.peer)
+            self._queue_gossip(txs, message.peer)
         elif message.channel == SYNC_CHANNEL:
             self._on_sync(message)
+
+    def _queue_gossip(self, txs: Sequence[bytes], peer: bytes) -> None:
+        """Queue gossiped txs for admission in slices of the loop (`_drain_gossip`).
+
+        Admitting a batch costs a signature check per tx; done inline it held every consensus
+        message behind it (on the same link and on the loop), and under load blocks fell
+        past the view timeout. A queue past `limits.gossip_backlog_txs_max` drops the batch.
+        """
+        if len(self._gossip_backlog) + len(txs) > limits.gossip_backlog_txs_max:
+            self.metrics.gossip_batches_dropped.inc()
+            logger.warning(
+                "gossip backlog full: tx batch dropped",
+                extra={"peer": self._member_name(peer), "txs": len(txs)},
+            )
+            return
+        self._gossip_backlog.extend((data, peer) for data in txs)
+        if self._gossip_draining:
+            return
+        self._gossip_draining = True
+        try:
+            asyncio.get_running_loop().call_soon(self._drain_gossip)
+        except RuntimeError:  # outside the loop (tests): admit at once
+            self._drain_gossip()
+
+    def _drain_gossip(self) -> None:
+        """Admit queued gossip for at most `limits.gossip_slice_ms`, then let the loop run."""
+        backlog = self._gossip_backlog
+        deadline = time.perf_counter() + limits.gossip_slice_ms / 1000
+        while backlog and not self.halted:
+            data, peer = backlog.popleft()
+            self.submit(data, origin=peer)
+            if time.perf_counter() >= deadline:
+                break
+        if backlog and not self.halted:
+            asyncio.get_running_loop().call_soon(self._drain_gossip)
+        else:
+            backlog.clear()
+            self._gossip_draining = False
 
     def _on_consensus_bytes(self, payload: bytes, peer: bytes) -> None:
         """Hand a consensus message to the replica, decoding a large one once per distinct bytes.
