@@ -38,7 +38,7 @@ def test_seed_sweep_seven_nodes_two_byzantine(first: int) -> None:
 CATCHING_SEEDS = {
     "weak-quorum": [0, 1],
     "skip-signature-check": [14, 16],
-    "forget-votes": [1, 25, 33],
+    "forget-votes": [1, 25, 31],
     "send-before-persist": [0, 1],
 }
 

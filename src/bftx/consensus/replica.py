@@ -854,6 +854,12 @@ class Replica:
             block = self._build_block(seq, now)
             if not block.txs and not self._is_heartbeat_due(now):
                 return  # an idle chain only proposes empty blocks as liveness heartbeats
+            if seq > self.last_executed + 1 and len(block.txs) < self.config.txs_per_block_max:
+                # A block of ours is in flight: under load let the next one fill meanwhile, so
+                # each block's fixed cost (votes, journal syncs, state root, a checkpoint every
+                # few blocks) covers more txs. Below saturation the last block executed before
+                # the next proposal falls due, and nothing waits.
+                return
             existing = self._sign_once(
                 (PRE_PREPARE_KEY, self.view, seq), PrePrepare(self.view, seq, block)
             )
