@@ -180,7 +180,11 @@ def intake_for(node: Node) -> IntakeControl:
     found = _controls.get(node)
     if found is None:
         found = _controls[node] = IntakeControl(
-            node.submit, node.client_backlog, lambda: node.txs_committed_total, node.is_next_nonce
+            node.submit,
+            node.client_backlog,
+            lambda: node.txs_committed_total,
+            node.is_next_nonce,
+            queue_budget_s=node.config.intake_queue_ms / 1000,
         )
         node.metrics.add_gauges(
             "bftx_intake",

@@ -397,9 +397,10 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
     async def submit(request: SubmitRequest) -> Admission:
-        admission = _admit(node, intake_for(node), _decode_tx_text(request.tx), refused)
+        intake = intake_for(node)
+        admission = _admit(node, intake, _decode_tx_text(request.tx), refused)
         if admission.code in _LOAD_CODES:
-            raise _overloaded(admission.message)
+            raise _overloaded(admission.message, intake)
         await _hand_to_peers(node, admission.accepted)
         return admission
 
@@ -415,7 +416,7 @@ def create_app(node: Node) -> FastAPI:
         intake = intake_for(node)
         _refuse_if_halted(node)
         if txs and intake.refuse_batch(len(txs)):
-            raise _overloaded(OVERLOADED_MESSAGE)
+            raise _overloaded(OVERLOADED_MESSAGE, intake)
         results: list[Admission] = []
         for first in range(0, len(txs), limits.intake_chunk_txs):
             if first:
@@ -423,7 +424,7 @@ def create_app(node: Node) -> FastAPI:
             chunk = txs[first : first + limits.intake_chunk_txs]
             results += [_admit(node, intake, data, refused) for data in chunk]
         if results and all(result.code in _LOAD_CODES for result in results):
-            raise _overloaded(results[0].message)
+            raise _overloaded(results[0].message, intake)
         accepted = sum(1 for r in results if r.accepted)
         await _hand_to_peers(node, accepted > 0)
         return BatchAdmission(results=results, accepted=accepted)
@@ -727,8 +728,8 @@ async def _hand_to_peers(node: Node, any_accepted: bool) -> None:
         await asyncio.sleep(0)
 
 
-def _overloaded(message: str) -> ApiProblem:
-    return ApiProblem(429, OVERLOADED, message, {"Retry-After": "1"})
+def _overloaded(message: str, intake: IntakeControl) -> ApiProblem:
+    return ApiProblem(429, OVERLOADED, message, {"Retry-After": str(intake.retry_after_s())})
 
 
 def _refuse_if_halted(node: Node) -> None:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bftx import crypto
+from bftx import crypto, limits
 from bftx.errors import ConfigError
 
 MODES = ("validator", "follower")
+INTAKE_QUEUE_MS_MIN = 100  # below a block interval nothing could be admitted under load
+INTAKE_QUEUE_MS_MAX = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ class NodeConfig:
     log_level: str = "info"
     batch_delay_ms: int = 5
     grpc_port: int | None = None  # [api] grpc_port: serve gRPC there too (off when absent)
+    # [api] intake_queue_ms: a client tx is refused (overloaded) when the queue is past this
+    # much committing time (bftx.api.intake)
+    intake_queue_ms: int = limits.intake_queue_ms
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +108,14 @@ def parse_config(home: Path, document: dict[str, Any], where: str) -> NodeConfig
         log_level=log_level,
         batch_delay_ms=_integer(document, "batch_delay_ms", where, 0, 1_000, default=5),
         grpc_port=_port(api, "grpc_port", f"{where} [api]") if "grpc_port" in api else None,
+        intake_queue_ms=_integer(
+            api,
+            "intake_queue_ms",
+            f"{where} [api]",
+            INTAKE_QUEUE_MS_MIN,
+            INTAKE_QUEUE_MS_MAX,
+            default=limits.intake_queue_ms,
+        ),
     )
 
 
@@ -129,6 +142,7 @@ def render_config(config: NodeConfig) -> str:
         f'host = "{config.api_host}"',
         f"port = {config.api_port}",
         *([f"grpc_port = {config.grpc_port}"] if config.grpc_port is not None else []),
+        f"intake_queue_ms = {config.intake_queue_ms}",
         "",
         "[metrics]",
         f'host = "{config.metrics_host}"',
