@@ -57,21 +57,23 @@ def test_a_gossiped_batch_is_admitted_over_loop_turns_and_counts_as_backlog(
     assert pooled + node.txs_committed_total == 40
 
 
-def test_a_full_gossip_queue_drops_the_batch(
+def test_a_peer_past_its_share_of_the_gossip_queue_has_its_batch_dropped_not_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     testnet = create_testnet(tmp_path / "testnet", validators=1, traders=1)
     config = load_config(testnet.nodes[0].home)
     node = Node(config, Genesis.load(config.genesis_file), load_key(config.key_file))
-    monkeypatch.setattr(limits, "gossip_backlog_txs_max", 3)
+    monkeypatch.setattr(limits, "gossip_backlog_txs_max", 4)  # one validator: a share of 4
 
     async def run() -> tuple[int, float]:
         await node.start()
         try:
-            peer = node.validators.public_keys[0]
-            node._on_network_message(Message(peer, TX_GOSSIP_CHANNEL, encode_batch([b"a"] * 4)))
+            flooder, other = b"f" * 32, b"o" * 32
+            node._on_network_message(Message(flooder, TX_GOSSIP_CHANNEL, encode_batch([b"a"] * 4)))
+            node._on_network_message(Message(flooder, TX_GOSSIP_CHANNEL, encode_batch([b"b"])))
+            node._on_network_message(Message(other, TX_GOSSIP_CHANNEL, encode_batch([b"c"] * 4)))
             return len(node._gossip_backlog), node.metrics.gossip_batches_dropped._value.get()
         finally:
             await node.stop()
 
-    assert asyncio.run(run()) == (0, 1)
+    assert asyncio.run(run()) == (8, 1)  # the flooder's second batch only

@@ -92,6 +92,7 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
+GOSSIP_DROP_LOG_INTERVAL_S = 10.0
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -275,7 +276,9 @@ class Node:
         self.executor = OutputExecutor(_NodePorts(self))
         self._sync_scheduled = False
         self._gossip_backlog: deque[tuple[bytes, bytes]] = deque()  # (tx, the peer it came from)
+        self._gossip_queued: dict[bytes, int] = {}  # per peer, its txs in the backlog
         self._gossip_draining = False
+        self._gossip_drop_logged_s = -1e9
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
         self.halted: str | None = None
@@ -846,15 +849,21 @@ class Node:
 
         Admitting a batch costs a signature check per tx; done inline it held every consensus
         message behind it (on the same link and on the loop), and under load blocks fell
-        past the view timeout. A queue past `limits.gossip_backlog_txs_max` drops the batch.
+        past the view timeout. Each peer may fill its share of `limits.gossip_backlog_txs_max`
+        (so a flooding peer cannot crowd out the others); past it, its batch is dropped.
         """
-        if len(self._gossip_backlog) + len(txs) > limits.gossip_backlog_txs_max:
+        queued = self._gossip_queued.get(peer, 0)
+        if queued + len(txs) > limits.gossip_backlog_txs_max // self.validators.size:
             self.metrics.gossip_batches_dropped.inc()
-            logger.warning(
-                "gossip backlog full: tx batch dropped",
-                extra={"peer": self._member_name(peer), "txs": len(txs)},
-            )
+            now = time.monotonic()
+            if now - self._gossip_drop_logged_s >= GOSSIP_DROP_LOG_INTERVAL_S:
+                self._gossip_drop_logged_s = now
+                logger.warning(
+                    "gossip backlog full: tx batch dropped (logged at most every 10 s)",
+                    extra={"peer": self._member_name(peer), "txs": len(txs), "queued": queued},
+                )
             return
+        self._gossip_queued[peer] = queued + len(txs)
         self._gossip_backlog.extend((data, peer) for data in txs)
         if self._gossip_draining:
             return
@@ -868,8 +877,10 @@ class Node:
         """Admit queued gossip for at most `limits.gossip_slice_ms`, then let the loop run."""
         backlog = self._gossip_backlog
         deadline = time.perf_counter() + limits.gossip_slice_ms / 1000
+        queued = self._gossip_queued
         while backlog and not self.halted:
             data, peer = backlog.popleft()
+            queued[peer] -= 1
             self.submit(data, origin=peer)
             if time.perf_counter() >= deadline:
                 break
@@ -877,6 +888,7 @@ class Node:
             asyncio.get_running_loop().call_soon(self._drain_gossip)
         else:
             backlog.clear()
+            queued.clear()
             self._gossip_draining = False
 
     def _on_consensus_bytes(self, payload: bytes, peer: bytes) -> None:
