@@ -11,7 +11,7 @@ import pytest
 
 from bftx import limits
 from bftx.chain import Genesis
-from bftx.crypto import load_key
+from bftx.crypto import KeyPair, load_key
 from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.config import load_config
 from bftx.node.runtime import TX_GOSSIP_CHANNEL, Node
@@ -22,13 +22,18 @@ from bftx.p2p.network import Message
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_a_gossiped_batch_is_admitted_over_loop_turns_and_counts_as_backlog(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def single_validator(tmp_path: Path) -> tuple[Node, KeyPair]:
+    """A one-validator node (not started) and its one trader's key."""
     testnet = create_testnet(tmp_path / "testnet", validators=1, traders=1)
     config = load_config(testnet.nodes[0].home)
     node = Node(config, Genesis.load(config.genesis_file), load_key(config.key_file))
-    trader = testnet.accounts["trader000"]
+    return node, testnet.accounts["trader000"]
+
+
+def test_a_gossiped_batch_is_admitted_over_loop_turns_and_counts_as_backlog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, trader = single_validator(tmp_path)
     body = PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 4_500_000, 1, 0)
     txs = [sign_tx(trader, CHAIN_ID, nonce, body) for nonce in range(40)]
     monkeypatch.setattr(limits, "gossip_slice_ms", 0)  # one tx per loop turn
@@ -60,9 +65,7 @@ def test_a_gossiped_batch_is_admitted_over_loop_turns_and_counts_as_backlog(
 def test_a_peer_past_its_share_of_the_gossip_queue_has_its_batch_dropped_not_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    testnet = create_testnet(tmp_path / "testnet", validators=1, traders=1)
-    config = load_config(testnet.nodes[0].home)
-    node = Node(config, Genesis.load(config.genesis_file), load_key(config.key_file))
+    node, _trader = single_validator(tmp_path)
     monkeypatch.setattr(limits, "gossip_backlog_txs_max", 4)  # one validator: a share of 4
 
     async def run() -> tuple[int, float]:
