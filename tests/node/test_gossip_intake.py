@@ -75,7 +75,9 @@ def test_a_peer_past_its_share_of_the_gossip_queue_has_its_batch_dropped_not_the
             node._on_network_message(Message(flooder, TX_GOSSIP_CHANNEL, encode_batch([b"a"] * 4)))
             node._on_network_message(Message(flooder, TX_GOSSIP_CHANNEL, encode_batch([b"b"])))
             node._on_network_message(Message(other, TX_GOSSIP_CHANNEL, encode_batch([b"c"] * 4)))
-            return len(node._gossip_backlog), node.metrics.gossip_batches_dropped._value.get()
+            return len(node._gossip_backlog), node.metrics.registry.get_sample_value(
+                "bftx_gossip_batches_dropped_total"
+            )
         finally:
             await node.stop()
 

@@ -248,10 +248,6 @@ async def fetch_nonces(
     return tuple(nonces)
 
 
-async def fetch_height(url: str, identity: KeyPair | None = None) -> int:
-    return (await fetch_height_and_view(url, identity))[0]
-
-
 async def fetch_height_and_view(url: str, identity: KeyPair | None = None) -> tuple[int, int]:
     async with http_client(identity, timeout=5.0) as client:
         status = (await client.get(f"{url}/v1/status")).json()

@@ -383,7 +383,7 @@ class Replica:
         if self._compute_timer_inputs() == self._armed_for:
             return  # nothing a deadline depends on changed since the last arming
         if self.status is Status.NORMAL:
-            oldest = self._oldest_pending_ms()
+            oldest = self._oldest_unproposed_since_ms()
             deadline = compute_progress_deadline_ms(
                 self.config,
                 self.failed_view_changes,
@@ -408,7 +408,7 @@ class Replica:
             self.last_progress_ms,
             self.view_started_ms,
             self.failed_view_changes,
-            self._oldest_pending_ms(),
+            self._oldest_unproposed_since_ms(),
             self.last_full_block_ms,
             self.suspected_ms,
             tuple(self.timers),
@@ -424,15 +424,16 @@ class Replica:
         )
 
     def _note_unproposed_head(self, now: int) -> None:
+        """Keep `unproposed_head` on the oldest unproposed tx, stamped when it became the oldest."""
         head = next(iter(self.unproposed_txs), None)
         if head is None:
             self.unproposed_head = None
         elif self.unproposed_head is None or self.unproposed_head[0] != head:
             self.unproposed_head = (head, now)
 
-    def _oldest_pending_ms(self) -> int | None:
+    def _oldest_unproposed_since_ms(self) -> int | None:
         """Since when the oldest pending tx that no block accepted in this view carries has
-        waited as the oldest (as noted by `_note_unproposed_head`), or since it arrived."""
+        been the oldest (as noted by `_note_unproposed_head`), or since it arrived if later."""
         head = self.unproposed_head
         admitted_ms = None if head is None else self.unproposed_txs.get(head[0])
         return None if head is None or admitted_ms is None else max(admitted_ms, head[1])
@@ -908,7 +909,7 @@ class Replica:
             self._purge_used_txs()
             self._note_unproposed_head(now)
             stalled = now - max(self.last_progress_ms, self.view_started_ms)
-            oldest = self._oldest_pending_ms()
+            oldest = self._oldest_unproposed_since_ms()
             censored = (
                 oldest is not None
                 and now - self._waiting_since(oldest) >= self.config.tx_proposal_timeout_ms

@@ -92,7 +92,7 @@ SYNC_CHANNEL = 3
 # An idle chain commits an empty block this often (not every block interval): enough for the
 # backups' view timeout, cheap enough not to spin (signatures, fsyncs) with nothing to do.
 IDLE_BLOCK_INTERVAL_MS = limits.view_timeout_ms // 2
-GOSSIP_DROP_LOG_INTERVAL_S = 10.0
+GOSSIP_DROP_LOG_INTERVAL_S = 10.0  # a full gossip queue is logged at most this often
 LARGE_MESSAGE_BYTES = 4_096  # consensus messages from this size on are decoded once per bytes
 DECODED_MESSAGES_MAX = 64  # large decoded consensus messages kept (proposals, view changes)
 
@@ -859,8 +859,13 @@ class Node:
             if now - self._gossip_drop_logged_s >= GOSSIP_DROP_LOG_INTERVAL_S:
                 self._gossip_drop_logged_s = now
                 logger.warning(
-                    "gossip backlog full: tx batch dropped (logged at most every 10 s)",
-                    extra={"peer": self._member_name(peer), "txs": len(txs), "queued": queued},
+                    "gossip backlog full: tx batch dropped (further drops are only counted for a while)",
+                    extra={
+                        "peer": self._member_name(peer),
+                        "txs": len(txs),
+                        "queued": queued,
+                        "quiet_s": GOSSIP_DROP_LOG_INTERVAL_S,
+                    },
                 )
             return
         self._gossip_queued[peer] = queued + len(txs)
