@@ -6,15 +6,18 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bftx.errors import BftxError, Code
+from bftx.store.account_trades import AccountTradeIndex
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x62667478  # "bftx"
 
 # The tx index is keyed by hash only: every index costs a randomly placed page write per tx
 # per block (a second one on (sender, nonce) made block saves 2.4x slower at 100,000 txs).
-# Add one with the query that needs it.
+# Add one with the query that needs it. Trades by account are indexed off the event loop,
+# in a file of their own (`bftx.store.account_trades`).
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE blocks (
@@ -50,12 +53,15 @@ CREATE TABLE trades (
     taker_fee INTEGER NOT NULL,
     PRIMARY KEY (market, trade_id)
 );
-CREATE INDEX trades_by_maker ON trades (maker, trade_id);
-CREATE INDEX trades_by_taker ON trades (taker, trade_id);
 CREATE TABLE snapshots (height INTEGER PRIMARY KEY, state_root BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE journal (position INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
 """
 
+
+_TRADE_COLUMNS = (
+    "market, trade_id, height, timestamp_ms, price_ticks, quantity_lots, taker_side,"
+    " maker, maker_nonce, taker, taker_nonce, maker_fee, taker_fee"
+)
 
 # A tx can appear in more than one block (a faulty primary may propose it again).
 # Its index entry is the block where it executed; an entry is replaced only when
@@ -87,8 +93,8 @@ class StoredBlock:
     result: bytes  # its execution results, encoded
 
 
-@dataclass(frozen=True, slots=True)
-class TxRow:
+# Rows are named tuples: built once per tx and trade, handed to SQLite as they are.
+class TxRow(NamedTuple):
     tx_hash: bytes
     height: int
     position: int  # index in the canonical execution order
@@ -97,8 +103,7 @@ class TxRow:
     nonce: int
 
 
-@dataclass(frozen=True, slots=True)
-class TradeRow:
+class TradeRow(NamedTuple):
     market: str
     trade_id: int
     height: int
@@ -118,6 +123,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._connection = connection
         self.path = path
+        self.account_trades: AccountTradeIndex | None = None
 
     @staticmethod
     def open(path: Path, chain_id: str, genesis_hash: bytes) -> Store:
@@ -130,6 +136,11 @@ class Store:
             connection.execute("PRAGMA foreign_keys=ON")
             store = Store(connection, path)
             store._prepare(chain_id, genesis_hash)
+            store.account_trades = AccountTradeIndex.open(
+                path,
+                path.with_suffix(".account-trades" + path.suffix),
+                chain_id.encode() + b"\0" + genesis_hash,
+            )
         except sqlite3.DatabaseError as error:
             raise StoreError(
                 f"{path}: the database cannot be used ({error}); restore it or start afresh"
@@ -157,7 +168,7 @@ class Store:
             return
         if application_id != APPLICATION_ID:
             raise StoreError(f"{self.path}: not a bftx store")
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION):
             raise StoreError(
                 f"{self.path}: schema version {version}, this bftx reads {SCHEMA_VERSION}"
             )
@@ -167,8 +178,20 @@ class Store:
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("chain_id") != chain_id.encode() or meta.get("genesis_hash") != genesis_hash:
             raise StoreError(f"{self.path}: this store belongs to another chain or genesis")
+        if version == 1:
+            # Version 2 moved the trade indexes by maker and by taker to the account trade index.
+            connection.executescript(
+                "BEGIN IMMEDIATE;\n"
+                "DROP INDEX IF EXISTS trades_by_maker;\n"
+                "DROP INDEX IF EXISTS trades_by_taker;\n"
+                f"PRAGMA user_version={SCHEMA_VERSION};\n"
+                "COMMIT;"
+            )
 
     def close(self) -> None:
+        if self.account_trades is not None:
+            self.account_trades.close()
+            self.account_trades = None
         self._connection.close()
 
     # --- blocks -----------------------------------------------------------------------
@@ -199,30 +222,9 @@ class Store:
                     block.result,
                 ),
             )
+            connection.executemany(_SAVE_TX, txs)
             connection.executemany(
-                _SAVE_TX,
-                [(t.tx_hash, t.height, t.position, t.code, t.sender, t.nonce) for t in txs],
-            )
-            connection.executemany(
-                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        t.market,
-                        t.trade_id,
-                        t.height,
-                        t.timestamp_ms,
-                        t.price_ticks,
-                        t.quantity_lots,
-                        t.taker_side,
-                        t.maker,
-                        t.maker_nonce,
-                        t.taker,
-                        t.taker_nonce,
-                        t.maker_fee,
-                        t.taker_fee,
-                    )
-                    for t in trades
-                ],
+                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", trades
             )
 
     def latest_height(self) -> int:
@@ -275,22 +277,29 @@ class Store:
 
     def trades(self, market: str, limit: int, account: bytes | None = None) -> list[TradeRow]:
         """The newest trades of ``market`` (of ``account``, as maker or taker, when given)."""
-        columns = (
-            "market, trade_id, height, timestamp_ms, price_ticks, quantity_lots, taker_side,"
-            " maker, maker_nonce, taker, taker_nonce, maker_fee, taker_fee"
-        )
         if account is None:
             rows = self._connection.execute(
-                f"SELECT {columns} FROM trades WHERE market = ? ORDER BY trade_id DESC LIMIT ?",
+                f"SELECT {_TRADE_COLUMNS} FROM trades WHERE market = ? ORDER BY trade_id DESC LIMIT ?",
                 (market, limit),
             )
-        else:
-            rows = self._connection.execute(
-                f"SELECT {columns} FROM trades WHERE market = ? AND (maker = ? OR taker = ?)"
-                " ORDER BY trade_id DESC LIMIT ?",
-                (market, account, account, limit),
+            return [TradeRow(*row) for row in rows]
+        # The index up to its watermark, and the trades committed since, which it may lack.
+        assert self.account_trades is not None, "the store is closed"
+        watermark, indexed = self.account_trades.find(account, market, limit)
+        recent = self._connection.execute(
+            "SELECT trade_id FROM trades WHERE rowid > ? AND market = ? AND (maker = ? OR taker = ?)",
+            (watermark, market, account, account),
+        )
+        ids = sorted({*indexed, *(trade_id for (trade_id,) in recent)}, reverse=True)[:limit]
+        found = {
+            row[1]: TradeRow(*row)
+            for row in self._connection.execute(
+                f"SELECT {_TRADE_COLUMNS} FROM trades WHERE market = ?"
+                f" AND trade_id IN ({', '.join('?' * len(ids))})",
+                (market, *ids),
             )
-        return [TradeRow(*row) for row in rows]
+        }
+        return [found[trade_id] for trade_id in ids]
 
     # --- snapshots --------------------------------------------------------------------
 

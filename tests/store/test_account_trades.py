@@ -1,0 +1,203 @@
+"""Trades by account: the index kept off the event loop never changes an answer.
+
+The indexing thread is held idle here (its interval set to an hour), so each
+test decides when the index catches up and can check the answers on both
+sides of the watermark.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bftx.store import Store, StoredBlock, TradeRow, account_trades
+
+GENESIS_HASH = b"\x11" * 32
+ACCOUNTS = [bytes([n]) * 20 for n in range(6)]
+
+
+@pytest.fixture(autouse=True)
+def idle_indexer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(account_trades, "_INTERVAL_S", 3600.0)
+
+
+def block(height: int) -> StoredBlock:
+    return StoredBlock(height, bytes([height]) * 32, b"\x22" * 32, height, b"b", b"c", b"r")
+
+
+def random_trades(rng: random.Random, height: int, first_id: int, count: int) -> list[TradeRow]:
+    return [
+        TradeRow(
+            rng.choice(["BTC/USD", "ETH/USD"]),
+            first_id + n,
+            height,
+            height,
+            100,
+            1,
+            0,
+            rng.choice(ACCOUNTS),
+            0,
+            rng.choice(ACCOUNTS),
+            0,
+            0,
+            0,
+        )
+        for n in range(count)
+    ]
+
+
+def expected(saved: list[TradeRow], market: str, account: bytes, limit: int) -> list[TradeRow]:
+    mine = [t for t in saved if t.market == market and account in (t.maker, t.taker)]
+    return sorted(mine, key=lambda t: t.trade_id, reverse=True)[:limit]
+
+
+def answers_match(store: Store, saved: list[TradeRow]) -> bool:
+    return all(
+        store.trades(market, limit, account=account) == expected(saved, market, account, limit)
+        for market in ("BTC/USD", "ETH/USD")
+        for account in [*ACCOUNTS, b"\xee" * 20]
+        for limit in (1, 3, 1000)
+    )
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Iterator[tuple[Store, list[TradeRow], random.Random]]:
+    rng = random.Random(7)
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
+    trades: list[TradeRow] = []
+    for height in range(1, 11):
+        batch = random_trades(rng, height, len(trades) + 1, 20)
+        store.save_block(block(height), [], batch)
+        trades.extend(batch)
+    yield store, trades, rng
+    store.close()
+
+
+def test_answers_are_whole_before_during_and_after_indexing(
+    saved: tuple[Store, list[TradeRow], random.Random],
+) -> None:
+    store, trades, rng = saved
+    index = store.account_trades
+    assert index is not None
+    assert index.find(ACCOUNTS[0], "BTC/USD", 1000) == (0, [])  # nothing indexed yet
+    assert answers_match(store, trades)  # all from the scan past the watermark
+    watermark = index.catch_up()
+    assert watermark == len(trades)
+    assert answers_match(store, trades)  # all from the index
+    more = random_trades(rng, 11, len(trades) + 1, 20)
+    store.save_block(block(11), [], more)
+    trades.extend(more)
+    assert answers_match(store, trades)  # both
+    assert index.catch_up() == len(trades)
+    assert answers_match(store, trades)
+
+
+def test_the_scan_past_the_watermark_is_what_makes_a_lagging_index_complete(
+    saved: tuple[Store, list[TradeRow], random.Random], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above fails for a store that reads the index alone."""
+    store, trades, _ = saved
+    index = store.account_trades
+    assert index is not None
+    monkeypatch.setattr(index, "find", lambda account, market, limit: (10**9, []))
+    assert not answers_match(store, trades)
+
+
+def test_a_restart_indexes_what_the_last_run_did_not(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    path = tmp_path / "node.db"
+    store = Store.open(path, "chain", GENESIS_HASH)
+    trades = random_trades(rng, 1, 1, 30)
+    store.save_block(block(1), [], trades)
+    assert store.account_trades is not None and store.account_trades.catch_up() == 30
+    more = random_trades(rng, 2, 31, 30)
+    store.save_block(block(2), [], more)  # not indexed when the node stops
+    trades.extend(more)
+    store.close()
+    store = Store.open(path, "chain", GENESIS_HASH)
+    assert answers_match(store, trades)
+    assert store.account_trades is not None and store.account_trades.catch_up() == 60
+    assert answers_match(store, trades)
+    store.close()
+
+
+def test_an_index_of_another_store_is_rebuilt(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    path = tmp_path / "node.db"
+    store = Store.open(path, "chain", GENESIS_HASH)
+    store.save_block(block(1), [], random_trades(rng, 1, 1, 40))
+    assert store.account_trades is not None and store.account_trades.catch_up() == 40
+    store.close()
+    # The store is started afresh (same chain) and the old index file is left behind: its
+    # watermark points at a rowid whose trade is now another.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = Store.open(path, "chain", GENESIS_HASH)
+    trades = random_trades(rng, 1, 1000, 50)
+    store.save_block(block(1), [], trades)
+    store.close()
+    store = Store.open(path, "chain", GENESIS_HASH)
+    assert store.account_trades is not None
+    assert store.account_trades.find(ACCOUNTS[0], "BTC/USD", 10)[0] == 0
+    assert answers_match(store, trades)
+    store.account_trades.catch_up()
+    assert answers_match(store, trades)
+    store.close()
+
+
+def test_a_damaged_index_file_is_rebuilt_and_the_store_opens(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    path = tmp_path / "node.db"
+    store = Store.open(path, "chain", GENESIS_HASH)
+    trades = random_trades(rng, 1, 1, 25)
+    store.save_block(block(1), [], trades)
+    assert store.account_trades is not None
+    index_path = store.account_trades.path
+    store.close()
+    index_path.write_bytes(b"not a database" * 500)
+    store = Store.open(path, "chain", GENESIS_HASH)
+    assert answers_match(store, trades)
+    assert store.account_trades is not None and store.account_trades.catch_up() == 25
+    assert answers_match(store, trades)
+    store.close()
+
+
+def test_a_version_1_store_drops_its_trade_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    store = Store.open(path, "chain", GENESIS_HASH)
+    store.close()
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE INDEX trades_by_maker ON trades (maker, trade_id)")
+    connection.execute("CREATE INDEX trades_by_taker ON trades (taker, trade_id)")
+    connection.execute("PRAGMA user_version=1")
+    connection.commit()
+    connection.close()
+    store = Store.open(path, "chain", GENESIS_HASH)
+    store.close()
+    connection = sqlite3.connect(path)
+    indexes = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'trades_by_%'"
+    ).fetchall()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    connection.close()
+    assert indexes == [] and version == 2
+
+
+def test_the_thread_keeps_the_index_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
+    rng = random.Random(11)
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
+    trades = random_trades(rng, 1, 1, 40)
+    store.save_block(block(1), [], trades)
+    assert store.account_trades is not None
+    deadline = time.monotonic() + 30
+    while store.account_trades.find(ACCOUNTS[0], "BTC/USD", 1)[0] < 40:
+        assert time.monotonic() < deadline, "the indexing thread did not catch up"
+        time.sleep(0.01)
+    assert answers_match(store, trades)
+    store.close()
