@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bftx.errors import Code
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, Transfer, sign_tx
+from bftx.exchange import application as application_module
+from bftx.exchange import machine as machine_module
 from bftx.exchange.application import ExchangeApplication
-from bftx.exchange.transactions import decode_tx
+from bftx.exchange.transactions import Tx, decode_tx
 from bftx.mempool import Mempool
 from tests.exchange.support import CHAIN_ID, key, make_genesis
 
@@ -198,3 +202,26 @@ def test_a_committed_blocks_txs_leave_the_caches_and_decode_again_alike() -> Non
     assert application.decoded.get(pending) == decode_tx(pending)
     assert application.decoded.decode(committed) == decode_tx(committed)  # a duplicate, afresh
     assert application.is_tx_used(committed)
+
+
+def test_a_block_decodes_only_the_txs_this_node_has_not_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block that holds one tx not seen here is validated by decoding that tx alone: the
+    others come from the cache of admitted txs (they were decoded twice per block before)."""
+    application, pool = make_pool()
+    seen, unseen = order(0), order(1)
+    assert pool.add(seen, 0).code is Code.OK
+    decoded: list[bytes] = []
+
+    def counting_decode(data: bytes) -> Tx:
+        decoded.append(data)
+        return decode_tx(data)
+
+    monkeypatch.setattr(application_module, "decode_tx", counting_decode)
+    monkeypatch.setattr(machine_module, "decode_tx", counting_decode)
+    assert application.validate_block((seen, unseen))
+    assert decoded == [unseen]
+    assert decode_tx(unseen).hash in application.verified
+    assert application.validate_block((seen, unseen))  # both known now: nothing decoded again
+    assert decoded == [unseen]

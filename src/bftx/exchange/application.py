@@ -147,13 +147,12 @@ class ExchangeApplication:
     def validate_block(self, txs: tuple[bytes, ...]) -> bool:
         if self._are_known_valid(txs):
             return True
-        decoded = self.exchange.decode_block(txs, self.verified)
+        decoded = self.exchange.decode_block(txs, self.verified, self.decoded.decode)
         if isinstance(decoded, BlockRejection):
             self.last_rejection = decoded
             return False
-        for data, tx in zip(txs, decoded, strict=True):
+        for tx in decoded:
             self.verified.add(tx.hash)
-            self.decoded.add(data, tx)
         return True
 
     def _are_known_valid(self, txs: tuple[bytes, ...]) -> bool:

@@ -8,7 +8,7 @@ time enters only as a block's agreed timestamp.
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from bftx import limits
@@ -91,19 +91,23 @@ class Exchange:
         return execution.check_tx(self.state, tx, verify_signature, check_body)
 
     def decode_block(
-        self, txs: Sequence[bytes], verified: Container[bytes] = ()
+        self,
+        txs: Sequence[bytes],
+        verified: Container[bytes] = (),
+        decode: Callable[[bytes], Tx] = decode_tx,
     ) -> list[Tx] | BlockRejection:
         """Decode and authenticate a proposed block's txs, or say which one makes it invalid.
 
         ``verified`` holds hashes of txs whose signature this node has already
-        checked (the mempool's cache), so a signature is verified once per node.
+        checked (the mempool's cache), so a signature is verified once per node;
+        ``decode`` may be a cache of `decode_tx` (the node's), so a tx is decoded once.
         """
         if len(txs) > limits.txs_per_block_max:
             return BlockRejection(len(txs), Code.MALFORMED, "too many txs in the block")
         decoded = []
         for index, data in enumerate(txs):
             try:
-                tx = decode_tx(data)
+                tx = decode(data)
             except DecodeError as error:
                 return BlockRejection(index, Code.MALFORMED, str(error))
             if tx.chain_id != self.state.chain_id:
