@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS account_trades (
 # One batch of the catch-up: large enough that sorting pays (fewer distinct pages per
 # commit), small enough that a first build over a long history stays interruptible.
 _BATCH_ROWS = 20_000
-_INTERVAL_S = 0.25
+# How often the thread catches up. Each commit writes every page its entries touch, so
+# fewer, larger batches cost less per trade: 18 µs with a batch per block, 13 with one per
+# 4 blocks (250 trades a block, 200,000 trades, measured alone). A query scans what the
+# index lacks: about a second of trades.
+_INTERVAL_S = 1.0
 
 
 class AccountTradeIndex:
