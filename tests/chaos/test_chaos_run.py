@@ -40,6 +40,7 @@ FIELDS = {
     "divergent_heights",
     "tx_status_mismatches",
     "balance_mismatches",
+    "account_trade_mismatches",
     "conservation_ok",
     "crossed_books",
     "faults_injected",
@@ -81,6 +82,7 @@ def test_short_chaos_run_injects_faults_and_reports_every_check(tmp_path: Path) 
     assert result["lost"] == 0, result["examples"]
     assert result["divergent_heights"] == [], result["examples"]
     assert result["balance_mismatches"] == 0, result["examples"]
+    assert result["account_trade_mismatches"] == 0, result["examples"]
     assert result["conservation_ok"] is True, result["examples"]
     assert result["crossed_books"] == 0, result["examples"]
     assert result["nodes_unreachable"] == {}, log

@@ -12,6 +12,7 @@ from bftx.chaos.checks import (
     NodeView,
     SdkReceipt,
     TxSeen,
+    compute_account_trade_mismatches,
     compute_balance_mismatches,
     compute_conservation,
     compute_crossed_books,
@@ -54,6 +55,7 @@ def _healthy(name: str) -> NodeView:
             "bob": {"BTC": Balance(150, 0), "USD": Balance(1_500, 500)},
         },
         books={"BTC/USD": BestPrices(44_999, 45_000)},
+        account_trades={("alice", "BTC/USD"): (7, 5, 2), ("bob", "BTC/USD"): (7, 3)},
     )
 
 
@@ -144,6 +146,19 @@ def test_balances_that_differ_between_nodes_mismatch() -> None:
     assert compute_balance_mismatches(views) == []
     views[2].balances["bob"] = {"BTC": Balance(149, 1), "USD": Balance(1_500, 500)}
     assert compute_balance_mismatches(views) == ["bob"]
+
+
+def test_account_trades_that_differ_between_nodes_mismatch() -> None:
+    views = _cluster()
+    assert compute_account_trade_mismatches(views) == []
+    fields, failures = evaluate(views, [], SUPPLY, VALIDATORS, 3)
+    assert fields["account_trade_mismatches"] == 0 and failures == []
+    assert fields["account_trades_read"] == 5
+    views[1].account_trades[("alice", "BTC/USD")] = (7, 2)  # one node's index lost trade 5
+    assert compute_account_trade_mismatches(views) == ["alice BTC/USD"]
+    fields, failures = evaluate(views, [], SUPPLY, VALIDATORS, 3)
+    assert fields["account_trade_mismatches"] == 1
+    assert failures == ["1 accounts whose trades in a market differ between nodes"]
 
 
 def test_a_zero_balance_listed_or_not_is_the_same_balance() -> None:

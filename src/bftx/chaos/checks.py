@@ -61,6 +61,8 @@ class NodeView:
     txs: dict[str, TxSeen] = field(default_factory=dict)  # the hashes asked about
     balances: dict[str, dict[str, Balance]] = field(default_factory=dict)  # account -> asset
     books: dict[str, BestPrices] = field(default_factory=dict)  # market -> best prices
+    # (account, market) -> the ids of the account's newest trades, newest first
+    account_trades: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
     unreachable: str | None = None  # why the node could not be read (it then fails the run)
 
 
@@ -191,6 +193,17 @@ def compute_balance_mismatches(views: Sequence[NodeView]) -> list[str]:
     ]
 
 
+def compute_account_trade_mismatches(views: Sequence[NodeView]) -> list[str]:
+    """Accounts whose trades in a market (``GET /v1/accounts/{a}/trades``) differ between nodes:
+    an index that lost or doubled an entry on one node (it is rebuilt after a crash)."""
+    keys = sorted({key for view in views for key in view.account_trades})
+    return [
+        f"{account} {market}"
+        for account, market in keys
+        if len({view.account_trades.get((account, market)) for view in views}) > 1
+    ]
+
+
 def compute_conservation(
     views: Sequence[NodeView], supply: Mapping[str, int]
 ) -> dict[str, dict[str, int]]:
@@ -302,6 +315,7 @@ def evaluate(
     divergent = compute_divergent_heights(views)
     mismatches = compute_tx_status_mismatches(views)
     balances = compute_balance_mismatches(views)
+    account_trades = compute_account_trade_mismatches(views)
     conservation = compute_conservation(views, supply)
     crossed = compute_crossed_books(views)
     not_signing = compute_validators_not_signing(views, validators, signing_window)
@@ -314,6 +328,11 @@ def evaluate(
         "divergent_heights": divergent,
         "tx_status_mismatches": len(mismatches),
         "balance_mismatches": len(balances),
+        "account_trade_mismatches": len(account_trades),
+        # what that check compared: trades listed by account, summed over the accounts, per node
+        "account_trades_read": max(
+            (sum(len(ids) for ids in view.account_trades.values()) for view in views), default=0
+        ),
         "conservation_ok": not conservation,
         "crossed_books": len(crossed),
         "validators_not_signing": not_signing,
@@ -331,6 +350,7 @@ def evaluate(
                 for tx, answers in list(mismatches.items())[:5]
             },
             "balance_mismatches": balances[:5],
+            "account_trade_mismatches": account_trades[:5],
             "conservation": conservation,
             "crossed_books": crossed[:5],
             "missing_blocks": {name: heights[:5] for name, heights in missing.items() if heights},
@@ -350,6 +370,10 @@ def evaluate(
         failures.append(f"{len(mismatches)} txs whose status differs between nodes")
     if balances:
         failures.append(f"{len(balances)} accounts whose balances differ between nodes")
+    if account_trades:
+        failures.append(
+            f"{len(account_trades)} accounts whose trades in a market differ between nodes"
+        )
     if conservation:
         failures.append(f"assets not conserved: {conservation}")
     if crossed:

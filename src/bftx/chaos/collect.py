@@ -2,7 +2,8 @@
 
 `read_view` builds one node's `NodeView` for the checks: its height, every
 block from 1 to that height (a 404 is a missing block), the balances of the
-genesis accounts and the best prices of each market; `read_tx_statuses` adds
+genesis accounts, their trades in each market (the newest
+`limits.recent_trades_max`) and the best prices of each market; `read_tx_statuses` adds
 the node's answer for the txs asked about (``GET /v1/txs/{hash}`` costs a node
 far more than a block read, so the run asks about a chosen set: see
 `bftx.chaos.checks.compute_status_sample`). Requests run concurrently, a bounded
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bftx import limits
 from bftx.chaos.checks import Balance, BestPrices, BlockSeen, NodeView, TxSeen
 
 STATUS_TIMEOUT_S = 2.0
@@ -75,7 +77,9 @@ async def read_view(
     accounts: Iterable[str],
     markets: Iterable[str],
 ) -> NodeView:
-    """One node's blocks, balances and books; `NodeView.unreachable` says why when it could not be."""
+    """One node's blocks, balances, books and each account's trades; `NodeView.unreachable` says
+    why when it could not be."""
+    accounts, markets = list(accounts), list(markets)
     gate = asyncio.Semaphore(REQUESTS_PER_NODE_MAX)
     status = await fetch_status(client, url)
     if status is None:
@@ -86,6 +90,11 @@ async def read_view(
             *(_read_block(client, url, height, view, gate) for height in range(1, view.height + 1)),
             *(_read_account(client, url, address, view, gate) for address in accounts),
             *(_read_book(client, url, market, view, gate) for market in markets),
+            *(
+                _read_account_trades(client, url, address, market, view, gate)
+                for address in accounts
+                for market in markets
+            ),
         )
     except NodeUnreadable as error:
         view.unreachable = str(error)
@@ -140,6 +149,25 @@ async def _read_account(
         str(entry["asset"]): Balance(int(entry["available_units"]), int(entry["locked_units"]))
         for entry in document["balances"]
     }
+
+
+async def _read_account_trades(
+    client: httpx.AsyncClient,
+    url: str,
+    address: str,
+    market: str,
+    view: NodeView,
+    gate: asyncio.Semaphore,
+) -> None:
+    path = market.replace("/", "-")
+    response = await _get(
+        client,
+        f"{url}/v1/accounts/{address}/trades?market={path}&limit={limits.recent_trades_max}",
+        gate,
+    )
+    view.account_trades[(address, market)] = tuple(
+        int(trade["trade_id"]) for trade in response.json()
+    )
 
 
 async def _read_book(

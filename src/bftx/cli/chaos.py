@@ -152,6 +152,11 @@ def _print_report(fields: dict[str, Any]) -> None:
     row("divergent heights", len(fields["divergent_heights"]), not fields["divergent_heights"])
     row("tx status mismatches", fields["tx_status_mismatches"], not fields["tx_status_mismatches"])
     row("balance mismatches", fields["balance_mismatches"], not fields["balance_mismatches"])
+    row(
+        "account trade mismatches",
+        fields["account_trade_mismatches"],
+        not fields["account_trade_mismatches"],
+    )
     row("conservation", "ok" if fields["conservation_ok"] else "broken", fields["conservation_ok"])
     row("crossed books", fields["crossed_books"], fields["crossed_books"] == 0)
     missing = sum(fields["missing_blocks"].values())
