@@ -201,3 +201,30 @@ def test_the_thread_keeps_the_index_up(tmp_path: Path, monkeypatch: pytest.Monke
         time.sleep(0.01)
     assert answers_match(store, trades)
     store.close()
+
+
+def test_the_thread_retries_after_a_failed_catch_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
+    monkeypatch.setattr(account_trades, "_RETRY_S", 0.01)
+    real_catch_up = account_trades.AccountTradeIndex.catch_up
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def failing_once(self: account_trades.AccountTradeIndex) -> int:
+        if failures:
+            raise failures.pop()
+        return real_catch_up(self)
+
+    monkeypatch.setattr(account_trades.AccountTradeIndex, "catch_up", failing_once)
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
+    trades = random_trades(random.Random(13), 1, 1, 40)
+    store.save_block(block(1), [], trades)
+    assert store.account_trades is not None
+    deadline = time.monotonic() + 30
+    while store.account_trades.find(ACCOUNTS[0], "BTC/USD", 1)[0] < 40:
+        assert time.monotonic() < deadline, "the indexing thread did not resume"
+        time.sleep(0.01)
+    assert failures == []
+    assert answers_match(store, trades)
+    store.close()

@@ -3,7 +3,7 @@
 An account's trades are scattered over the whole trades table, so an index on
 (maker) and (taker) costs a randomly placed page write per trade and side, in
 the transaction of every block, growing with the store (17 µs of a block save
-per trade at 200,000 trades, measured alone). This index lives in a file of
+per trade on average over the first 200,000 trades, measured alone). This index lives in a file of
 its own, next to the store, and a background thread fills it in sorted
 batches from the trades the store has committed: in rowid order, which is
 commit order, since the trades table only ever appends.
@@ -42,6 +42,7 @@ _BATCH_ROWS = 20_000
 # 4 blocks (250 trades a block, 200,000 trades, measured alone). A query scans what the
 # index lacks: about a second of trades.
 _INTERVAL_S = 1.0
+_RETRY_S = 10.0  # after a failed catch-up (a full disk, say)
 _READ_CACHE_KIB = 256
 
 
@@ -64,9 +65,8 @@ class AccountTradeIndex:
 
     def __init__(self, store_path: Path, index_path: Path, identity: bytes) -> None:
         self.path = index_path
-        self._identity = (
-            identity  # the store's chain and genesis: an index of another store is rebuilt
-        )
+        # The store's chain and genesis: an index of another store is rebuilt.
+        self._identity = identity
         self._lock = threading.Lock()  # one catch-up at a time (the thread, or a caller)
         self._wake = threading.Event()
         self._closing = False
@@ -172,20 +172,26 @@ class AccountTradeIndex:
         writer.execute("COMMIT")
 
     def _run(self) -> None:
+        failing = False
         while True:
-            self._wake.wait(_INTERVAL_S)
+            self._wake.wait(_RETRY_S if failing else _INTERVAL_S)
             self._wake.clear()
             if self._closing:
                 return
             try:
                 self.catch_up()
             except sqlite3.Error as error:
-                # Queries stay complete (they scan past the watermark); only slower.
-                logger.error(
-                    "account trade index stopped; account queries scan the trades instead",
-                    extra={"index": str(self.path), "error": str(error)},
-                )
-                return
+                # Queries stay whole meanwhile (they scan past the watermark), only slower.
+                if not failing:
+                    logger.error(
+                        "account trade index failed; retrying, account queries scan the trades",
+                        extra={"index": str(self.path), "error": str(error)},
+                    )
+                failing = True
+                continue
+            if failing:
+                logger.info("account trade index resumed", extra={"index": str(self.path)})
+            failing = False
 
 
 def _watermark(connection: sqlite3.Connection) -> tuple[int, str, int]:
