@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import tomllib
 from pathlib import Path
 
 from bftx.chain import Genesis
 from bftx.cli import main
+from bftx.node import testnet
+from bftx.node.testnet import free_ports
 
 
 def api_ports(directory: Path) -> list[int]:
@@ -51,3 +54,14 @@ def test_init_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "something").write_text("x")
     assert main(["testnet", "init", "--dir", str(tmp_path / "t")]) == 1
+
+
+def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
+    """Ports the kernel gives outgoing connections are never handed to a node: a client that
+    connected anywhere in between could take one first ("address already in use")."""
+    ports = free_ports(40)
+    assert len(set(ports)) == 40
+    assert all(10_000 <= port < testnet._ephemeral_low() for port in ports)
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind(("127.0.0.1", port))

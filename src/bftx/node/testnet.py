@@ -14,6 +14,7 @@ decimals) and BTC/USD with a lot of 0.0001 BTC and a tick of $0.01 per BTC.
 from __future__ import annotations
 
 import json
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,51 @@ class Testnet:
         return self.nodes[index].home
 
 
+# Free ports are drawn below the kernel's ephemeral range: a port the kernel hands out for
+# binding to port 0 comes from the range it also gives outgoing connections as their local
+# port, so a client connecting anywhere could take it before the node bound it (cluster tests
+# failed with "address already in use" that way). Below the range only another explicit
+# choice can collide, and a candidate is taken only if it binds.
+_DRAW_LOW = 10_000
+_DRAW_ATTEMPTS = 1_000
+
+
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Ports that were free a moment ago (bound and released together, so they differ)."""
+    """Distinct ports that were free a moment ago, below the ephemeral range where possible."""
+    high = _ephemeral_low() - 1
+    if high - _DRAW_LOW < 100 * count:  # a system whose ephemeral range starts low
+        return _kernel_ports(count, host)
+    draw = random.SystemRandom()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(_DRAW_ATTEMPTS):
+            if len(sockets) == count:
+                break
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                listener.bind((host, draw.randint(_DRAW_LOW, high)))
+            except OSError:
+                listener.close()
+                continue
+            sockets.append(listener)
+        if len(sockets) < count:
+            return _kernel_ports(count, host)
+        return [listener.getsockname()[1] for listener in sockets]
+    finally:
+        for listener in sockets:
+            listener.close()
+
+
+def _ephemeral_low() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _kernel_ports(count: int, host: str) -> list[int]:
+    """Ports the kernel picks (bound and released together, so they differ)."""
     sockets = []
     try:
         for _ in range(count):
