@@ -22,6 +22,7 @@ from bftx.api.rest import create_app
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.runtime import Node
 from bftx.node.testnet import CHAIN_ID, TRADER_USD
+from bftx.store import account_trades
 from tests.api.support import LiveCluster, wait_for
 
 MARKET = "BTC/USD"
@@ -468,3 +469,16 @@ def test_a_bug_is_a_500_problem_without_a_traceback() -> None:
     response = asyncio.run(ask())
     assert_problem(response, 500, "internal_error", "RuntimeError")
     assert "secret" not in response.text
+
+
+def test_account_trades_while_the_index_is_far_behind_are_a_retryable_503(
+    cluster: LiveCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query scans the trades the index lacks on the event loop; past a bound (a long
+    history being indexed afresh) it is refused with a clear, retryable problem instead."""
+    path = f"/v1/accounts/{UNKNOWN_ADDRESS}/trades?market=BTC-USD"
+    assert get(cluster, path).status_code == 200
+    monkeypatch.setattr(account_trades, "_SCAN_ROWS_MAX", -1)  # every lag is too far
+    response = get(cluster, path)
+    assert_problem(response, 503, "catching_up", "retry")
+    assert response.headers["Retry-After"] == "5"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bftx.store import Store, StoredBlock, TradeRow, account_trades
+from bftx.store import IndexCatchingUp, Store, StoredBlock, TradeRow, account_trades
 
 GENESIS_HASH = b"\x11" * 32
 ACCOUNTS = [bytes([n]) * 20 for n in range(6)]
@@ -228,3 +228,15 @@ def test_the_thread_retries_after_a_failed_catch_up(
     assert failures == []
     assert answers_match(store, trades)
     store.close()
+
+
+def test_a_query_past_the_scan_bound_is_refused_until_the_index_catches_up(
+    saved: tuple[Store, list[TradeRow], random.Random], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, trades, _ = saved
+    monkeypatch.setattr(account_trades, "_SCAN_ROWS_MAX", len(trades) - 1)
+    with pytest.raises(IndexCatchingUp, match="200 trades behind"):
+        store.trades("BTC/USD", 10, account=ACCOUNTS[0])
+    assert store.trades("BTC/USD", 10)  # the market's trades need no index
+    assert store.account_trades is not None and store.account_trades.catch_up() == len(trades)
+    assert answers_match(store, trades)

@@ -66,7 +66,7 @@ from bftx.exchange.genesis import Asset, Market
 from bftx.exchange.machine import Exchange, OrderView
 from bftx.node.runtime import Node
 from bftx.node.signing import SIGNING_WINDOW_BLOCKS
-from bftx.store import TradeRow
+from bftx.store import IndexCatchingUp, TradeRow
 
 PROBLEM = "application/problem+json"
 _HEX_HASH = r"^(0x)?[0-9a-fA-F]{64}$"
@@ -570,6 +570,11 @@ def create_app(node: Node) -> FastAPI:
         "/v1/accounts/{address}/trades",
         response_model=list[TradeModel],
         summary="An account's trades in a market, newest first",
+        responses={
+            503: _problem_response(
+                "catching_up: the trades-by-account index is being built; retry after Retry-After"
+            )
+        },
     )
     async def account_trades(
         address: Annotated[str, Path(pattern=_HEX_ADDRESS)],
@@ -580,7 +585,10 @@ def create_app(node: Node) -> FastAPI:
     ) -> list[TradeModel]:
         found, base, quote = _market(exchange(), market)
         owner = bytes.fromhex(address.removeprefix("0x"))
-        rows = node.store.trades(found.symbol, limit, account=owner) if node.store else []
+        try:
+            rows = node.store.trades(found.symbol, limit, account=owner) if node.store else []
+        except IndexCatchingUp as error:
+            raise ApiProblem(503, "catching_up", str(error), {"Retry-After": "5"}) from error
         return [_trade_model(row, found, base, quote) for row in rows]
 
     @app.get(

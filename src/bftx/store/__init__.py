@@ -8,6 +8,7 @@ thread (`bftx.store.account_trades`). It never decides whether data is valid: th
 loads against certified headers and stops on any disagreement.
 """
 
+from bftx.store.account_trades import IndexCatchingUp
 from bftx.store.database import Store, StoredBlock, StoreError, TradeRow, TxRow
 
-__all__ = ["Store", "StoreError", "StoredBlock", "TradeRow", "TxRow"]
+__all__ = ["IndexCatchingUp", "Store", "StoreError", "StoredBlock", "TradeRow", "TxRow"]

@@ -43,7 +43,15 @@ _BATCH_ROWS = 20_000
 # index lacks: about a second of trades.
 _INTERVAL_S = 1.0
 _RETRY_S = 10.0  # after a failed catch-up (a full disk, say)
+# The most trades past the watermark a query scans, on the caller's thread. Normally the
+# index lags about a second; past this (a long history being indexed afresh) a query is
+# refused, to be retried, rather than let a run of them stall the event loop.
+_SCAN_ROWS_MAX = 100_000
 _READ_CACHE_KIB = 256
+
+
+class IndexCatchingUp(Exception):
+    """The index lags too far to answer by scanning the rest; ask again shortly."""
 
 
 class AccountTradeIndex:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bftx.errors import BftxError, Code
-from bftx.store.account_trades import AccountTradeIndex
+from bftx.store import account_trades
+from bftx.store.account_trades import AccountTradeIndex, IndexCatchingUp
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x62667478  # "bftx"
@@ -286,6 +287,12 @@ class Store:
         # The index up to its watermark, and the trades committed since, which it may lack.
         assert self.account_trades is not None, "the store is closed"
         watermark, indexed = self.account_trades.find(account, market, limit)
+        (last,) = self._connection.execute("SELECT coalesce(max(rowid), 0) FROM trades").fetchone()
+        if last - watermark > account_trades._SCAN_ROWS_MAX:
+            raise IndexCatchingUp(
+                f"the trades-by-account index is {last - watermark} trades behind while it is"
+                " built; retry shortly"
+            )
         recent = self._connection.execute(
             "SELECT trade_id FROM trades WHERE rowid > ? AND market = ? AND (maker = ? OR taker = ?)",
             (watermark, market, account, account),
