@@ -12,7 +12,9 @@ It is derived data. A crash, a deleted file, or a file of another store costs
 a rebuild, never an answer: `Store.trades` reads the index up to its
 watermark (the last trade rowid indexed, committed with the entries) and scans
 the trades past it, so a query sees every committed trade however far the
-index lags, and a stopped indexer only makes account queries slower.
+index lags. A lagging index only makes account queries slower, up to
+`_SCAN_ROWS_MAX` trades behind; past that they are refused (`IndexCatchingUp`)
+until it catches up.
 """
 
 from __future__ import annotations
