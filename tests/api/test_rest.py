@@ -478,7 +478,7 @@ def test_account_trades_while_the_index_is_far_behind_are_a_retryable_503(
     history being indexed afresh) it is refused with a clear, retryable problem instead."""
     path = f"/v1/accounts/{UNKNOWN_ADDRESS}/trades?market=BTC-USD"
     assert get(cluster, path).status_code == 200
-    monkeypatch.setattr(account_trades, "_SCAN_ROWS_MAX", -1)  # every lag is too far
+    monkeypatch.setattr(account_trades, "SCAN_ROWS_MAX", -1)  # every lag is too far
     response = get(cluster, path)
     assert_problem(response, 503, "catching_up", "retry")
     assert response.headers["Retry-After"] == "5"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bftx.consensus import ConsensusConfig, Replica, SignedMessage, ValidatorSet
+from bftx.consensus import Broadcast, ConsensusConfig, Replica, SignedMessage, ValidatorSet
 from bftx.consensus.messages import (
     Block,
     BlockHeader,
@@ -11,11 +11,21 @@ from bftx.consensus.messages import (
     compute_signing_payload,
     create_block,
 )
+from bftx.consensus.outputs import Output
 from bftx.crypto import KeyPair, merkle_root
 from bftx.sim.app import CounterApplication
 from bftx.sim.simulation import create_keys
 
 CHAIN_ID = "bftx-test"
+
+
+def broadcasts_of(outputs: list[Output], kind: type) -> list[SignedMessage]:
+    """The messages broadcast among ``outputs`` whose body is a ``kind``."""
+    return [
+        output.message
+        for output in outputs
+        if isinstance(output, Broadcast) and isinstance(output.message.body, kind)
+    ]
 
 
 def make_chain(nodes: int = 4) -> tuple[ConsensusConfig, list[KeyPair]]:

@@ -18,7 +18,14 @@ from bftx.consensus.messages import (
 from bftx.consensus.outputs import Output
 from bftx.crypto import merkle_root
 from bftx.sim.app import CounterApplication
-from tests.consensus.support import CHAIN_ID, make_chain, make_first_block, make_replica, sign
+from tests.consensus.support import (
+    CHAIN_ID,
+    broadcasts_of,
+    make_chain,
+    make_first_block,
+    make_replica,
+    sign,
+)
 
 CONFIG, KEYS = make_chain()
 
@@ -30,11 +37,7 @@ def started(index: int = 1) -> Replica:
 
 
 def prepares(outputs: list[Output]) -> list[Prepare]:
-    return [
-        output.message.body
-        for output in outputs
-        if isinstance(output, Broadcast) and isinstance(output.message.body, Prepare)
-    ]
+    return [message.body for message in broadcasts_of(outputs, Prepare)]
 
 
 def commit_first_block(replica: Replica, txs: tuple[bytes, ...]) -> None:

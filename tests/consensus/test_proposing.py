@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bftx.consensus import Broadcast, Replica, TimerKind
+from bftx.consensus import Replica, TimerKind
 from bftx.consensus.messages import Commit, Prepare, PrePrepare
 from bftx.consensus.outputs import Output
 from bftx.sim.app import CounterApplication
-from tests.consensus.support import make_chain, sign
+from tests.consensus.support import broadcasts_of, make_chain, sign
 
 CONFIG, KEYS = make_chain()
 SMALL_BLOCKS = replace(CONFIG, txs_per_block_max=3)
@@ -22,11 +22,7 @@ def primary() -> Replica:
 
 
 def proposals(outputs: list[Output]) -> list[PrePrepare]:
-    return [
-        o.message.body
-        for o in outputs
-        if isinstance(o, Broadcast) and isinstance(o.message.body, PrePrepare)
-    ]
+    return [message.body for message in broadcasts_of(outputs, PrePrepare)]
 
 
 def propose_due(replica: Replica, now: int) -> list[PrePrepare]:

@@ -18,7 +18,6 @@ from bftx.consensus.messages import (
     create_block,
 )
 from bftx.consensus.outputs import (
-    Output,
     PreparedRecord,
     PruneRecord,
     SignedRecord,
@@ -30,6 +29,7 @@ from bftx.consensus.replica import compute_reproposals
 from bftx.crypto import merkle_root
 from tests.consensus.support import (
     CHAIN_ID,
+    broadcasts_of,
     make_chain,
     make_first_block,
     make_replica,
@@ -37,14 +37,6 @@ from tests.consensus.support import (
 )
 
 CONFIG, KEYS = make_chain()
-
-
-def broadcasts_of(outputs: list[Output], kind: type) -> list[SignedMessage]:
-    return [
-        output.message
-        for output in outputs
-        if isinstance(output, Broadcast) and isinstance(output.message.body, kind)
-    ]
 
 
 def started(index: int) -> Replica:

@@ -65,6 +65,29 @@ def answers_match(store: Store, saved: list[TradeRow]) -> bool:
     )
 
 
+def open_with_trades(
+    path: Path, rng: random.Random, count: int, first_id: int = 1
+) -> tuple[Store, list[TradeRow]]:
+    """The store at ``path`` with one block of ``count`` new trades saved."""
+    store = Store.open(path, "chain", GENESIS_HASH)
+    trades = random_trades(rng, store.latest_height() + 1, first_id, count)
+    store.save_block(block(store.latest_height() + 1), [], trades)
+    return store, trades
+
+
+def index_of(store: Store) -> account_trades.AccountTradeIndex:
+    assert store.account_trades is not None, "the store is closed"
+    return store.account_trades
+
+
+def wait_indexed(store: Store, count: int) -> None:
+    """Until the indexing thread has indexed ``count`` trades (a liveness bound, not a timing)."""
+    deadline = time.monotonic() + 30
+    while index_of(store).find(ACCOUNTS[0], "BTC/USD", 1)[0] < count:
+        assert time.monotonic() < deadline, "the indexing thread did not catch up"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def saved(tmp_path: Path) -> Iterator[tuple[Store, list[TradeRow], random.Random]]:
     rng = random.Random(7)
@@ -82,8 +105,7 @@ def test_answers_are_whole_before_during_and_after_indexing(
     saved: tuple[Store, list[TradeRow], random.Random],
 ) -> None:
     store, trades, rng = saved
-    index = store.account_trades
-    assert index is not None
+    index = index_of(store)
     assert index.find(ACCOUNTS[0], "BTC/USD", 1000) == (0, [])  # nothing indexed yet
     assert answers_match(store, trades)  # all from the scan past the watermark
     watermark = index.catch_up()
@@ -102,26 +124,22 @@ def test_the_scan_past_the_watermark_is_what_makes_a_lagging_index_complete(
 ) -> None:
     """The check above fails for a store that reads the index alone."""
     store, trades, _ = saved
-    index = store.account_trades
-    assert index is not None
+    index = index_of(store)
     monkeypatch.setattr(index, "find", lambda account, market, limit: (10**9, []))
     assert not answers_match(store, trades)
 
 
 def test_a_restart_indexes_what_the_last_run_did_not(tmp_path: Path) -> None:
     rng = random.Random(3)
-    path = tmp_path / "node.db"
-    store = Store.open(path, "chain", GENESIS_HASH)
-    trades = random_trades(rng, 1, 1, 30)
-    store.save_block(block(1), [], trades)
-    assert store.account_trades is not None and store.account_trades.catch_up() == 30
+    store, trades = open_with_trades(tmp_path / "node.db", rng, 30)
+    assert index_of(store).catch_up() == 30
     more = random_trades(rng, 2, 31, 30)
     store.save_block(block(2), [], more)  # not indexed when the node stops
     trades.extend(more)
     store.close()
-    store = Store.open(path, "chain", GENESIS_HASH)
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
     assert answers_match(store, trades)
-    assert store.account_trades is not None and store.account_trades.catch_up() == 60
+    assert index_of(store).catch_up() == 60
     assert answers_match(store, trades)
     store.close()
 
@@ -129,40 +147,31 @@ def test_a_restart_indexes_what_the_last_run_did_not(tmp_path: Path) -> None:
 def test_an_index_of_another_store_is_rebuilt(tmp_path: Path) -> None:
     rng = random.Random(5)
     path = tmp_path / "node.db"
-    store = Store.open(path, "chain", GENESIS_HASH)
-    store.save_block(block(1), [], random_trades(rng, 1, 1, 40))
-    assert store.account_trades is not None and store.account_trades.catch_up() == 40
+    store, _old = open_with_trades(path, rng, 40)
+    assert index_of(store).catch_up() == 40
     store.close()
     # The store is started afresh (same chain) and the old index file is left behind: its
     # watermark points at a rowid whose trade is now another.
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = Store.open(path, "chain", GENESIS_HASH)
-    trades = random_trades(rng, 1, 1000, 50)
-    store.save_block(block(1), [], trades)
+    store, trades = open_with_trades(path, rng, 50, first_id=1000)
     store.close()
     store = Store.open(path, "chain", GENESIS_HASH)
-    assert store.account_trades is not None
-    assert store.account_trades.find(ACCOUNTS[0], "BTC/USD", 10)[0] == 0
+    assert index_of(store).find(ACCOUNTS[0], "BTC/USD", 10)[0] == 0
     assert answers_match(store, trades)
-    store.account_trades.catch_up()
+    index_of(store).catch_up()
     assert answers_match(store, trades)
     store.close()
 
 
 def test_a_damaged_index_file_is_rebuilt_and_the_store_opens(tmp_path: Path) -> None:
-    rng = random.Random(9)
-    path = tmp_path / "node.db"
-    store = Store.open(path, "chain", GENESIS_HASH)
-    trades = random_trades(rng, 1, 1, 25)
-    store.save_block(block(1), [], trades)
-    assert store.account_trades is not None
-    index_path = store.account_trades.path
+    store, trades = open_with_trades(tmp_path / "node.db", random.Random(9), 25)
+    index_path = index_of(store).path
     store.close()
     index_path.write_bytes(b"not a database" * 500)
-    store = Store.open(path, "chain", GENESIS_HASH)
+    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
     assert answers_match(store, trades)
-    assert store.account_trades is not None and store.account_trades.catch_up() == 25
+    assert index_of(store).catch_up() == 25
     assert answers_match(store, trades)
     store.close()
 
@@ -190,15 +199,8 @@ def test_a_version_1_store_drops_its_trade_indexes(tmp_path: Path) -> None:
 
 def test_the_thread_keeps_the_index_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
-    rng = random.Random(11)
-    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
-    trades = random_trades(rng, 1, 1, 40)
-    store.save_block(block(1), [], trades)
-    assert store.account_trades is not None
-    deadline = time.monotonic() + 30
-    while store.account_trades.find(ACCOUNTS[0], "BTC/USD", 1)[0] < 40:
-        assert time.monotonic() < deadline, "the indexing thread did not catch up"
-        time.sleep(0.01)
+    store, trades = open_with_trades(tmp_path / "node.db", random.Random(11), 40)
+    wait_indexed(store, 40)
     assert answers_match(store, trades)
     store.close()
 
@@ -217,14 +219,8 @@ def test_the_thread_retries_after_a_failed_catch_up(
         return real_catch_up(self)
 
     monkeypatch.setattr(account_trades.AccountTradeIndex, "catch_up", failing_once)
-    store = Store.open(tmp_path / "node.db", "chain", GENESIS_HASH)
-    trades = random_trades(random.Random(13), 1, 1, 40)
-    store.save_block(block(1), [], trades)
-    assert store.account_trades is not None
-    deadline = time.monotonic() + 30
-    while store.account_trades.find(ACCOUNTS[0], "BTC/USD", 1)[0] < 40:
-        assert time.monotonic() < deadline, "the indexing thread did not resume"
-        time.sleep(0.01)
+    store, trades = open_with_trades(tmp_path / "node.db", random.Random(13), 40)
+    wait_indexed(store, 40)
     assert failures == []
     assert answers_match(store, trades)
     store.close()
@@ -234,9 +230,9 @@ def test_a_query_past_the_scan_bound_is_refused_until_the_index_catches_up(
     saved: tuple[Store, list[TradeRow], random.Random], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, trades, _ = saved
-    monkeypatch.setattr(account_trades, "_SCAN_ROWS_MAX", len(trades) - 1)
+    monkeypatch.setattr(account_trades, "SCAN_ROWS_MAX", len(trades) - 1)
     with pytest.raises(IndexCatchingUp, match="200 trades behind"):
         store.trades("BTC/USD", 10, account=ACCOUNTS[0])
     assert store.trades("BTC/USD", 10)  # the market's trades need no index
-    assert store.account_trades is not None and store.account_trades.catch_up() == len(trades)
+    assert index_of(store).catch_up() == len(trades)
     assert answers_match(store, trades)

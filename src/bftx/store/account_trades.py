@@ -2,18 +2,18 @@
 
 An account's trades are scattered over the whole trades table, so an index on
 (maker) and (taker) costs a randomly placed page write per trade and side, in
-the transaction of every block, growing with the store (17 µs of a block save
-per trade on average over the first 200,000 trades, measured alone). This index lives in a file of
-its own, next to the store, and a background thread fills it in sorted
-batches from the trades the store has committed: in rowid order, which is
-commit order, since the trades table only ever appends.
+the transaction of every block, growing with the store (`python -m
+bftx.bench.store`). This index lives in a file of its own, next to the store,
+and a background thread fills it in sorted batches from the trades the store
+has committed: in rowid order, which is commit order, since the trades table
+only ever appends.
 
 It is derived data. A crash, a deleted file, or a file of another store costs
 a rebuild, never an answer: `Store.trades` reads the index up to its
 watermark (the last trade rowid indexed, committed with the entries) and scans
 the trades past it, so a query sees every committed trade however far the
 index lags. A lagging index only makes account queries slower, up to
-`_SCAN_ROWS_MAX` trades behind; past that they are refused (`IndexCatchingUp`)
+`SCAN_ROWS_MAX` trades behind; past that they are refused (`IndexCatchingUp`)
 until it catches up.
 """
 
@@ -40,15 +40,15 @@ CREATE TABLE IF NOT EXISTS account_trades (
 # commit), small enough that a first build over a long history stays interruptible.
 _BATCH_ROWS = 20_000
 # How often the thread catches up. Each commit writes every page its entries touch, so
-# fewer, larger batches cost less per trade: 18 µs with a batch per block, 13 with one per
-# 4 blocks (250 trades a block, 200,000 trades, measured alone). A query scans what the
-# index lacks: about a second of trades.
+# fewer, larger batches cost less per trade (`python -m bftx.bench.store`: 20 µs with a
+# batch per block, 16 with one per 4 blocks, about a second at saturation). A query scans
+# what the index lacks: about a second of trades.
 _INTERVAL_S = 1.0
 _RETRY_S = 10.0  # after a failed catch-up (a full disk, say)
 # The most trades past the watermark a query scans, on the caller's thread. Normally the
 # index lags about a second; past this (a long history being indexed afresh) a query is
 # refused, to be retried, rather than let a run of them stall the event loop.
-_SCAN_ROWS_MAX = 100_000
+SCAN_ROWS_MAX = 100_000
 _READ_CACHE_KIB = 256
 
 

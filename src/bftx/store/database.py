@@ -288,7 +288,7 @@ class Store:
         assert self.account_trades is not None, "the store is closed"
         watermark, indexed = self.account_trades.find(account, market, limit)
         (last,) = self._connection.execute("SELECT coalesce(max(rowid), 0) FROM trades").fetchone()
-        if last - watermark > account_trades._SCAN_ROWS_MAX:
+        if last - watermark > account_trades.SCAN_ROWS_MAX:
             raise IndexCatchingUp(
                 f"the trades-by-account index is {last - watermark} trades behind while it is"
                 " built; retry shortly"
