@@ -204,6 +204,33 @@ def test_a_committed_blocks_txs_leave_the_caches_and_decode_again_alike() -> Non
     assert application.is_tx_used(committed)
 
 
+def test_a_stale_copy_from_a_peer_costs_no_signature_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node that lags admits gossip after its txs committed in blocks it validated (and then
+    forgot them). Verifying each again cost it a second signature check per tx, which kept
+    it lagging; its nonce is checked first now. A client still hears of its bad signature."""
+    application, pool = make_pool()
+    committed = order(0)
+    application.execute_block(1, 1_000, (committed,))
+    verified: list[bytes] = []
+    real = Tx.has_valid_signature
+
+    def counting(tx: Tx) -> bool:
+        verified.append(tx.hash)
+        return real(tx)
+
+    monkeypatch.setattr(Tx, "has_valid_signature", counting)
+    assert pool.add(committed, 0, check_body=False).code is Code.NONCE_USED
+    assert verified == []
+    tampered = bytearray(committed)
+    tampered[-1] ^= 1
+    assert pool.add(bytes(tampered), 0).code is Code.BAD_SIGNATURE  # a client: told first
+    assert pool.add(bytes(tampered), 0, check_body=False).code is Code.NONCE_USED
+    assert pool.add(order(1), 0, check_body=False).code is Code.OK
+    assert len(verified) == 2  # the client's tampered copy, and the fresh tx
+
+
 def test_a_block_decodes_only_the_txs_this_node_has_not_seen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
