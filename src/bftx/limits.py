@@ -108,7 +108,10 @@ intake_rate_window_ms = 1_000
 intake_rate_floor_tps = 200
 intake_window_ms = 100
 intake_busy_ms_max = 50
-intake_chunk_txs = 256  # a batch yields the loop after this many txs
+# A client batch yields the loop after this many txs: about one gossip slice (gossip_slice_ms)
+# of admission work, so a primary's own clients and the txs other validators gossip to it
+# take turns of a like length (with 256 the gossiped txs waited behind the clients').
+intake_chunk_txs = 64
 assert intake_busy_ms_max < intake_window_ms
 # every signature that may still be replayed (2 x skew) from identities at full rate fits
 assert api_signatures_remembered_max >= api_requests_per_s * 2 * api_signature_skew_ms_max // 1000
