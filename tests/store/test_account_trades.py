@@ -199,38 +199,9 @@ def test_a_version_1_store_drops_its_trade_indexes(tmp_path: Path) -> None:
 
 def test_the_thread_keeps_the_index_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
-    monkeypatch.setattr(account_trades, "_CATCH_UP_TRADES", 1)
     store, trades = open_with_trades(tmp_path / "node.db", random.Random(11), 40)
     wait_indexed(store, 40)
     assert answers_match(store, trades)
-    store.close()
-
-
-def test_the_thread_catches_up_in_large_batches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each catch-up writes about a page per account in it, so the thread waits for a batch
-    (or a minute): a batch per second cost 2.5 times more per trade."""
-    monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
-    monkeypatch.setattr(account_trades, "_CATCH_UP_TRADES", 50)
-    real_catch_up = account_trades.AccountTradeIndex.catch_up
-    pending_at_catch_up: list[int] = []
-
-    def recording(self: account_trades.AccountTradeIndex) -> int:
-        pending_at_catch_up.append(self.pending())
-        return real_catch_up(self)
-
-    monkeypatch.setattr(account_trades.AccountTradeIndex, "catch_up", recording)
-    rng = random.Random(17)
-    store, trades = open_with_trades(tmp_path / "node.db", rng, 40)
-    time.sleep(0.2)  # twenty looks at 40 pending trades
-    assert index_of(store).pending() == 40
-    assert answers_match(store, trades), "the scan answers for what waits"
-    more = random_trades(rng, 2, 41, 20)
-    store.save_block(block(2), [], more)
-    wait_indexed(store, 60)
-    assert pending_at_catch_up == [60]
-    assert answers_match(store, trades + more)
     store.close()
 
 
@@ -238,7 +209,6 @@ def test_the_thread_retries_after_a_failed_catch_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(account_trades, "_INTERVAL_S", 0.01)
-    monkeypatch.setattr(account_trades, "_CATCH_UP_TRADES", 1)
     monkeypatch.setattr(account_trades, "_RETRY_S", 0.01)
     real_catch_up = account_trades.AccountTradeIndex.catch_up
     failures = [sqlite3.OperationalError("disk I/O error")]

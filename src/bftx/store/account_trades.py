@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -40,16 +39,11 @@ CREATE TABLE IF NOT EXISTS account_trades (
 # One batch of the catch-up: large enough that sorting pays (fewer distinct pages per
 # commit), small enough that a first build over a long history stays interruptible.
 _BATCH_ROWS = 20_000
-# When the thread catches up: once this many trades wait, or once a minute if any do. Each
-# commit writes every page its entries touch (about one per account in the batch, once the
-# index is larger than a batch), so larger batches cost less per trade. Over 600,000
-# trades between 4,000 accounts, the last tenth cost 36 µs per trade with a batch of
-# 1,200 trades (a second at saturation) and 13.9 with 19,200 (`python -m bftx.bench.store
-# --blocks 2000 --txs 1 --trades 300 --accounts 4000`). A query scans what the index
-# lacks, so about this many trades at most (2.6 ms for 19,200).
-_CATCH_UP_TRADES = 16_384
-_CATCH_UP_INTERVAL_MAX_S = 60.0
-_INTERVAL_S = 1.0  # how often the thread looks
+# How often the thread catches up. Each commit writes every page its entries touch, so
+# fewer, larger batches cost less per trade (`python -m bftx.bench.store`: 20 µs with a
+# batch per block, 16 with one per 4 blocks, about a second at saturation). A query scans
+# what the index lacks: about a second of trades.
+_INTERVAL_S = 1.0
 _RETRY_S = 10.0  # after a failed catch-up (a full disk, say)
 # The most trades past the watermark a query scans, on the caller's thread. Normally the
 # index lags about a second; past this (a long history being indexed afresh) a query is
@@ -187,29 +181,15 @@ class AccountTradeIndex:
         writer.execute("INSERT INTO meta (key, value) VALUES ('identity', ?)", (self._identity,))
         writer.execute("COMMIT")
 
-    def pending(self) -> int:
-        """Trades the store has committed past the watermark."""
-        with self._lock:
-            (last,) = self._source.execute("SELECT coalesce(max(rowid), 0) FROM trades").fetchone()
-            return int(last) - _watermark(self._writer)[0]
-
     def _run(self) -> None:
         failing = False
-        caught_up_at = time.monotonic()
         while True:
             self._wake.wait(_RETRY_S if failing else _INTERVAL_S)
             self._wake.clear()
             if self._closing:
                 return
             try:
-                pending = self.pending()
-                due = pending >= _CATCH_UP_TRADES or (
-                    pending > 0 and time.monotonic() - caught_up_at >= _CATCH_UP_INTERVAL_MAX_S
-                )
-                if not due:
-                    continue
                 self.catch_up()
-                caught_up_at = time.monotonic()
             except sqlite3.Error as error:
                 # Queries stay whole meanwhile (they scan past the watermark), only slower.
                 if not failing:
