@@ -27,6 +27,7 @@ def test_every_run_reports_positive_cpu_figures() -> None:
 def test_sizes_below_one_are_refused() -> None:
     with pytest.raises(SystemExit) as exit_info:
         store.main(["--blocks", "0"])
-    with pytest.raises(SystemExit):
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
         store.main(["--accounts", "0"])
     assert exit_info.value.code == 2

@@ -14,8 +14,8 @@ part of a block's cost that grows with the store. Three runs:
   `bftx.store.account_trades`);
 - ``index_every_N_blocks``: the account trade index caught up after every N
   blocks (N = 1, 4, 16, 64), its CPU time per trade over the whole run, its
-  first tenth and its last tenth (the node's thread catches up once
-  `account_trades._CATCH_UP_TRADES` trades wait).
+  first tenth and its last tenth (the node's thread catches up once a
+  second, about 4 blocks at saturation).
 
 CPU time, not wall time; each figure is one run's, so compare them within
 one run of the script.
