@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bftx.bench.cluster import Observation, compute_minutes, percentile
+from bftx.bench.cluster import Observation, compute_breakdown, compute_minutes, percentile
 from bftx.cli import main
 
 REQUIRED_FIELDS = (
@@ -60,6 +60,20 @@ def test_bench_json_on_a_four_validator_cluster_loses_nothing(
     assert result["verify_limit_tps"] > 0
     assert result["node_rss_mb_max"] > 0 and result["minutes"] == []  # under a minute of load
     assert result["view_changes"] == 0  # 100 tx/s on a quiet cluster: one view throughout
+    breakdown = result["latency_breakdown"]
+    assert len(breakdown["accepted_to_proposal_ms_by_validator"]) == 4
+    for part in (
+        breakdown["accepted_to_proposal_ms"],
+        breakdown["proposal_to_seen_ms"],
+        *breakdown["accepted_to_proposal_ms_by_validator"],
+    ):
+        assert part["p50"] <= part["p99"]
+    # The two parts add up to the whole (percentiles of sums are not sums, so only bounds).
+    assert breakdown["proposal_to_seen_ms"]["p50"] > 0
+    assert (
+        breakdown["accepted_to_proposal_ms"]["p99"] + breakdown["proposal_to_seen_ms"]["p99"]
+        >= result["latency_ms_p99_accepted"] - 1
+    )
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["committed"] == result["committed"] and saved["timeline"]
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
@@ -72,6 +86,19 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 1.0) == 100
     assert percentile([7.0], 0.99) == 7
     assert percentile([], 0.5) == 0
+
+
+def test_the_breakdown_splits_accepted_latency_at_the_proposal_per_validator() -> None:
+    observation = Observation([0.0] * 4, [True] * 4, [0.0, 1.0, 0.0, 0.0], [2.0, 3.0, 2.5, -1.0])
+    observation.proposed_s = [0.5, 1.5, 2.0, -1.0]  # the last one never seen committed
+    observation.validator_of = [0, 1, 1, 0]
+    breakdown = compute_breakdown(observation, 2)
+    assert breakdown["accepted_to_proposal_ms"] == {"p50": 500.0, "p99": 2000.0}
+    assert breakdown["proposal_to_seen_ms"] == {"p50": 1500.0, "p99": 1500.0}
+    assert breakdown["accepted_to_proposal_ms_by_validator"] == [
+        {"p50": 500.0, "p99": 500.0},
+        {"p50": 500.0, "p99": 2000.0},
+    ]
 
 
 def test_minutes_report_each_whole_minutes_latency_and_the_memory_at_its_end() -> None:

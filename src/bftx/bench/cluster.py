@@ -99,6 +99,10 @@ class Observation:
     accept_s: list[float]  # per tx, the submission the node accepted; -1 when none
     commit_s: list[float]  # per tx; -1 when not seen committed
     rejections: dict[str, int] = field(default_factory=dict)
+    # per tx, its block's timestamp (the primary's clock when it proposed it; the same clock
+    # as this process's on one machine), -1 when not seen committed
+    proposed_s: list[float] = field(default_factory=list)
+    validator_of: list[int] = field(default_factory=list)  # per tx, the validator sent it
     blocks: list[tuple[int, float, int]] = field(default_factory=list)  # height, seen at, txs
     request_errors: int = 0
     load_s: float = 0.0  # how long the submission schedule actually took
@@ -277,8 +281,11 @@ class Driver:
         self.observation = Observation(
             [-1.0] * count, [False] * count, [-1.0] * count, [-1.0] * count
         )
+        self.observation.proposed_s = [-1.0] * count
+        self.observation.validator_of = load.validator_of
         self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
         self.started = 0.0
+        self.wall_started = 0.0
         self.submitting = True
         # Refused for load: an account's refused tx and every later one of it wait, in nonce
         # order; once per retry interval the first is sent again, and when it is admitted the
@@ -308,6 +315,7 @@ class Driver:
             self.target.identity, timeout=REQUEST_TIMEOUT_S, limits=pool
         ) as client:
             self.started = time.perf_counter()
+            self.wall_started = time.time()  # block timestamps are wall-clock milliseconds
             follower = asyncio.create_task(self._follow(client))
             try:
                 await self._submit(client)
@@ -465,11 +473,14 @@ class Driver:
                 await asyncio.sleep(POLL_INTERVAL_S)
                 continue
             seen_at = self.now()
-            hashes = response.json()["txs"]
+            body = response.json()
+            hashes = body["txs"]
+            proposed_at = body["timestamp_ms"] / 1000 - self.wall_started
             for text in hashes:
                 index = self.index_of.get(bytes.fromhex(text))
                 if index is not None and observation.commit_s[index] < 0:
                     observation.commit_s[index] = seen_at
+                    observation.proposed_s[index] = proposed_at
                     self.committed += 1
             observation.blocks.append((self.next_height, seen_at, len(hashes)))
             self.next_height += 1
@@ -559,6 +570,42 @@ def summarize(
         else None,
         "minutes": compute_minutes(observation),
         "view_changes": observation.view_changes,
+        "latency_breakdown": compute_breakdown(observation, settings.validators),
+    }
+
+
+def compute_breakdown(observation: Observation, validators: int) -> dict[str, Any]:
+    """Where the latency of accepted txs goes: from the accepted POST to the block's timestamp
+    (queueing: intake, gossip, the proposal pool), and from there until this process saw the
+    block committed (consensus, execution, the store, reading it back); the first also per
+    validator the txs were sent to (the primary's own clients skip the gossip to it).
+
+    Block timestamps come from the primary's clock: meaningful when the nodes share this
+    machine's clock (a local cluster), approximate across machines."""
+
+    def quantiles(values: list[float]) -> dict[str, float]:
+        values.sort()
+        return {
+            "p50": round(percentile(values, 0.50), 1),
+            "p99": round(percentile(values, 0.99), 1),
+        }
+
+    to_proposal: list[float] = []
+    after_proposal: list[float] = []
+    by_validator: list[list[float]] = [[] for _ in range(validators)]
+    for index, proposed_at in enumerate(observation.proposed_s):
+        accepted_at = observation.accept_s[index]
+        if proposed_at < 0 or accepted_at < 0:
+            continue
+        waited_ms = (proposed_at - accepted_at) * 1000
+        to_proposal.append(waited_ms)
+        after_proposal.append((observation.commit_s[index] - proposed_at) * 1000)
+        if index < len(observation.validator_of):
+            by_validator[observation.validator_of[index]].append(waited_ms)
+    return {
+        "accepted_to_proposal_ms": quantiles(to_proposal),
+        "proposal_to_seen_ms": quantiles(after_proposal),
+        "accepted_to_proposal_ms_by_validator": [quantiles(values) for values in by_validator],
     }
 
 
