@@ -62,18 +62,15 @@ def test_bench_json_on_a_four_validator_cluster_loses_nothing(
     assert result["view_changes"] == 0  # 100 tx/s on a quiet cluster: one view throughout
     breakdown = result["latency_breakdown"]
     assert len(breakdown["accepted_to_proposal_ms_by_validator"]) == 4
-    for part in (
-        breakdown["accepted_to_proposal_ms"],
-        breakdown["proposal_to_seen_ms"],
-        *breakdown["accepted_to_proposal_ms_by_validator"],
-    ):
-        assert part["p50"] <= part["p99"]
-    # The two parts add up to the whole (percentiles of sums are not sums, so only bounds).
-    assert breakdown["proposal_to_seen_ms"]["p50"] > 0
-    assert (
-        breakdown["accepted_to_proposal_ms"]["p99"] + breakdown["proposal_to_seen_ms"]["p99"]
-        >= result["latency_ms_p99_accepted"] - 1
-    )
+    # Each tx's accepted latency is the sum of its two parts, and neither is negative (a few ms
+    # of slack: block timestamps are whole milliseconds of another process's clock). So each
+    # part's percentiles lie between 0 and the whole's; one validator's share of the txs may
+    # hold the worst of them, so its percentiles are bounded only by the slowest tx.
+    for part in (breakdown["accepted_to_proposal_ms"], breakdown["proposal_to_seen_ms"]):
+        assert -5 <= part["p50"] <= part["p99"] <= result["latency_ms_p99_accepted"] + 5
+    for part in breakdown["accepted_to_proposal_ms_by_validator"]:
+        assert -5 <= part["p50"] <= part["p99"] <= result["latency_ms_max"] + 5
+    assert breakdown["proposal_to_seen_ms"]["p50"] > 0  # consensus takes some time
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["committed"] == result["committed"] and saved["timeline"]
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
