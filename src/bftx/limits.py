@@ -121,6 +121,10 @@ state_buckets_log2 = 12
 snapshot_items_max = 2**24  # accounts, or open orders, in one exchange snapshot
 verified_tx_cache_max = 262_144  # tx hashes whose signature a node has checked
 decoded_txs_max = 65_536  # decoded txs a node keeps by their bytes: seconds of traffic at full load
+# A node process collects its young generation of tracked objects after this many net
+# allocations (CPython's default is 700): a tx's objects then die young, by reference
+# counting, instead of being promoted and walked by full collections (bftx.node.collection).
+gc_young_objects = 20_000
 
 assert price_ticks_max * quantity_lots_max * tick_size_max <= 2**88
 assert fee_bps_max < 10_000

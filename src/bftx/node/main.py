@@ -13,6 +13,7 @@ from bftx.api.grpc.server import GrpcServer
 from bftx.api.server import ApiServer
 from bftx.chain import Genesis
 from bftx.crypto import load_key
+from bftx.node.collection import tune_collector
 from bftx.node.config import load_config
 from bftx.node.logs import configure_logging
 from bftx.node.runtime import Node
@@ -55,5 +56,7 @@ async def serve(node: Node) -> None:
 
 
 def run(home: Path) -> None:
+    """Run the node at ``home`` in this process until SIGTERM or SIGINT."""
+    tune_collector()  # process-wide, so here and not in `Node`
     node = load_node(home)
     uvloop.run(serve(node))

@@ -8,11 +8,19 @@ paths never touch a metrics object for them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+
+from bftx.node.collection import GENERATIONS, PAUSE_BUCKETS_S, CollectorPauses
 
 _REQUEST_BYTES_MAX = 8_192
 
@@ -78,6 +86,10 @@ class NodeMetrics:
     ) -> None:
         self.registry.register(_MappingCollector(name, documentation, label, read, counter=False))
 
+    def add_gc_pauses(self, pauses: CollectorPauses) -> None:
+        """Export the pauses of the process's garbage collector (read when scraped)."""
+        self.registry.register(_GcPausesCollector(pauses))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -107,6 +119,28 @@ class _MappingCollector(Collector):
             family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
         for key, value in sorted(self.read().items()):
             family.add_metric([key], value)
+        yield family
+
+
+class _GcPausesCollector(Collector):
+    def __init__(self, pauses: CollectorPauses) -> None:
+        self.pauses = pauses
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "bftx_gc_pause_seconds",
+            "Collections of the process's cyclic garbage collector, by generation: each pauses "
+            "the event loop (bftx.node.collection)",
+            labels=["generation"],
+        )
+        bounds = [*(str(bound) for bound in PAUSE_BUCKETS_S), "+Inf"]
+        for generation in range(GENERATIONS):
+            counts = list(itertools.accumulate(self.pauses.bucket_counts[generation]))
+            family.add_metric(
+                [str(generation)],
+                list(zip(bounds, counts, strict=True)),
+                self.pauses.seconds[generation],
+            )
         yield family
 
 

@@ -73,6 +73,7 @@ from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
 from bftx.node.checks import RuntimeChecks
 from bftx.node.clock import NodeClock
+from bftx.node.collection import CollectorPauses
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
@@ -250,6 +251,8 @@ class Node:
                 f"{config.key_file}: this key is neither a validator nor a follower in genesis"
             )
         self.metrics = NodeMetrics()
+        self._gc_pauses = CollectorPauses()
+        self.metrics.add_gc_pauses(self._gc_pauses)
         self.signing = SigningMonitor(len(genesis.validators))
         self.backfill = sync.Backfill(agreement=self.validators.fault_tolerance + 1)
         self._skipped_up_to = 0  # no height above it was skipped by a state transfer
@@ -303,6 +306,7 @@ class Node:
         self._history = {entry.height: entry for entry in recovered.history}
         self.mempool = Mempool(self.application)
         gc.freeze()  # the recovered state lives as long as the node: keep it out of collections
+        self._gc_pauses.install()
         logger.info(
             "recovered from the store",
             extra={
@@ -375,6 +379,7 @@ class Node:
         )
 
     async def stop(self) -> None:
+        self._gc_pauses.remove()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
