@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bftx.bench.cluster import Observation, compute_breakdown, compute_minutes, percentile
+from bftx.bench.cluster import (
+    Observation,
+    compute_breakdown,
+    compute_minutes,
+    count_lost_behind_unaccepted,
+    percentile,
+)
 from bftx.cli import main
 
 REQUIRED_FIELDS = (
@@ -17,6 +23,7 @@ REQUIRED_FIELDS = (
     "submitted",
     "committed",
     "lost",
+    "lost_behind_unaccepted",
     "tps_committed",
     "latency_ms_p50",
     "latency_ms_p90",
@@ -54,7 +61,7 @@ def test_bench_json_on_a_four_validator_cluster_loses_nothing(
     assert result["submitted"] == 500
     assert result["accepted"] == result["submitted"]
     assert result["committed"] == result["submitted"]
-    assert result["lost"] == 0
+    assert result["lost"] == 0 and result["lost_behind_unaccepted"] == 0
     assert 0 < result["latency_ms_p50"] <= result["latency_ms_p90"] <= result["latency_ms_p99"]
     assert result["latency_ms_p99"] <= result["latency_ms_max"]
     assert result["verify_limit_tps"] > 0
@@ -96,6 +103,22 @@ def test_the_breakdown_splits_accepted_latency_at_the_proposal_per_validator() -
         {"p50": 500.0, "p99": 500.0},
         {"p50": 500.0, "p99": 2000.0},
     ]
+
+
+def test_lost_txs_behind_a_nonce_never_accepted_are_told_from_dropped_ones() -> None:
+    # accounts 0 and 1 alternate; their txs are in nonce order
+    observation = Observation(
+        [0.0] * 6,
+        accepted=[True, False, True, True, False, True],
+        accept_s=[0.0] * 6,
+        commit_s=[1.0, -1.0, -1.0, -1.0, -1.0, 2.0],
+    )
+    observation.account_of = [0, 1, 0, 1, 0, 1]
+    # tx 2 (account 0) was dropped: nothing of account 0 before it is missing. Tx 3 (account 1)
+    # waits behind tx 1, never accepted; tx 5 committed, so it is not lost at all.
+    assert count_lost_behind_unaccepted(observation) == 1
+    observation.accepted[1] = True  # now account 1 lacks nothing before tx 3: dropped as well
+    assert count_lost_behind_unaccepted(observation) == 0
 
 
 def test_minutes_report_each_whole_minutes_latency_and_the_memory_at_its_end() -> None:

@@ -103,6 +103,7 @@ class Observation:
     # as this process's on one machine), -1 when not seen committed
     proposed_s: list[float] = field(default_factory=list)
     validator_of: list[int] = field(default_factory=list)  # per tx, the validator sent it
+    account_of: list[int] = field(default_factory=list)  # per tx, its account (nonce order)
     blocks: list[tuple[int, float, int]] = field(default_factory=list)  # height, seen at, txs
     request_errors: int = 0
     load_s: float = 0.0  # how long the submission schedule actually took
@@ -283,6 +284,7 @@ class Driver:
         )
         self.observation.proposed_s = [-1.0] * count
         self.observation.validator_of = load.validator_of
+        self.observation.account_of = load.account_of
         self.index_of = {tx_hash: index for index, tx_hash in enumerate(load.hashes)}
         self.started = 0.0
         self.wall_started = 0.0
@@ -545,6 +547,7 @@ def summarize(
         "request_errors": observation.request_errors,
         "committed": len(committed_indexes),
         "lost": lost,
+        "lost_behind_unaccepted": count_lost_behind_unaccepted(observation),
         "tps_offered": round(submitted / max(observation.load_s, 1e-9), 1),
         "tps_committed": round(len(committed_indexes) / span_s, 1) if committed_indexes else 0.0,
         "latency_ms_p50": round(percentile(latencies, 0.50), 1),
@@ -572,6 +575,30 @@ def summarize(
         "view_changes": observation.view_changes,
         "latency_breakdown": compute_breakdown(observation, settings.validators),
     }
+
+
+def count_lost_behind_unaccepted(observation: Observation) -> int:
+    """Lost txs with an earlier tx of their account that was never accepted.
+
+    Such a tx was admitted ahead of a missing nonce (a later nonce can reach
+    a node first when a client has several requests in flight) and waits in
+    the mempools for that nonce, which the generator was still being refused
+    when it stopped resending. It commits once its account's missing nonce is
+    admitted; the other lost txs are ones the cluster dropped.
+    """
+    first_unaccepted: dict[int, int] = {}
+    for index, (account, ok) in enumerate(
+        zip(observation.account_of, observation.accepted, strict=True)
+    ):
+        if not ok:
+            first_unaccepted.setdefault(account, index)
+    return sum(
+        1
+        for index, account in enumerate(observation.account_of)
+        if observation.accepted[index]
+        and observation.commit_s[index] < 0
+        and first_unaccepted.get(account, index) < index
+    )
 
 
 def compute_breakdown(observation: Observation, validators: int) -> dict[str, Any]:
