@@ -154,6 +154,26 @@ def test_the_next_nonce_counts_the_txs_the_pool_holds() -> None:
     assert pool.is_next_nonce(decode_tx(order(0, BOB)))
 
 
+def test_a_gap_is_the_first_missing_nonce_before_txs_the_pool_holds() -> None:
+    app, pool = make_pool()
+    assert pool.waiting == 0 and not pool.fills_gap(ALICE.address, 0), "nothing waits"
+    pool.add(order(0), 0)
+    pool.add(order(2), 0)
+    pool.add(order(3), 0)
+    pool.release_ready()  # nonce 0 goes to consensus; 2 and 3 wait for 1
+    assert pool.waiting == 2
+    assert pool.fills_gap(ALICE.address, 1)
+    assert not pool.fills_gap(ALICE.address, 4), "past the txs held: no one waits for it"
+    assert not pool.fills_gap(ALICE.address, 0) and not pool.fills_gap(BOB.address, 1)
+    app.execute_block(1, 1_000, (order(0),))  # nonce 0 commits: still 1 is missing
+    pool.remove_committed([decode_tx(order(0)).hash], [ALICE.address])
+    assert pool.fills_gap(ALICE.address, 1)
+    pool.add(order(1), 0)
+    assert not pool.fills_gap(ALICE.address, 1) and not pool.fills_gap(ALICE.address, 4)
+    pool.release_ready()
+    assert pool.waiting == 0
+
+
 def test_an_admitted_cancel_whose_order_filled_stays_and_settles_with_its_failure_code() -> None:
     """Dropping it would leave the client acknowledged and never answered, and alice's later
     nonces waiting on a hole; in a block it uses its nonce and says why it failed."""

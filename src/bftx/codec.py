@@ -84,6 +84,28 @@ def decode(
     return value
 
 
+def peek(data: bytes, max_bytes: int) -> object | None:
+    """The value of ``data`` read without any of `decode`'s checks (None if it cannot be read):
+    for a hint that decides nothing on its own, at a fraction of `decode`'s cost."""
+    if len(data) > max_bytes:
+        return None
+    try:
+        value: object = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=False,
+            strict_map_key=False,
+            max_bin_len=max_bytes,
+            max_str_len=max_bytes,
+            max_array_len=max_bytes,
+            max_map_len=max_bytes,
+            max_ext_len=max_bytes,
+        )
+    except Exception:  # malformed input of any kind: no value to peek at
+        return None
+    return value
+
+
 _LEAVES = frozenset({type(None), bool, int, bytes, str})  # exact types msgpack returns
 _DEPTH_MAX = 16
 

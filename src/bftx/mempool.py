@@ -169,6 +169,21 @@ class Mempool:
                 missing += 1
         return tx.nonce == missing
 
+    @property
+    def waiting(self) -> int:
+        """Txs held and not handed to the replica: nearly all wait for an earlier nonce."""
+        return len(self._by_hash) - self.released
+
+    def fills_gap(self, sender: bytes, nonce: int) -> bool:
+        """Is ``nonce`` the first ``sender`` lacks, with later txs of the account waiting here?"""
+        pending = self._by_sender.get(sender)
+        if pending is None:
+            return False
+        missing = self.admission.next_nonce(sender)
+        while missing in pending:
+            missing += 1
+        return nonce == missing and max(pending) > missing
+
     # --- after a committed block --------------------------------------------------------
 
     def remove_committed(

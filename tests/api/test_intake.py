@@ -107,10 +107,11 @@ def test_a_batch_meeting_a_full_queue_is_refused_whole_with_one_check() -> None:
         rate_floor_tps=100,
         clock=clock,
     )
-    assert not intake.refuse_batch(500), "the queue has room: each tx is looked at"
+    batch = [bytes([index % 256]) for index in range(500)]
+    assert not intake.refuse_batch(batch), "the queue has room: each tx is looked at"
     assert intake.refused == 0
     backlog[0] = 100  # the floor (100 tx/s) times the budget (1 s)
-    assert intake.refuse_batch(500)
+    assert intake.refuse_batch(batch)
     assert intake.refused_queue == 500 and calls == []
     backlog[0] = 0  # the queue drained, but the refusal holds back later nonces as `admit` would
     assert intake.admit(b"a later nonce") is None and calls == []
@@ -154,6 +155,35 @@ def test_after_a_refusal_only_an_accounts_next_nonce_is_admitted() -> None:
     assert intake.admit(b"next") is not None
     clock.now += 2.0  # two budgets without a refusal: the gap rule ends
     assert intake.admit(b"later") is not None
+
+
+def test_a_tx_that_fills_the_gap_accepted_txs_wait_for_is_never_refused_for_the_queue() -> None:
+    """A later nonce can reach the node first (from another request the client has in flight)
+    and be accepted; refusing the nonce it waits for would strand it."""
+    clock = Clock()
+    admitted: list[bytes] = []
+
+    def submit(data: bytes) -> Admitted:
+        admitted.append(data)
+        return Admitted(Code.OK, b"h" * 32)
+
+    intake = IntakeControl(
+        submit,
+        lambda: 1_000,  # far past the bound
+        lambda: 0,
+        is_next_nonce=lambda data: data in (b"gap", b"next"),
+        fills_gap=lambda data: data == b"gap",
+        queue_budget_s=1.0,
+        rate_floor_tps=100,
+        clock=clock,
+    )
+    assert intake.admit(b"next") is None, "an account's next nonce with nothing waiting on it"
+    assert intake.admit(b"later") is None
+    answer = intake.admit(b"gap")
+    assert answer is not None and answer.code is Code.OK and admitted == [b"gap"]
+    assert not intake.refuse_batch([b"later", b"gap", b"next"]), "looked at one by one"
+    assert intake.refuse_batch([b"later", b"next"])
+    assert intake.refused_queue == 4
 
 
 def test_a_full_mempool_also_holds_back_later_nonces() -> None:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bftx import limits
+from bftx import codec, limits
 from bftx.errors import Code
 from bftx.exchange import (
     BlockRejection,
@@ -23,6 +23,7 @@ from bftx.exchange import (
     sign_tx,
 )
 from bftx.exchange.events import Deposited, Registered, Transferred, Withdrawn
+from bftx.exchange.transactions import peek_sender_and_nonce
 
 from .support import (
     ALICE,
@@ -556,3 +557,27 @@ def test_cumulative_mints_and_burns_beyond_64_bits_do_not_halt_the_chain() -> No
     assert w.exchange.state.minted["BTC"] > 2**64
     twin = World.create([ALICE], btc=0)
     assert twin.exchange.state_root() != w.exchange.state_root()
+
+
+def test_a_peek_reads_the_account_and_nonce_a_tx_claims_without_checking_it() -> None:
+    tx = sign_tx(ALICE, CHAIN_ID, 7, BUY)
+    assert peek_sender_and_nonce(tx) == (ALICE.address, 7) == (decode_tx(tx).sender, 7)
+    forged = codec.encode(("any-chain", BOB.public_key, 3, 99, (), b"not a signature"))
+    assert peek_sender_and_nonce(forged) == (BOB.address, 3), "a hint: nothing is checked"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"\xc1",
+        b"\x96" + b"\x00" * 5,  # six fields, no key
+        codec.encode(("c", b"k" * 31, 1, 1, (), b"")),  # a key of the wrong size
+        codec.encode(("c", b"k" * 32, "1", 1, (), b"")),  # a nonce that is not an integer
+        codec.encode(("c", b"k" * 32, 1, 1, ())),  # five fields
+        b"\x81\x01\x02",  # a map
+        b"\x96" + b"\xff" * 5000,  # past the size of any tx
+    ],
+)
+def test_a_peek_at_what_is_not_a_tx_finds_nothing(garbage: bytes) -> None:
+    assert peek_sender_and_nonce(garbage) is None

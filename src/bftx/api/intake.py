@@ -20,7 +20,12 @@ after any refusal for load (the queue, the junk budget, a full mempool, or
 this rule itself), a client tx is admitted only if it is its account's next
 nonce (nothing missing before it). Telling that costs a decode
 (cached, and reused when the tx is admitted); a refusal never costs a
-signature check.
+signature check. A later nonce can still arrive first (from another request a
+client has in flight) and be admitted before its predecessor is refused. So a
+tx that claims the nonce txs in the mempool wait for is never refused for the
+queue: it releases txs already accepted. Telling that costs a look at the
+tx's account and nonce (no decode), and only while some tx waits at all; the
+tx is checked in full when admitted.
 
 Junk (txs the node refuses after paying for them: bad signatures, bad nonces)
 never enters the mempool, so the queue cannot see it. For it a second bound
@@ -40,7 +45,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bftx import limits
 from bftx.errors import Code
@@ -65,6 +70,7 @@ class IntakeControl:
         backlog: Callable[[], int],
         committed: Callable[[], int],
         is_next_nonce: Callable[[bytes], bool] = lambda data: True,
+        fills_gap: Callable[[bytes], bool] = lambda data: False,
         queue_budget_s: float = limits.intake_queue_ms / 1000,
         rate_window_s: float = limits.intake_rate_window_ms / 1000,
         rate_floor_tps: float = limits.intake_rate_floor_tps,
@@ -76,6 +82,7 @@ class IntakeControl:
         self._backlog = backlog
         self._committed = committed
         self._is_next_nonce = is_next_nonce
+        self._fills_gap = fills_gap
         self._last_queue_refusal = -1e9  # when a tx was last refused for the queue
         self.queue_budget_s = queue_budget_s
         self._rate_window_s = rate_window_s
@@ -102,7 +109,7 @@ class IntakeControl:
         now = self._clock()
         if now - self._samples[-1][0] >= RATE_SAMPLE_INTERVAL_S:
             self._sample(now)
-        if self._backlog() >= self.backlog_max:
+        if self._backlog() >= self.backlog_max and not self._fills_gap(data):
             self._last_queue_refusal = now
             self.refused_queue += 1
             return None
@@ -124,17 +131,18 @@ class IntakeControl:
                 self._last_queue_refusal = now
         return admitted
 
-    def refuse_batch(self, count: int) -> bool:
-        """Is the queue past the budget? Then ``count`` txs are refused at once, as `admit` would
-        refuse each of them, without a call per tx: under a flood a batch then costs the node
-        one check, not one per tx."""
+    def refuse_batch(self, txs: Sequence[bytes]) -> bool:
+        """Is the queue past the budget, with no tx in ``txs`` that fills a gap? Then they are
+        refused at once, as `admit` would refuse each of them, without a call per tx: under a
+        flood a batch then costs the node one check (and, while some tx waits for a gap, a
+        look at each tx's account and nonce), not an admission per tx."""
         now = self._clock()
         if now - self._samples[-1][0] >= RATE_SAMPLE_INTERVAL_S:
             self._sample(now)
-        if self._backlog() < self.backlog_max:
+        if self._backlog() < self.backlog_max or any(self._fills_gap(data) for data in txs):
             return False
         self._last_queue_refusal = now
-        self.refused_queue += count
+        self.refused_queue += len(txs)
         return True
 
     def readings(self) -> dict[str, int]:
@@ -184,6 +192,7 @@ def intake_for(node: Node) -> IntakeControl:
             node.client_backlog,
             lambda: node.txs_committed_total,
             node.is_next_nonce,
+            node.fills_gap,
             queue_budget_s=node.config.intake_queue_ms / 1000,
         )
         node.metrics.add_gauges(

@@ -415,7 +415,7 @@ def create_app(node: Node) -> FastAPI:
         txs = await _read_batch(request)
         intake = intake_for(node)
         _refuse_if_halted(node)
-        if txs and intake.refuse_batch(len(txs)):
+        if txs and intake.refuse_batch(txs):
             raise _overloaded(OVERLOADED_MESSAGE, intake)
         results: list[Admission] = []
         for first in range(0, len(txs), limits.intake_chunk_txs):

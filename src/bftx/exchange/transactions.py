@@ -386,6 +386,20 @@ def sign_tx(key: crypto.KeyPair, chain_id: str, nonce: int, body: Body) -> bytes
     return codec.encode((chain_id, key.public_key, nonce, kind, encode_body(body), signature))
 
 
+def peek_sender_and_nonce(data: bytes) -> tuple[bytes, int] | None:
+    """The sender's address and the nonce a tx claims, without decoding or checking it (None
+    when they cannot be read). A hint for load shedding only: nothing else may trust it."""
+    value = codec.peek(data, limits.tx_bytes_max)
+    if type(value) is not tuple or len(value) != 6:
+        return None
+    public_key, nonce = value[1], value[2]
+    if type(public_key) is not bytes or len(public_key) != crypto.PUBLIC_KEY_BYTES:
+        return None
+    if type(nonce) is not int:
+        return None
+    return crypto.address_of(public_key), nonce
+
+
 def decode_tx(data: bytes) -> Tx:
     """Decode a tx of at most ``limits.tx_bytes_max`` bytes; `DecodeError` says what is wrong."""
     value = codec.decode(data, limits.tx_bytes_max)

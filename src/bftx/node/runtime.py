@@ -69,6 +69,7 @@ from bftx.errors import Code, ConfigError, DecodeError
 from bftx.exchange.application import ExchangeApplication
 from bftx.exchange.events import BlockResult, Trade, decode_block_result, encode_block_result
 from bftx.exchange.genesis import ExchangeGenesis
+from bftx.exchange.transactions import peek_sender_and_nonce
 from bftx.mempool import Admitted, Mempool
 from bftx.node import sync
 from bftx.node.checks import RuntimeChecks
@@ -495,6 +496,17 @@ class Node:
         except DecodeError:
             return False
         return self.mempool.is_next_nonce(tx)
+
+    def fills_gap(self, data: bytes) -> bool:
+        """Does this client tx claim the nonce that txs the mempool holds for its account wait
+        for? Read without decoding or verifying it, and only while some tx waits at all:
+        admission control lets such a tx past the queue bound (refusing it would strand txs
+        already accepted), and admitting it checks it in full."""
+        mempool = self.mempool
+        if mempool is None or not mempool.waiting:
+            return False
+        claimed = peek_sender_and_nonce(data)
+        return claimed is not None and mempool.fills_gap(*claimed)
 
     def submit(self, data: bytes, origin: bytes | None = None) -> Admitted:
         """Admit a tx from a client (``origin`` None) or a peer; gossip what a client sent.
