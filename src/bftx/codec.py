@@ -53,21 +53,8 @@ def decode(
         raise DecodeError(f"{len(data)} bytes exceeds the limit of {max_bytes}")
     if len(data) == 0:
         raise DecodeError("empty input")
-    items_max = min(max_items, max_bytes)
     try:
-        value: Value = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=False,
-            strict_map_key=True,
-            object_pairs_hook=_reject_map,
-            ext_hook=_reject_ext,
-            max_bin_len=max_bytes,
-            max_str_len=max_bytes,
-            max_array_len=items_max,
-            max_map_len=items_max,
-            max_ext_len=max_bytes,
-        )
+        value = _unpack(data, max_bytes, min(max_items, max_bytes))
     except DecodeError:
         raise
     except msgpack.ExtraData as error:
@@ -85,24 +72,32 @@ def decode(
 
 
 def peek(data: bytes, max_bytes: int) -> object | None:
-    """The value of ``data`` read without any of `decode`'s checks (None if it cannot be read):
-    for a hint that decides nothing on its own, at a fraction of `decode`'s cost."""
+    """The value of ``data`` read without `decode`'s checks of types, depth and canonical form
+    (None if it cannot be read at all): for a hint that decides nothing on its own, at a
+    fraction of `decode`'s cost."""
     if len(data) > max_bytes:
         return None
     try:
-        value: object = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=False,
-            strict_map_key=False,
-            max_bin_len=max_bytes,
-            max_str_len=max_bytes,
-            max_array_len=max_bytes,
-            max_map_len=max_bytes,
-            max_ext_len=max_bytes,
-        )
+        return _unpack(data, max_bytes, min(limits.decode_container_items_max, max_bytes))
     except Exception:  # malformed input of any kind: no value to peek at
         return None
+
+
+def _unpack(data: bytes, max_bytes: int, items_max: int) -> Value:
+    """MessagePack within the size bounds, no maps or extension types; raises on anything else."""
+    value: Value = msgpack.unpackb(
+        data,
+        raw=False,
+        use_list=False,
+        strict_map_key=True,
+        object_pairs_hook=_reject_map,
+        ext_hook=_reject_ext,
+        max_bin_len=max_bytes,
+        max_str_len=max_bytes,
+        max_array_len=items_max,
+        max_map_len=items_max,
+        max_ext_len=max_bytes,
+    )
     return value
 
 
