@@ -232,3 +232,37 @@ def test_a_tx_refused_for_load_is_a_429_with_retry_after(
     )
     assert (batch.status_code, batch.json()["code"]) == (429, "overloaded")
     assert exhausted.refused >= 2
+
+
+def test_the_nonce_an_accepted_tx_waits_for_gets_past_a_full_queue(cluster: LiveCluster) -> None:
+    """Through the REST API: nonce n+1 arrives first and is accepted; with the queue past its
+    bound, n is still admitted (alone in a single POST, or among refused txs in a batch), and
+    both commit. Another account's tx is refused meanwhile."""
+    waiting, other = cluster.fresh_traders(2)
+    first = cluster.nonce(waiting)
+    intake = intake_for(cluster.nodes[0])
+    intake._last_queue_refusal = -1e9  # no refusal of an earlier test holds later nonces back
+    later = cluster.submit(cluster.order_tx(waiting, first + 1, Side.BUY, 4_500_000, 1))
+    gap_fillers = [cluster.order_tx(waiting, first, Side.BUY, 4_500_000, 1)]
+    unrelated = cluster.order_tx(other, cluster.nonce(other), Side.BUY, 4_500_000, 1)
+    saved = intake._backlog
+    intake._backlog = lambda: 10**9  # the queue far past its bound from here on
+    try:
+        alone = cluster.http.post(
+            f"{cluster.api_url()}/v1/txs", json={"tx": base64.b64encode(unrelated).decode()}
+        )
+        assert (alone.status_code, alone.json()["code"]) == (429, "overloaded")
+        batch = cluster.http.post(
+            f"{cluster.api_url()}/v1/txs/batch",
+            content=codec.encode((unrelated, *gap_fillers)),
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert batch.status_code == 200, batch.text
+        results = batch.json()["results"]
+        assert [result["code"] for result in results] == ["overloaded", "ok"]
+    finally:
+        intake._backlog = saved
+    assert (
+        cluster.wait_committed(later)["height"]
+        >= cluster.wait_committed(results[1]["tx_hash"])["height"]
+    )
