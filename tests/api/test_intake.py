@@ -236,8 +236,8 @@ def test_a_tx_refused_for_load_is_a_429_with_retry_after(
 
 def test_the_nonce_an_accepted_tx_waits_for_gets_past_a_full_queue(cluster: LiveCluster) -> None:
     """Through the REST API: nonce n+1 arrives first and is accepted; with the queue past its
-    bound, n is still admitted (alone in a single POST, or among refused txs in a batch), and
-    both commit. Another account's tx is refused meanwhile."""
+    bound, n is still admitted, in a batch whose other tx is refused, and both commit. Another
+    account's tx alone is refused meanwhile."""
     waiting, other = cluster.fresh_traders(2)
     first = cluster.nonce(waiting)
     intake = intake_for(cluster.nodes[0])
