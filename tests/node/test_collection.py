@@ -34,6 +34,16 @@ def test_a_threshold_of_zero_is_refused_not_taken_as_no_collection(thresholds: N
     assert gc.get_threshold() == before
 
 
+@pytest.fixture
+def explicit_collections_only() -> Iterator[None]:
+    """No automatic collection between a test's own `gc.collect` calls, so counts are exact."""
+    was_enabled = gc.isenabled()
+    gc.disable()  # gc.collect still runs, and still calls the callbacks
+    yield
+    if was_enabled:
+        gc.enable()
+
+
 class SteppingClock:
     """Each reading is ``step`` seconds after the one before."""
 
@@ -45,7 +55,9 @@ class SteppingClock:
         return self.now
 
 
-def test_each_collection_is_counted_by_generation_in_the_bucket_of_its_pause() -> None:
+def test_each_collection_is_counted_by_generation_in_the_bucket_of_its_pause(
+    explicit_collections_only: None,
+) -> None:
     pauses = CollectorPauses(clock=SteppingClock(0.03))  # every pause reads 30 ms
     pauses.install()
     try:
@@ -61,7 +73,7 @@ def test_each_collection_is_counted_by_generation_in_the_bucket_of_its_pause() -
     assert pauses.seconds[2] == pytest.approx(0.06)
 
 
-def test_a_pause_past_the_last_bound_is_counted_above_it() -> None:
+def test_a_pause_past_the_last_bound_is_counted_above_it(explicit_collections_only: None) -> None:
     pauses = CollectorPauses(clock=SteppingClock(1.0))
     pauses.install()
     try:
@@ -71,7 +83,7 @@ def test_a_pause_past_the_last_bound_is_counted_above_it() -> None:
     assert pauses.bucket_counts[1][-1] == 1
 
 
-def test_nothing_is_counted_once_removed() -> None:
+def test_nothing_is_counted_once_removed(explicit_collections_only: None) -> None:
     pauses = CollectorPauses()
     pauses.install()
     pauses.install()  # once only: a second install adds no second callback
@@ -83,7 +95,9 @@ def test_nothing_is_counted_once_removed() -> None:
     assert all(callback is not pauses._on_collection for callback in gc.callbacks)
 
 
-def test_the_metrics_show_the_pauses_as_a_histogram_per_generation() -> None:
+def test_the_metrics_show_the_pauses_as_a_histogram_per_generation(
+    explicit_collections_only: None,
+) -> None:
     metrics = NodeMetrics()
     pauses = CollectorPauses(clock=SteppingClock(0.02))
     metrics.add_gc_pauses(pauses)
