@@ -20,8 +20,6 @@ def test_every_stage_is_measured_and_every_tx_executes() -> None:
     assert result["floor_vs_verify"] == pytest.approx(
         result["floor_us_per_tx"] / result["verify_us"], abs=0.01
     )
-    # Admission verifies a signature, so it alone costs at least most of one verification.
-    assert stages["admit"] > 0.5 * result["verify_us"]
 
 
 def test_the_orders_cross_so_the_store_and_index_see_trades() -> None:
