@@ -130,3 +130,40 @@ def test_a_proof_claiming_absence_of_a_present_key_fails(cluster: LiveCluster) -
     bundle = fetch_certified_proof(cluster, f"account:{alice.address.hex()}")
     with pytest.raises(ProofInvalid):
         verify_bundle(genesis_of(cluster), {**bundle, "present": False, "value": None})
+
+
+def test_verify_proof_checks_every_readable_field_of_a_live_bundle(
+    cluster: LiveCluster, tmp_path: Path
+) -> None:
+    """A bundle's key, key_hex, height, present, value and certified_height are displayed
+    to whoever verifies it: each must say what was proven, or the bundle is refused."""
+    (alice,) = cluster.fresh_traders(1)
+    bundle = fetch_certified_proof(cluster, f"account:{alice.address.hex()}")
+    genesis = genesis_of(cluster)
+    (tmp_path / "genesis.json").write_text(cluster.testnet.nodes[0].genesis_file.read_text())
+    verified = Client.verify_proof(bundle, tmp_path / "genesis.json")
+    assert verified.key == account_key(alice.address)
+    assert verified.key_text == f"account:{alice.address.hex()}"
+    certified = bundle["certified_height"]
+    assert isinstance(certified, int)
+    forged: list[tuple[dict[str, object], str]] = [
+        ({**bundle, "key": "account:" + "1" * 40}, "key"),
+        ({**bundle, "key": f"htlc:{'ab' * 32}"}, "key"),
+        ({**bundle, "key": "nonsense"}, "key does not parse"),
+        ({**bundle, "key": None}, "key is not text"),
+        ({**bundle, "key_hex": account_key(bytes(20)).hex()}, "key_hex"),
+        ({**bundle, "certified_height": certified + 1}, "certified_height"),
+        ({**bundle, "certified_height": str(certified)}, "certified_height"),
+        ({**bundle, "height": int(str(bundle["height"])) + 1}, "height"),
+        ({**bundle, "present": 1}, "present"),
+        ({**bundle, "value": "00"}, "value"),
+        ({k: v for k, v in bundle.items() if k != "key_hex"}, "no key_hex"),
+        ({k: v for k, v in bundle.items() if k != "certified_height"}, "no certified_height"),
+        ({k: v for k, v in bundle.items() if k != "key"}, "no key"),
+        ({**bundle, "owner": "bob"}, "cannot check: owner"),
+    ]
+    for changed, reason in forged:
+        with pytest.raises(ProofInvalid, match=reason):
+            Client.verify_proof(changed, genesis)
+    bare = {name: bundle[name] for name in ("proof", "header", "certificate")}
+    assert verify_bundle(genesis, bare).key_text == f"raw:{account_key(alice.address).hex()}"
