@@ -105,6 +105,25 @@ def test_order_place_without_waiting(cli: Cli) -> None:
     assert pending["status"] == "pending"
 
 
+def test_order_place_without_waiting_prints_the_pending_order_for_people(cli: Cli) -> None:
+    """Admitted but not final: the table says pending with the order id and tx hash, exit 0."""
+    code, out = cli.run(
+        "order", "place", "--key", cli.key("trader004"), "--side", "buy", "--amount", "0.0001",
+        "--price", "100", "--no-wait", "--url", cli.cluster.api_url(),
+    )  # fmt: skip
+    assert code == 0, out
+    fields = dict(
+        line.split(None, 1) for line in out.splitlines() if line.startswith(("id", "status", "tx "))
+    )
+    address = cli.cluster.accounts["trader004"].address.hex()
+    assert fields["status"].strip() == "pending"
+    assert fields["id"].strip().startswith(f"{address}:")
+    tx_hash = fields["tx"].strip()
+    assert len(tx_hash) == 64 and f"tx {tx_hash}" in out
+    committed = cli.cluster.wait_committed(tx_hash)
+    assert committed["code"] == "ok"
+
+
 def test_balance_by_key_and_by_address(cli: Cli) -> None:
     by_key = cli.json("balance", "--key", cli.key("alice"))
     assert Decimal(by_key["total"]["BTC"]) == 100 and Decimal(by_key["total"]["USD"]) == 10**7

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bftx.cli.output import human, human_number, print_error, seconds
+from bftx.cli.output import bftx_command, human, human_number, print_error, seconds
 from bftx.client import Client, ClientError
 from bftx.client.core import MarketInfo, balance_from_account, market_from_json
 from bftx.client.keys import url_from_testnet
@@ -394,11 +394,19 @@ def _show_order(console: Console, order: dict[str, Any]) -> None:
             fields[name] = human_number(value) if name in _NUMBERS and value else value
     if info.get("tx_hash"):
         fields["tx"] = info["tx_hash"]
+    if info.get("height") is not None:  # final; without it (--no-wait) only admitted
         fields["block"] = info["height"]
-        fields["result"] = info["code"]
+        fields["result"] = info.get("code")
         fields["final after"] = seconds(float(info["latency_s"]))
         fields["events"] = info.get("events", [])
     _show_mapping(console, fields)
+    if info.get("tx_hash") and info.get("height") is None:
+        console.print(
+            f"admitted, not final yet: `{bftx_command()} tx {info['tx_hash']}` says when it is "
+            "committed (do not place it again)",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 _NUMBERS = ("price", "amount", "filled", "remaining")
