@@ -233,6 +233,31 @@ def test_a_market_order_with_a_worst_price_takes_liquidity(cluster: LiveCluster)
         assert order["status"] == "canceled" and order["remaining"] == "0"  # remainder unfilled
 
 
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"postOnly": True}, "post-only"),
+        ({"timeInForce": "PO"}, "post-only"),
+        ({"timeInForce": "fok"}, "FOK"),
+        ({"timeInForce": "GTX"}, "GTX"),
+    ],
+)
+def test_a_market_order_is_never_post_only_or_fill_or_kill(
+    cluster: LiveCluster, params: dict[str, object], says: str
+) -> None:
+    """A market order is immediate-or-cancel: post-only or FOK would be silently dropped."""
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        maker.create_order(SYMBOL, "limit", "sell", "0.0002", "53000")
+        with pytest.raises(InvalidOrder, match=says):
+            taker.create_order(SYMBOL, "market", "buy", "0.0005", "53000", params)
+        assert cluster.nonce(taker_key) == 0  # nothing was signed
+        order = taker.create_order(
+            SYMBOL, "market", "buy", "0.0001", "53000", {"timeInForce": "IOC"}
+        )
+        assert order["type"] == "market" and order["filled"] == "0.0001"
+
+
 def test_an_unreachable_node_is_a_client_error(cluster: LiveCluster) -> None:
     (key,) = cluster.fresh_traders(1)
     with Client("http://127.0.0.1:9", key=key, timeout=1.0) as nowhere:

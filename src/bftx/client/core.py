@@ -27,6 +27,10 @@ _TIME_IN_FORCE = {
     "FOK": OrderType.FOK,
     "PO": OrderType.POST_ONLY,
 }
+# A market order (OrderType.MARKET) is immediate-or-cancel at its worst price: IOC says so,
+# GTC is what CCXT passes when no time in force was chosen. FOK and PO are not market orders.
+_MARKET_TIME_IN_FORCE = ("GTC", "IOC")
+_TIF_NAMES = {"FOK": "FOK (fill or kill)", "PO": "post-only (PO)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +157,8 @@ def order_body(
     ``type`` is "limit" or "market"; ``params`` may hold ``timeInForce``
     ("GTC", "IOC", "FOK", "PO"), ``postOnly`` (bool) and ``expiresAtMs``. A
     market order needs ``price``: the worst price you accept (bftx has no
-    unbounded market orders).
+    unbounded market orders); it is immediate-or-cancel, so FOK and post-only
+    are refused for it (`InvalidOrder`).
     """
     side_value = {"buy": Side.BUY, "sell": Side.SELL}.get(side.lower())
     if side_value is None:
@@ -171,6 +176,13 @@ def order_body(
             )
         raise InvalidOrder("a limit order needs a price")
     if kind == "market":
+        if time_in_force not in _MARKET_TIME_IN_FORCE:
+            raise InvalidOrder(
+                f"a market order cannot be {_TIF_NAMES.get(time_in_force, time_in_force)}: it "
+                "takes what the book offers up to its price at once and cancels the rest "
+                "(timeInForce IOC, or GTC as CCXT's default); for fill-or-kill or post-only, "
+                "place a limit order at your price"
+            )
         resolved = OrderType.MARKET
     elif time_in_force in _TIME_IN_FORCE:
         resolved = _TIME_IN_FORCE[time_in_force]
