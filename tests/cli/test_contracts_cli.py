@@ -128,3 +128,43 @@ def test_verify_refuses_a_missing_or_broken_file(cli: Cli, tmp_path: Path) -> No
         "verify", "--genesis", cli.genesis(), "--proof", str(tmp_path / "bad.json"), "--json"
     )
     assert code == 1 and json.loads(text)["error"] == "bad_proof_file"
+
+
+def test_verify_prints_the_key_its_proof_proves_never_a_forged_one(
+    cli: Cli, tmp_path: Path
+) -> None:
+    owner, other = cli.cluster.fresh_traders(2)
+    out = tmp_path / "proof.json"
+
+    def fetched() -> bool | None:
+        code, _ = cli.run(
+            "proof", f"account:{owner.address.hex()}", "--out", str(out),
+            "--url", cli.cluster.api_url(), "--json",
+        )  # fmt: skip
+        return True if code == 0 else None
+
+    wait_for(fetched, 10.0, "a certified proof")
+    bundle = json.loads(out.read_text())
+    proven_hex = "61" + owner.address.hex()  # b"a" + address: the account's state key
+
+    def verify(document: dict[str, Any]) -> tuple[int, str]:
+        out.write_text(json.dumps(document))
+        return cli.run("verify", "--genesis", cli.genesis(), "--proof", str(out), "--json")
+
+    code, text = verify(bundle)
+    assert code == 0, text
+    verified = json.loads(text)
+    assert (verified["key"], verified["key_hex"]) == (f"account:{owner.address.hex()}", proven_hex)
+
+    bare = {name: bundle[name] for name in ("proof", "header", "certificate")}
+    code, text = verify(bare)
+    assert code == 0, text
+    assert (json.loads(text)["key"], json.loads(text)["key_hex"]) == (
+        f"raw:{proven_hex}",
+        proven_hex,
+    )
+
+    forged = {**bundle, "key": f"account:{other.address.hex()}"}
+    code, text = verify(forged)
+    assert code == 1 and json.loads(text)["error"] == "proof_invalid"
+    assert "valid" not in json.loads(text)  # refused, not printed as a verified key

@@ -318,7 +318,8 @@ def _verify(arguments: argparse.Namespace) -> int:
         arguments,
         {
             "valid": True,
-            "key": bundle.get("key", verified.key.hex()),
+            "key": verified.key_text,  # checked by the verifier to name verified.key
+            "key_hex": verified.key.hex(),
             "present": verified.value is not None,
             "value": describe_value(verified.key, verified.value),
             "height": verified.height,
