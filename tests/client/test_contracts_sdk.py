@@ -15,7 +15,14 @@ import pytest
 
 from bftx import crypto, limits
 from bftx.chain import Genesis
-from bftx.client import AsyncClient, Client, OrderRejected, ProofInvalid, verify_bundle
+from bftx.client import (
+    AsyncClient,
+    Client,
+    InvalidOrder,
+    OrderRejected,
+    ProofInvalid,
+    verify_bundle,
+)
 from bftx.exchange.state import account_key, contract_key
 from tests.api.support import LiveCluster, wait_for
 
@@ -167,3 +174,40 @@ def test_verify_proof_checks_every_readable_field_of_a_live_bundle(
             Client.verify_proof(changed, genesis)
     bare = {name: bundle[name] for name in ("proof", "header", "certificate")}
     assert verify_bundle(genesis, bare).key_text == f"raw:{account_key(alice.address).hex()}"
+
+
+def test_contract_arguments_are_checked_before_signing(cluster: LiveCluster) -> None:
+    """Amounts, expiries, ids and preimages out of type or range are an InvalidOrder, never a
+    raw Python error nor a tx the node refuses as malformed."""
+    alice, bob = cluster.fresh_traders(2)
+    receiver = bob.address.hex()
+    with Client(cluster.api_url(), key=alice) as sender:
+        attempts = [
+            (lambda: sender.htlc_lock("BTC", "1e30", receiver, HASHLOCK, later_ms()), "range"),
+            (lambda: sender.htlc_lock("BTC", True, receiver, HASHLOCK, later_ms()), "number"),
+            (lambda: sender.htlc_lock("BTC", "NaN", receiver, HASHLOCK, later_ms()), "positive"),
+            (lambda: sender.htlc_lock("BTC", "0.1", receiver, HASHLOCK, 2**70), "expiry_ms"),
+            (lambda: sender.htlc_lock("BTC", "0.1", receiver, HASHLOCK, -1), "expiry_ms"),
+            (lambda: sender.htlc_lock("BTC", "0.1", receiver, HASHLOCK, "soon"), "expiry_ms"),
+            (lambda: sender.htlc_lock(None, "0.1", receiver, HASHLOCK, later_ms()), "asset"),
+            (lambda: sender.htlc_lock("BTC", "0.1", 5, HASHLOCK, later_ms()), "receiver"),
+            (lambda: sender.htlc_lock("BTC", "0.1", receiver, None, later_ms()), "hashlock"),
+            (lambda: sender.htlc_claim(bytes(32), "zz"), "preimage is not hex"),
+            (lambda: sender.htlc_claim(bytes(32), bytes(65)), "at most 64"),
+            (lambda: sender.htlc_claim(bytes(32), 7), "preimage must be bytes"),
+            (lambda: sender.htlc_refund(12), "id must be bytes"),
+            (lambda: sender.deal_fund("zz"), "id is not hex"),
+            (
+                lambda: sender.deal_propose(receiver, "BTC", "0.1", "USD", "1e300", later_ms()),
+                "range",
+            ),
+            (
+                lambda: sender.deal_propose(receiver, "BTC", "0.1", "USD", "40", 2**64),
+                "deadline_ms",
+            ),
+            (lambda: sender.htlc_lock("BTC", "0.1", receiver, HASHLOCK, later_ms(), []), "params"),
+        ]
+        for attempt, says in attempts:
+            with pytest.raises(InvalidOrder, match=says):
+                attempt()
+    assert cluster.nonce(alice) == 0

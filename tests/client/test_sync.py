@@ -7,6 +7,7 @@ receives, the taker 5 bps of the BTC it receives, rounded up.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -195,6 +196,65 @@ def test_an_invalid_order_is_refused_before_it_is_signed(
     assert cluster.nonce(key) == 0
 
 
+BAD_ARGUMENTS: list[tuple[tuple[object, ...], str]] = [
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": "abc"}), "whole number"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": float("nan")}), "whole"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": 2**64}), "out of range"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": -1}), "out of range"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": 1.5}), "whole number"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"expiresAtMs": True}), "whole number"),
+    (
+        (SYMBOL, "limit", "buy", "0.001", "45000", {"timeInForce": "IOC", "expiresAtMs": 9}),
+        "rest",
+    ),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"postOnly": "yes"}), "postOnly"),
+    (
+        (SYMBOL, "limit", "buy", "0.001", "45000", {"postOnly": True, "timeInForce": "FOK"}),
+        "contradicts",
+    ),
+    (
+        (SYMBOL, "limit", "buy", "0.001", "45000", {"timeInForce": None}),
+        "timeInForce must be text",
+    ),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"wait": "no"}), "wait"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", {"timeout": -1}), "timeout"),
+    ((SYMBOL, "limit", "buy", "0.001", "45000", ["wait"]), "params must be a dict"),
+    ((SYMBOL, "limit", "buy", True, "45000"), "amount True is not a number"),
+    ((SYMBOL, "limit", "buy", "0.001", True), "price True is not a number"),
+    ((SYMBOL, "limit", "buy", None, "45000"), "amount None is not a number"),
+    ((SYMBOL, "limit", "buy", ["1"], "45000"), "not a number"),
+    ((SYMBOL, "limit", None, "0.001", "45000"), "side must be text"),
+    ((SYMBOL, "limit", 1, "0.001", "45000"), "side must be text"),
+    ((SYMBOL, None, "buy", "0.001", "45000"), "type must be text"),
+    ((SYMBOL, 0, "buy", "0.001", "45000"), "type must be text"),
+    ((None, "limit", "buy", "0.001", "45000"), "symbol must be text"),
+    ((7, "limit", "buy", "0.001", "45000"), "symbol must be text"),
+]
+
+
+def test_bad_argument_types_and_ranges_are_refused_before_signing(cluster: LiveCluster) -> None:
+    """Every argument of create_order is checked: never a raw Python error, never a signed
+    tx the node refuses as malformed."""
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        for arguments, says in BAD_ARGUMENTS:
+            with pytest.raises(InvalidOrder, match=says) as refused:
+                trader.create_order(*arguments)  # type: ignore[arg-type]
+            assert refused.value.code == "invalid_order"
+    assert cluster.nonce(key) == 0
+
+
+def test_an_expiry_in_range_is_signed_as_given(cluster: LiveCluster) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        later = int(time.time() * 1000) + 600_000
+        for expiry in (later, str(later), float(later)):
+            order = trader.create_order(
+                SYMBOL, "limit", "buy", "0.0001", "100", {"expiresAtMs": expiry}
+            )
+            assert trader.fetch_order(order["id"])["info"]["expires_at_ms"] == later
+
+
 def test_invalid_side_time_in_force_market_and_order_id_are_refused(cluster: LiveCluster) -> None:
     (key,) = cluster.fresh_traders(1)
     with client(cluster, key) as trader:
@@ -233,24 +293,20 @@ def test_a_market_order_with_a_worst_price_takes_liquidity(cluster: LiveCluster)
         assert order["status"] == "canceled" and order["remaining"] == "0"  # remainder unfilled
 
 
-@pytest.mark.parametrize(
-    ("params", "says"),
-    [
+def test_a_market_order_is_never_post_only_or_fill_or_kill(cluster: LiveCluster) -> None:
+    """A market order is immediate-or-cancel: post-only or FOK would be silently dropped."""
+    maker_key, taker_key = cluster.fresh_traders(2)
+    refused: list[tuple[dict[str, object], str]] = [
         ({"postOnly": True}, "post-only"),
         ({"timeInForce": "PO"}, "post-only"),
         ({"timeInForce": "fok"}, "FOK"),
         ({"timeInForce": "GTX"}, "GTX"),
-    ],
-)
-def test_a_market_order_is_never_post_only_or_fill_or_kill(
-    cluster: LiveCluster, params: dict[str, object], says: str
-) -> None:
-    """A market order is immediate-or-cancel: post-only or FOK would be silently dropped."""
-    maker_key, taker_key = cluster.fresh_traders(2)
+    ]
     with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
         maker.create_order(SYMBOL, "limit", "sell", "0.0002", "53000")
-        with pytest.raises(InvalidOrder, match=says):
-            taker.create_order(SYMBOL, "market", "buy", "0.0005", "53000", params)
+        for params, says in refused:
+            with pytest.raises(InvalidOrder, match=says):
+                taker.create_order(SYMBOL, "market", "buy", "0.0005", "53000", params)
         assert cluster.nonce(taker_key) == 0  # nothing was signed
         order = taker.create_order(
             SYMBOL, "market", "buy", "0.0001", "53000", {"timeInForce": "IOC"}

@@ -154,7 +154,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
         price: core.Number | None = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         market = await self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
         nonce, tx_hash, receipt = await self._send(
@@ -179,7 +179,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     async def cancel_order(
         self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         body = core.cancel_body(id, self.address)
         _nonce, tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
@@ -355,7 +355,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
         return self._chain_id
 
     async def _market(self, symbol: str) -> core.MarketInfo:
-        wanted = core.normalise_symbol(symbol)
+        wanted = core.normalise_symbol(core.text(symbol, "symbol"))
         if wanted not in self._markets:
             await self.fetch_markets()
         market = self._markets.get(wanted)

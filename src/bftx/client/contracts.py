@@ -17,11 +17,12 @@ is known before submission: `compute_contract_id(sender, nonce)`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bftx import crypto
+from bftx import crypto, limits
 from bftx.chain import Genesis
 from bftx.client import core
 from bftx.client.errors import ClientError, InvalidOrder, OrderRejected
@@ -44,40 +45,51 @@ Number = core.Number
 
 
 def to_units(amount: Number, decimals: int, what: str = "amount") -> int:
-    """A decimal amount in whole units of an asset with ``decimals`` places, as an integer."""
+    """A decimal amount in whole units of an asset with ``decimals`` places, as an integer
+    from 1 to ``limits.amount_max``; `InvalidOrder` otherwise."""
+    if isinstance(amount, bool) or not isinstance(amount, str | int | float | Decimal):
+        raise InvalidOrder(f"{what} {core.shown(amount)} is not a decimal number")
     try:
         value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
     except ArithmeticError as error:
-        raise InvalidOrder(f"{what} {amount!r} is not a decimal number") from error
+        raise InvalidOrder(f"{what} {core.shown(amount)} is not a decimal number") from error
+    if not value.is_finite() or value <= 0:
+        raise InvalidOrder(f"{what} {amount} must be a positive number")
     units = value.scaleb(decimals)
-    if not value.is_finite() or units != units.to_integral_value() or units <= 0:
+    if units > limits.amount_max:  # before int(): 1e999999 would be huge
         raise InvalidOrder(
-            f"{what} {amount} must be positive with at most {decimals} decimal places"
+            f"{what} {amount} is out of range: at most {Decimal(limits.amount_max).scaleb(-decimals)}"
         )
+    if units != units.to_integral_value():
+        raise InvalidOrder(f"{what} {amount} has more than {decimals} decimal places")
     return int(units)
 
 
-def to_bytes32(value: bytes | str, what: str) -> bytes:
-    """32 bytes from bytes or hex text."""
+def to_fixed_bytes(
+    value: object, what: str, size: int, error: Callable[[str], ClientError]
+) -> bytes:
+    """``size`` bytes from bytes or hex text (``0x`` optional); ``error`` otherwise."""
     if isinstance(value, str):
         try:
             value = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError as error:
-            raise InvalidOrder(f"{what} is not hex") from error
-    if len(value) != 32:
-        raise InvalidOrder(f"{what} must be 32 bytes, got {len(value)}")
-    return value
+        except ValueError as failure:
+            raise error(f"{what} is not hex") from failure
+    if not isinstance(value, bytes | bytearray):
+        raise error(f"{what} must be bytes or hex text, got {type(value).__name__}")
+    if len(value) != size:
+        raise error(f"{what} must be {size} bytes, got {len(value)}")
+    return bytes(value)
+
+
+def to_bytes32(
+    value: bytes | str, what: str, error: Callable[[str], ClientError] = InvalidOrder
+) -> bytes:
+    """32 bytes from bytes or hex text."""
+    return to_fixed_bytes(value, what, 32, error)
 
 
 def to_address(value: bytes | str, what: str) -> bytes:
-    if isinstance(value, str):
-        try:
-            value = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError as error:
-            raise InvalidOrder(f"{what} is not a hex address") from error
-    if len(value) != crypto.ADDRESS_BYTES:
-        raise InvalidOrder(f"{what} must be a {crypto.ADDRESS_BYTES}-byte address")
-    return value
+    return to_fixed_bytes(value, what, crypto.ADDRESS_BYTES, InvalidOrder)
 
 
 def load_genesis(genesis: Genesis | str | Path | dict[str, Any]) -> Genesis:
@@ -105,7 +117,7 @@ class _Builder:
         self.decimals = decimals
 
     def units(self, asset: str, amount: Number) -> int:
-        decimals = self.decimals.get(asset)
+        decimals = self.decimals.get(core.text(asset, "asset"))
         if decimals is None:
             raise InvalidOrder(
                 f"unknown asset {asset!r}; assets: {', '.join(sorted(self.decimals))}"
@@ -125,7 +137,7 @@ class _Builder:
             self.units(asset, amount),
             to_address(receiver, "receiver"),
             to_bytes32(hashlock, "hashlock"),
-            int(expiry_ms),
+            core.whole_number(expiry_ms, "expiry_ms", 0, limits.timestamp_ms_max),
         )
 
     def propose(
@@ -143,13 +155,26 @@ class _Builder:
             self.units(deliver_asset, deliver_amount),
             pay_asset,
             self.units(pay_asset, pay_amount),
-            int(deadline_ms),
+            core.whole_number(deadline_ms, "deadline_ms", 0, limits.timestamp_ms_max),
         )
 
 
 def claim_body(contract_id: bytes | str, preimage: bytes | str) -> HtlcClaim:
-    secret = bytes.fromhex(preimage.removeprefix("0x")) if isinstance(preimage, str) else preimage
-    return HtlcClaim(to_bytes32(contract_id, "id"), secret)
+    """The claim of HTLC ``contract_id`` with ``preimage`` (bytes or hex, at most
+    ``limits.htlc_preimage_bytes_max`` bytes); `InvalidOrder` otherwise."""
+    secret: object = preimage
+    if isinstance(preimage, str):
+        try:
+            secret = bytes.fromhex(preimage.removeprefix("0x"))
+        except ValueError as error:
+            raise InvalidOrder("preimage is not hex") from error
+    if not isinstance(secret, bytes | bytearray):
+        raise InvalidOrder(f"preimage must be bytes or hex text, got {type(secret).__name__}")
+    if len(secret) > limits.htlc_preimage_bytes_max:
+        raise InvalidOrder(
+            f"preimage is {len(secret)} bytes: at most {limits.htlc_preimage_bytes_max}"
+        )
+    return HtlcClaim(to_bytes32(contract_id, "id"), bytes(secret))
 
 
 class ContractsMixin:
@@ -255,7 +280,7 @@ class ContractsMixin:
         return _Builder(self._asset_decimals)
 
     def _create(self, body: Body, what: str, params: dict[str, Any] | None) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         nonce, _tx_hash, receipt = self._send(
@@ -266,7 +291,7 @@ class ContractsMixin:
     def _act(
         self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
     ) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         _nonce, _tx_hash, receipt = self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )
@@ -369,7 +394,7 @@ class AsyncContractsMixin:
         return _Builder(self._asset_decimals)
 
     async def _create(self, body: Body, what: str, params: dict[str, Any] | None) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         nonce, _tx_hash, receipt = await self._send(
@@ -380,7 +405,7 @@ class AsyncContractsMixin:
     async def _act(
         self, contract_id: bytes, body: Body, what: str, params: dict[str, Any] | None
     ) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         _nonce, _tx_hash, receipt = await self._send(
             body, params.get("wait", self.wait), params.get("timeout")
         )

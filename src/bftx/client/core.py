@@ -7,13 +7,16 @@ send requests.
 from __future__ import annotations
 
 import base64
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from bftx import limits
-from bftx.client.errors import InvalidOrder
+from bftx.client.errors import ClientError, InvalidOrder
 from bftx.client.keys import load_key_file
 from bftx.crypto import KeyPair
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
@@ -159,14 +162,22 @@ def order_body(
     market order needs ``price``: the worst price you accept (bftx has no
     unbounded market orders); it is immediate-or-cancel, so FOK and post-only
     are refused for it (`InvalidOrder`).
+    Every argument is checked (type and range) before anything is signed; what
+    does not hold raises `InvalidOrder`.
     """
-    side_value = {"buy": Side.BUY, "sell": Side.SELL}.get(side.lower())
+    side_value = {"buy": Side.BUY, "sell": Side.SELL}.get(text(side, "side").lower())
     if side_value is None:
         raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
-    kind = order_type.lower()
-    time_in_force = (
-        "PO" if params.get("postOnly") else str(params.get("timeInForce", "GTC")).upper()
-    )
+    kind = text(order_type, "type").lower()
+    params = options(params)
+    post_only = params.get("postOnly", False)
+    if not isinstance(post_only, bool):
+        raise InvalidOrder(f"postOnly must be True or False, got {post_only!r}")
+    time_in_force = text(params.get("timeInForce", "GTC"), "timeInForce").upper()
+    if post_only and time_in_force not in ("GTC", "PO"):
+        raise InvalidOrder(f"postOnly contradicts timeInForce {time_in_force}")
+    if post_only:
+        time_in_force = "PO"
     if kind not in ("limit", "market"):
         raise InvalidOrder(f"type must be 'limit' or 'market', got {order_type!r}")
     if price is None:
@@ -188,7 +199,14 @@ def order_body(
         resolved = _TIME_IN_FORCE[time_in_force]
     else:
         raise InvalidOrder(f"timeInForce must be GTC, IOC, FOK or PO, got {time_in_force!r}")
-    expires_at_ms = int(params.get("expiresAtMs", 0))
+    expires_at_ms = whole_number(
+        params.get("expiresAtMs", 0), "expiresAtMs", 0, limits.timestamp_ms_max
+    )
+    if expires_at_ms and resolved in (OrderType.MARKET, OrderType.IOC, OrderType.FOK):
+        raise InvalidOrder(
+            "expiresAtMs applies to orders that rest in the book (GTC, PO), not to "
+            f"{'a market order' if kind == 'market' else time_in_force}"
+        )
     return PlaceOrder(
         market.symbol,
         side_value,
@@ -200,7 +218,74 @@ def order_body(
 
 
 def sign(key: KeyPair, chain_id: str, nonce: int, body: Body) -> bytes:
+    """The signed tx; a nonce past the protocol's largest is refused before signing."""
+    if not 0 <= nonce <= limits.nonce_max:
+        raise ClientError(
+            f"nonce {nonce} is past the largest a tx may carry ({limits.nonce_max}): this "
+            "account cannot sign another tx",
+            "nonce_exhausted",
+        )
     return sign_tx(key, chain_id, nonce, body)
+
+
+def text(value: object, what: str, error: Callable[[str], ClientError] = InvalidOrder) -> str:
+    """``value`` if it is a str; ``error`` (default `InvalidOrder`) otherwise."""
+    if not isinstance(value, str):
+        raise error(f"{what} must be text, got {_kind(value)}")
+    return value
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,24}")
+
+
+def whole_number(
+    value: object,
+    what: str,
+    low: int,
+    high: int,
+    error: Callable[[str], ClientError] = InvalidOrder,
+) -> int:
+    """``value`` as an integer in ``[low, high]``: an int (not a bool), a whole float or
+    Decimal, or decimal digits; ``error`` (default `InvalidOrder`) says what is wrong."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float | Decimal):
+        if isinstance(value, float):
+            whole = math.isfinite(value) and value.is_integer()
+        else:
+            whole = value.is_finite() and value == value.to_integral_value()
+        if whole and not low <= value <= high:  # before int(): 1e999999 would be huge
+            raise error(f"{what} {shown(value)} is out of range: expected {low} to {high}")
+        number = int(value) if whole else None
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        number = int(value)
+    if number is None:
+        raise error(f"{what} must be a whole number, got {shown(value)}")
+    if not low <= number <= high:
+        raise error(f"{what} {shown(number)} is out of range: expected {low} to {high}")
+    return number
+
+
+def options(params: object) -> dict[str, Any]:
+    """A call's ``params`` (None: none), with ``wait`` and ``timeout`` checked."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidOrder(f"params must be a dict, got {_kind(params)}")
+    found = dict(params)
+    if not isinstance(found.get("wait", False), bool):
+        raise InvalidOrder(f"params wait must be True or False, got {found['wait']!r}")
+    if found.get("timeout") is not None:
+        found["timeout"] = seconds(found["timeout"], "params timeout", InvalidOrder)
+    return found
+
+
+def seconds(value: object, what: str, error: Callable[[str], ClientError]) -> float:
+    """A positive, finite number of seconds (at most 10**15)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1e15:
+        return float(value)  # (also refuses NaN, infinities and ints too big for a float)
+    raise error(f"{what} must be a positive number of seconds, got {shown(value)}")
 
 
 def encode_for_json(tx: bytes) -> str:
@@ -340,7 +425,9 @@ def trade_from_json(document: dict[str, Any], own: str | None = None) -> dict[st
     return trade
 
 
-def _decimal(value: Number, what: str) -> Decimal:
+def _decimal(value: object, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise InvalidOrder(f"{what} {shown(value)} is not a number: expected a decimal string")
     try:
         result = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as error:
@@ -348,6 +435,16 @@ def _decimal(value: Number, what: str) -> Decimal:
     if not result.is_finite():
         raise InvalidOrder(f"{what} {value!r} is not finite")
     return result
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to a length fit for a message."""
+    written = repr(value)
+    return written if len(written) <= 60 else written[:57] + "..."
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else type(value).__name__
 
 
 def _plain(value: Decimal) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bftx import limits
 from bftx.chain import Genesis
 from bftx.client import core
 from bftx.client.contracts import load_genesis, to_address, to_units
@@ -58,7 +59,7 @@ def create_client_body(genesis: GenesisSource, trusting_period_ms: int) -> IbcCr
     return IbcCreateClient(
         found.chain_id,
         tuple(validator.public_key for validator in found.validators),
-        int(trusting_period_ms),
+        core.whole_number(trusting_period_ms, "trusting_period_ms", 0, limits.timestamp_ms_max),
     )
 
 
@@ -97,7 +98,8 @@ def ack_bytes(ack: Mapping[str, Any]) -> bytes:
 
 
 def client_id_of(text: str, what: str = "client_id") -> str:
-    if not is_client_id(text):
+    """``text`` if it is a client id (``client-<n>``); `InvalidOrder` otherwise."""
+    if not isinstance(text, str) or not is_client_id(text):
         raise InvalidOrder(f"{what} {text!r}: expected client-<n>")
     return text
 
@@ -174,7 +176,9 @@ def packets_query(
     if source_client is not None:
         query["source_client"] = client_id_of(source_client, "source_client")
     if min_sequence is not None:
-        query["min_sequence"] = int(min_sequence)
+        query["min_sequence"] = core.whole_number(
+            min_sequence, "min_sequence", 0, limits.timestamp_ms_max
+        )
     return query
 
 
@@ -244,7 +248,7 @@ class InterchainMixin:
             to_address(receiver, "receiver"),
             client_id,
             client_id_of(counterparty_client_id, "counterparty_client_id"),
-            int(timeout_ms),
+            core.whole_number(timeout_ms, "timeout_ms", 0, limits.timestamp_ms_max),
         )
         receipt = self._submit(body, params)
         result = tx_result(receipt, "transfer")
@@ -319,7 +323,7 @@ class InterchainMixin:
 
     def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | str:
         """The receipt once committed; with ``wait=False``, the tx hash."""
-        params = params or {}
+        params = core.options(params)
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         _nonce, tx_hash, receipt = self._send(
@@ -329,6 +333,7 @@ class InterchainMixin:
 
     def _decimals(self, asset: str) -> int:
         """An asset's decimals; vouchers appear at run time, so a miss asks the node again."""
+        core.text(asset, "asset")
         if self._asset_decimals is None or asset not in self._asset_decimals:
             assets = self._get("/v1/assets")
             self._asset_decimals = {a["symbol"]: int(a["decimals"]) for a in assets}
@@ -402,7 +407,7 @@ class AsyncInterchainMixin:
             to_address(receiver, "receiver"),
             client_id,
             client_id_of(counterparty_client_id, "counterparty_client_id"),
-            int(timeout_ms),
+            core.whole_number(timeout_ms, "timeout_ms", 0, limits.timestamp_ms_max),
         )
         receipt = await self._submit(body, params)
         result = tx_result(receipt, "transfer")
@@ -472,7 +477,7 @@ class AsyncInterchainMixin:
 
     async def _submit(self, body: Body, params: dict[str, Any] | None) -> core.Receipt | str:
         """The receipt once committed; with ``wait=False``, the tx hash."""
-        params = params or {}
+        params = core.options(params)
         if self.key is None:
             raise ClientError("this client has no key: pass key=<KeyPair or key file>", "no_key")
         _nonce, tx_hash, receipt = await self._send(
@@ -481,6 +486,7 @@ class AsyncInterchainMixin:
         return tx_hash if receipt is None else receipt
 
     async def _decimals(self, asset: str) -> int:
+        core.text(asset, "asset")
         if self._asset_decimals is None or asset not in self._asset_decimals:
             assets = await self._get("/v1/assets")
             self._asset_decimals = {a["symbol"]: int(a["decimals"]) for a in assets}

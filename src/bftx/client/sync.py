@@ -144,7 +144,7 @@ class Client(ContractsMixin, InterchainMixin):
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Place an order; with ``wait`` (the default, or ``params={"wait": ...}``) return it once final."""
-        params = params or {}
+        params = core.options(params)
         market = self._market(symbol)
         body = core.order_body(market, type, side, amount, price, params)
         nonce, tx_hash, receipt = self._send(
@@ -168,7 +168,7 @@ class Client(ContractsMixin, InterchainMixin):
     def cancel_order(
         self, id: str, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        params = params or {}
+        params = core.options(params)
         body = core.cancel_body(id, self.address)
         _nonce, tx_hash, receipt = self._send(
             body, params.get("wait", self.wait), params.get("timeout")
@@ -260,7 +260,7 @@ class Client(ContractsMixin, InterchainMixin):
         return self._chain_id
 
     def _market(self, symbol: str) -> core.MarketInfo:
-        wanted = core.normalise_symbol(symbol)
+        wanted = core.normalise_symbol(core.text(symbol, "symbol"))
         if wanted not in self._markets:
             self.fetch_markets()
         market = self._markets.get(wanted)
