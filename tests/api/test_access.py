@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from bftx import access, crypto, limits
 from bftx.access import AccessPolicy
-from bftx.api.access import AccessError, Authenticator, RateLimiter
+from bftx.api.access import AccessError, Authenticator, Identity, RateLimiter, ReplayMemory
 from bftx.api.grpc import bftx_pb2 as pb
 from bftx.api.grpc import bftx_pb2_grpc
 from bftx.client import Client
@@ -94,6 +94,18 @@ def test_a_replayed_signature_is_refused(cluster: LiveCluster) -> None:
     again = httpx.get(cluster.api_url() + path, headers=headers)
     assert first.status_code == 200
     assert (again.status_code, again.json()["code"]) == (401, "replayed")
+
+
+def test_a_timestamp_of_unicode_digits_is_unauthenticated_not_a_500(cluster: LiveCluster) -> None:
+    headers = {
+        access.HEADER_KEY.encode(): b"0" * 64,
+        access.HEADER_TIMESTAMP.encode(): b"\xb2",  # "²": str.isdigit() says yes, int() no
+        access.HEADER_NONCE.encode(): b"a" * 32,
+        access.HEADER_SIGNATURE.encode(): b"0" * 128,
+    }
+    for path in ("/v1/health", "/v1/markets"):
+        response = httpx.get(cluster.api_url() + path, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
 
 
 def test_a_signature_over_another_request_is_refused(cluster: LiveCluster) -> None:
@@ -281,3 +293,124 @@ def test_the_access_policy_round_trips_through_genesis() -> None:
     assert AccessPolicy().to_document() is None
     with pytest.raises(Exception, match="reads"):
         AccessPolicy.from_document({"reads": "secret"})
+
+
+# --- the replay memory under a flood of identities -----------------------------------------
+
+
+def signed_get(key: KeyPair, clock: FakeClock, offset_ms: int = 0) -> dict[str, str]:
+    timestamp_ms = int(clock.now * 1000) + offset_ms
+    return access.sign_request(key, "GET", "h", "/v1/markets", timestamp_ms, b"", os.urandom(16))
+
+
+def small_authenticator(
+    clock: FakeClock, participants: set[bytes], permissioned: bool = False
+) -> tuple[Authenticator, ReplayMemory, ReplayMemory]:
+    """An authenticator with replay memories small enough to flood in a test."""
+    mine = ReplayMemory(signatures_max=64, identities_max=8, per_identity_max=16)
+    others = ReplayMemory(signatures_max=64, identities_max=8, per_identity_max=16)
+    authenticator = Authenticator(
+        AccessPolicy(permissioned=permissioned),
+        frozenset(),
+        lambda address: address in participants,
+        limiter=RateLimiter(clock=clock),
+        clock=clock,
+        participants=mine,
+        others=others,
+    )
+    return authenticator, mine, others
+
+
+def admit(authenticator: Authenticator, headers: dict[str, str]) -> Identity | None:
+    return authenticator.admit(headers, "GET", "h", "/v1/markets", b"")
+
+
+def flood(authenticator: Authenticator, keys: list[KeyPair], each: int, clock: FakeClock) -> int:
+    """Each key signs ``each`` fresh requests, one a millisecond; how many were refused."""
+    refused = 0
+    for key in keys:
+        for _ in range(each):
+            clock.now += 0.001
+            try:
+                admit(authenticator, signed_get(key, clock))
+            except AccessError as error:
+                assert (error.status, error.code) == (429, "rate_limited")
+                refused += 1
+    return refused
+
+
+def test_throwaway_keys_flooding_an_open_network_cannot_refuse_a_participant() -> None:
+    clock = FakeClock()
+    participant = KeyPair.generate()
+    authenticator, mine, others = small_authenticator(clock, {participant.address})
+    earlier = signed_get(participant, clock)
+    assert admit(authenticator, earlier) is not None
+    refused = flood(authenticator, [KeyPair.generate() for _ in range(40)], 20, clock)
+    assert refused > 0  # the throwaway keys used up their own memory only
+    assert len(others) <= 64 and others.identities <= 8
+    fresh = signed_get(participant, clock)
+    identity = admit(authenticator, fresh)
+    assert identity is not None and access.ROLE_PARTICIPANT in identity.roles
+    for replay in (earlier, fresh):
+        with pytest.raises(AccessError) as raised:
+            admit(authenticator, replay)
+        assert (raised.value.status, raised.value.code) == (401, "replayed")
+    assert len(mine) == 2
+
+
+def test_registered_identities_flooding_turn_the_memory_over_and_replays_stay_refused() -> None:
+    clock = FakeClock()
+    victim, *flooders = [KeyPair.generate() for _ in range(7)]
+    authenticator, mine, _others = small_authenticator(
+        clock, {key.address for key in (victim, *flooders)}
+    )
+    first = signed_get(victim, clock, offset_ms=-1)
+    admit(authenticator, first)
+    assert flood(authenticator, flooders, 40, clock) == 0  # nobody is refused
+    assert len(mine) == 64  # the victim's first signature was forgotten early ...
+    with pytest.raises(AccessError) as raised:
+        admit(authenticator, first)  # ... and is refused all the same (below its floor)
+    assert (raised.value.status, raised.value.code) == (429, "rate_limited")
+    fresh = signed_get(victim, clock)
+    assert admit(authenticator, fresh) is not None
+    with pytest.raises(AccessError, match="already used"):
+        admit(authenticator, fresh)
+
+
+def test_one_identity_only_uses_up_its_own_share_of_the_replay_memory() -> None:
+    clock = FakeClock()
+    flooder, other = KeyPair.generate(), KeyPair.generate()
+    authenticator, mine, _others = small_authenticator(clock, {flooder.address, other.address})
+    kept = signed_get(other, clock)
+    admit(authenticator, kept)
+    first = signed_get(flooder, clock, offset_ms=-1)
+    admit(authenticator, first)
+    assert flood(authenticator, [flooder], 100, clock) == 0
+    assert len(mine) == 17  # 16 of the flooder's and the other's one
+    with pytest.raises(AccessError, match="already used"):
+        admit(authenticator, kept)
+    with pytest.raises(AccessError, match="sign it again"):
+        admit(authenticator, first)
+
+
+def test_a_non_participant_is_refused_before_anything_of_it_is_remembered() -> None:
+    clock = FakeClock()
+    authenticator, mine, others = small_authenticator(clock, set(), permissioned=True)
+    for _ in range(3):
+        with pytest.raises(AccessError) as raised:
+            admit(authenticator, signed_get(KeyPair.generate(), clock))
+        assert (raised.value.status, raised.value.code) == (403, "forbidden")
+    assert len(mine) == len(others) == 0 and mine.identities == others.identities == 0
+
+
+def test_replay_memory_frees_identities_once_their_signatures_are_stale() -> None:
+    clock = FakeClock()
+    authenticator, _mine, others = small_authenticator(clock, set())
+    flood(authenticator, [KeyPair.generate() for _ in range(8)], 1, clock)
+    newcomer = KeyPair.generate()
+    with pytest.raises(AccessError) as raised:
+        admit(authenticator, signed_get(newcomer, clock))
+    assert (raised.value.code, raised.value.retry_after_s) == ("rate_limited", 1)
+    clock.now += limits.api_signature_skew_ms_max / 1000 + 0.001
+    assert admit(authenticator, signed_get(newcomer, clock)) is not None
+    assert len(others) == others.identities == 1

@@ -113,6 +113,56 @@ def test_a_content_length_that_is_not_a_number_is_a_400(cluster: LiveCluster) ->
     assert response.startswith(b"HTTP/1.1 400")
 
 
+def test_a_content_length_of_superscript_digits_is_a_400(cluster: LiveCluster) -> None:
+    head = b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n"  # "²"
+    response = http_exchange(cluster.api_ports[0], head, iter([b""]))
+    assert response.startswith(b"HTTP/1.1 400")
+
+
+# str.isdigit() is true for these (latin-1 "²", "¹³"), int() refuses them.
+ODD_DIGITS = [b"\xb2", b"\xb9\xb3", b"1\xb2"]
+
+
+def odd_signature_head(request_line: bytes, timestamp: bytes, extra: bytes = b"") -> bytes:
+    return (
+        request_line
+        + b"\r\nHost: x\r\nx-bftx-key: "
+        + b"0" * 64
+        + b"\r\nx-bftx-timestamp: "
+        + timestamp
+        + b"\r\nx-bftx-nonce: "
+        + b"a" * 32
+        + b"\r\nx-bftx-signature: "
+        + b"0" * 128
+        + b"\r\n"
+        + extra
+        + b"\r\n"
+    )
+
+
+@pytest.mark.parametrize("timestamp", ODD_DIGITS)
+def test_a_timestamp_of_unicode_digits_is_unauthenticated_not_a_500(
+    cluster: LiveCluster, timestamp: bytes
+) -> None:
+    head = odd_signature_head(b"GET /v1/health HTTP/1.1", timestamp)
+    status, problem = status_and_problem(http_exchange(cluster.api_ports[0], head, iter([b""])))
+    assert (status, problem["code"]) == (401, "unauthenticated")
+    assert "milliseconds" in problem["detail"]
+
+
+@pytest.mark.parametrize("timestamp", ODD_DIGITS)
+def test_a_websocket_upgrade_with_a_timestamp_of_unicode_digits_is_refused_not_a_500(
+    cluster: LiveCluster, timestamp: bytes
+) -> None:
+    upgrade = (
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    )
+    head = odd_signature_head(b"GET /v1/ws HTTP/1.1", timestamp, upgrade)
+    response = http_exchange(cluster.api_ports[0], head, iter([b""]))
+    assert response.startswith(b"HTTP/1.1 403"), response[:200]
+
+
 def test_a_body_within_the_bound_is_still_served(cluster: LiveCluster) -> None:
     response = cluster.http.post(f"{cluster.api_url()}/v1/txs/batch", json={"txs": []})
     assert response.status_code == 200

@@ -30,7 +30,17 @@ Clock = Callable[[], float]  # seconds
 # Paths anyone may read in every mode (liveness, the API's own documentation).
 _PUBLIC_PATHS = re.compile(r"/v1/health|/docs.*|/openapi\.json|/redoc.*")
 _HEX = re.compile(r"[0-9a-f]*")
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")  # ASCII digits only (str.isdigit admits "²")
 _ACCOUNT_PATH = re.compile(r"/v1/accounts/(?:0x)?([0-9a-fA-F]{40})(?:/.*)?")
+
+# Replay memory (`ReplayMemory`): participants' signatures, with as many identities as the
+# rate limiter keeps buckets for; other keys' (open reads: anybody's), a smaller share.
+REPLAY_PARTICIPANTS_MAX = limits.api_rate_buckets_max
+REPLAY_OTHER_SIGNATURES_MAX = 65_536
+REPLAY_OTHERS_MAX = 16_384
+# Signatures one identity keeps individually: 8 s of requests at its full rate; older ones
+# are covered by its floor (a request signed before its 4,096 newest ones is refused).
+REPLAY_IDENTITY_SIGNATURES_MAX = 4_096
 
 
 class AccessError(Exception):
@@ -56,7 +66,16 @@ class Identity:
 
 
 class Authenticator:
-    """Checks request signatures against the clock and a bounded memory of recent ones."""
+    """Checks request signatures against the clock and a bounded memory of recent ones.
+
+    Replays are refused with two `ReplayMemory`s: one for participants
+    (registered accounts, auditors, operators) and one for every other key,
+    which only open reads (or the public paths) serve signed. Keys cost
+    nothing, so the second one can be filled by anybody; a participant's
+    signatures never share memory with throwaway keys. Under permissioned reads
+    a key that is no participant is refused (403) before anything of it is
+    remembered or counted.
+    """
 
     def __init__(
         self,
@@ -65,13 +84,21 @@ class Authenticator:
         is_registered: Callable[[bytes], bool],
         limiter: RateLimiter | None = None,
         clock: Clock = time.time,
+        participants: ReplayMemory | None = None,
+        others: ReplayMemory | None = None,
     ) -> None:
         self.policy = policy
         self._limiter = limiter or RateLimiter()
         self._validators = validators
         self._is_registered = is_registered
         self._clock = clock
-        self._seen: OrderedDict[bytes, float] = OrderedDict()  # signature -> when it was seen
+        if participants is None:
+            participants = ReplayMemory(
+                limits.api_signatures_remembered_max, REPLAY_PARTICIPANTS_MAX
+            )
+        if others is None:
+            others = ReplayMemory(REPLAY_OTHER_SIGNATURES_MAX, REPLAY_OTHERS_MAX)
+        self._participants, self._others = participants, others
 
     def authenticate(
         self,
@@ -81,13 +108,17 @@ class Authenticator:
         target: str,
         body: bytes,
     ) -> Identity | None:
-        """The signer of a request, None for an unsigned one; AccessError when it is wrong."""
-        checked = self._verify(headers, method, authority, target, body)
-        if checked is None:
+        """The signer of a request, None for an unsigned one; AccessError when it is wrong
+        or replayed. No role is required and no rate limit applies (`admit` does both)."""
+        signed = self._verify(headers, method, authority, target, body)
+        if signed is None:
             return None
-        identity, signature = checked
-        self._remember(signature, self._clock())
-        return identity
+        now_ms = self._now_ms()
+        self._check_fresh(signed, now_ms)
+        self._memory_of(signed.identity).record(
+            signed.identity.address, signed.signature, signed.timestamp_ms, now_ms
+        )
+        return signed.identity
 
     def _verify(
         self,
@@ -96,7 +127,7 @@ class Authenticator:
         authority: str,
         target: str,
         body: bytes,
-    ) -> tuple[Identity, bytes] | None:
+    ) -> _Signed | None:
         names = (
             access.HEADER_KEY,
             access.HEADER_TIMESTAMP,
@@ -116,12 +147,15 @@ class Authenticator:
             )
         public_key = _hex(key_text, crypto.PUBLIC_KEY_BYTES, access.HEADER_KEY)
         signature = _hex(signature_text, crypto.SIGNATURE_BYTES, access.HEADER_SIGNATURE)
-        if not timestamp_text.isdigit() or len(timestamp_text) > 16:
+        # ASCII digits only: str.isdigit() also admits "²" or "٣", which int() refuses or reads.
+        if _TIMESTAMP.fullmatch(timestamp_text) is None:
             raise AccessError(
-                401, "unauthenticated", f"{access.HEADER_TIMESTAMP} is milliseconds since the epoch"
+                401,
+                "unauthenticated",
+                f"{access.HEADER_TIMESTAMP} is milliseconds since the epoch (decimal digits)",
             )
-        now_s = self._clock()
-        skew_ms = abs(int(timestamp_text) - now_s * 1000)
+        timestamp_ms = int(timestamp_text)
+        skew_ms = abs(timestamp_ms - self._now_ms())
         if skew_ms > limits.api_signature_skew_ms_max:
             raise AccessError(
                 401,
@@ -130,7 +164,7 @@ class Authenticator:
                 f"(at most {limits.api_signature_skew_ms_max // 1000} s): check the clock and sign it again",
             )
         payload = access.compute_signing_payload(
-            method, authority, target, int(timestamp_text), nonce, body
+            method, authority, target, timestamp_ms, nonce, body
         )
         if not crypto.verify(public_key, payload, signature):
             raise AccessError(
@@ -139,7 +173,7 @@ class Authenticator:
                 "the signature does not match the request (method, host, path and query, "
                 "timestamp and body are signed)",
             )
-        return self.identity_of(crypto.address_of(public_key)), signature
+        return _Signed(self.identity_of(crypto.address_of(public_key)), signature, timestamp_ms)
 
     def admit(
         self,
@@ -153,25 +187,32 @@ class Authenticator:
         """Authenticate and rate-limit a call; under permissioned reads, require a participant.
 
         ``public`` calls (health, documentation) need no identity in any mode.
+        The order matters: a key that may not call is refused before anything of
+        it is remembered; a replay is refused before it spends its signer's
+        tokens; a request refused for its rate keeps its signature unused.
         """
-        checked = self._verify(headers, method, authority, target, body)
-        identity = None
-        if checked is not None:
-            identity, signature = checked
-            self._limiter.take(identity.address)  # a refused request's signature stays unused
-            self._remember(signature, self._clock())
-        if not self.policy.permissioned or public:
-            return identity
-        if identity is None:
-            raise AccessError(
-                401,
-                "unauthenticated",
-                "this network's API is permissioned: sign requests with your account key "
-                "(SDK: Client(url, key=...); CLI: --key, or --identity FILE / $BFTX_KEY)",
-            )
-        if access.ROLE_PARTICIPANT not in identity.roles:
-            raise AccessError(
-                403, "forbidden", f"{identity.address.hex()} is not a participant of this network"
+        signed = self._verify(headers, method, authority, target, body)
+        identity = None if signed is None else signed.identity
+        if self.policy.permissioned and not public:
+            if identity is None:
+                raise AccessError(
+                    401,
+                    "unauthenticated",
+                    "this network's API is permissioned: sign requests with your account key "
+                    "(SDK: Client(url, key=...); CLI: --key, or --identity FILE / $BFTX_KEY)",
+                )
+            if access.ROLE_PARTICIPANT not in identity.roles:
+                raise AccessError(
+                    403,
+                    "forbidden",
+                    f"{identity.address.hex()} is not a participant of this network",
+                )
+        if signed is not None:
+            now_ms = self._now_ms()
+            self._check_fresh(signed, now_ms)
+            self._limiter.take(signed.identity.address)
+            self._memory_of(signed.identity).record(
+                signed.identity.address, signed.signature, signed.timestamp_ms, now_ms
             )
         return identity
 
@@ -185,19 +226,170 @@ class Authenticator:
             roles.add(access.ROLE_PARTICIPANT)
         return Identity(address, frozenset(roles))
 
-    def _remember(self, signature: bytes, now_s: float) -> None:
-        forget_before = now_s - 2 * limits.api_signature_skew_ms_max / 1000
-        while self._seen and next(iter(self._seen.values())) < forget_before:
-            self._seen.popitem(last=False)
-        if signature in self._seen:
+    def _memory_of(self, identity: Identity) -> ReplayMemory:
+        if access.ROLE_PARTICIPANT in identity.roles:
+            return self._participants
+        return self._others
+
+    def _check_fresh(self, signed: _Signed, now_ms: int) -> None:
+        """Refuse a replay; both memories are asked, since a key that registers moves from
+        one to the other while the signatures it made before may still be replayed."""
+        address = signed.identity.address
+        for memory in (self._participants, self._others):
+            memory.check(address, signed.signature, signed.timestamp_ms)
+        self._memory_of(signed.identity).check_room(address, now_ms)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    identity: Identity
+    signature: bytes
+    timestamp_ms: int
+
+
+class _Remembered:
+    """One identity's part of a `ReplayMemory`."""
+
+    __slots__ = ("floor_ms", "newest_ms", "signatures")
+
+    def __init__(self) -> None:
+        self.signatures: OrderedDict[bytes, int] = OrderedDict()  # -> timestamp_ms, by arrival
+        self.floor_ms = -1  # its requests signed at or before this are refused
+        self.newest_ms = -1  # the latest timestamp it signed (its floor included)
+
+
+class ReplayMemory:
+    """The signatures of recent requests, to refuse a replay, in bounded memory.
+
+    A signature must be remembered exactly as long as a replay of it would
+    otherwise pass: until its own timestamp is more than the clock window
+    (`limits.api_signature_skew_ms_max`) in the past. After that the request is
+    refused as ``stale_signature`` anyway, so it is dropped. Forgetting it any
+    earlier would let a replay through, so when memory runs short a signature
+    is forgotten early only together with raising its signer's *floor* to its
+    timestamp: every later request of that identity signed at or before the
+    floor is refused (429 ``rate_limited``: the client signs it again, with a
+    newer timestamp). A replay of a forgotten signature is therefore still
+    refused, and the price is paid by the identity whose signatures were
+    forgotten, only for requests it signed earlier than ones the node already
+    saw: a client signing with its clock gets past its floor with every new
+    request.
+
+    Bounds (all memory is bounded):
+
+    - each identity keeps at most ``per_identity_max`` signatures; past that
+      its own oldest is forgotten (its floor rises), so one identity can only
+      use up its own share;
+    - all identities together keep at most ``signatures_max``; past that the
+      oldest signature of the whole memory is forgotten (its signer's floor
+      rises): a flood of fresh identities turns the memory over but refuses
+      nobody else, whose new requests are newer than their floors;
+    - at most ``identities_max`` identities with a signature or a floor still
+      within the window are kept; a new identity beyond that is refused
+      (429) until one goes stale. Forgetting a live identity's floor would
+      allow replays, so this is the one place where a flood refuses others;
+      `Authenticator` keeps participants and other keys in separate memories,
+      so only as many registered accounts, each signing within one clock
+      window, could reach it.
+    """
+
+    def __init__(
+        self,
+        signatures_max: int,
+        identities_max: int,
+        per_identity_max: int = REPLAY_IDENTITY_SIGNATURES_MAX,
+        skew_ms: int = limits.api_signature_skew_ms_max,
+    ) -> None:
+        assert 0 < per_identity_max <= signatures_max
+        self._signatures_max = signatures_max
+        self._identities_max = identities_max
+        self._per_identity_max = per_identity_max
+        self._skew_ms = skew_ms
+        self._identities: OrderedDict[bytes, _Remembered] = OrderedDict()  # least recent first
+        self._arrivals: OrderedDict[bytes, bytes] = (
+            OrderedDict()
+        )  # signature -> signer, oldest first
+
+    def __len__(self) -> int:
+        """Signatures remembered."""
+        return len(self._arrivals)
+
+    @property
+    def identities(self) -> int:
+        return len(self._identities)
+
+    def check(self, address: bytes, signature: bytes, timestamp_ms: int) -> None:
+        """AccessError if this signature, or any signed by ``address`` at or before its
+        floor, is a possible replay."""
+        remembered = self._identities.get(address)
+        if remembered is None:
+            return
+        if signature in remembered.signatures:
             raise AccessError(
                 401, "replayed", "this signature was already used: sign each request afresh"
             )
-        if len(self._seen) >= limits.api_signatures_remembered_max:
+        if timestamp_ms <= remembered.floor_ms:
             raise AccessError(
-                429, "rate_limited", "too many signed requests at once; retry shortly", 1
+                429,
+                "rate_limited",
+                "signed no later than requests of this identity that this node could not keep "
+                "apart from replays; sign it again",
+                1,
             )
-        self._seen[signature] = now_s
+
+    def check_room(self, address: bytes, now_ms: int) -> None:
+        """AccessError 429 if ``address`` is new and every identity slot is still live."""
+        if address in self._identities:
+            return
+        self._forget_stale(now_ms)
+        if len(self._identities) >= self._identities_max:
+            raise AccessError(
+                429,
+                "rate_limited",
+                "too many identities signed requests within the clock window; retry shortly",
+                1,
+            )
+
+    def record(self, address: bytes, signature: bytes, timestamp_ms: int, now_ms: int) -> None:
+        """Remember an accepted signature (after `check` and `check_room`)."""
+        self._forget_stale(now_ms)
+        remembered = self._identities.pop(address, None) or _Remembered()
+        self._identities[address] = remembered  # now the most recently used
+        remembered.signatures[signature] = timestamp_ms
+        remembered.newest_ms = max(remembered.newest_ms, timestamp_ms)
+        self._arrivals[signature] = address
+        if len(remembered.signatures) > self._per_identity_max:
+            self._forget_early(next(iter(remembered.signatures)), address)
+        while len(self._arrivals) > self._signatures_max:
+            self._forget_early(*next(iter(self._arrivals.items())))
+
+    def _forget_early(self, signature: bytes, address: bytes) -> None:
+        """Forget a signature that may still be replayed: its signer's floor covers it."""
+        del self._arrivals[signature]
+        remembered = self._identities[address]
+        timestamp_ms = remembered.signatures.pop(signature)
+        remembered.floor_ms = max(remembered.floor_ms, timestamp_ms)
+
+    def _forget_stale(self, now_ms: int) -> None:
+        """Drop what no replay could use any more: signatures, then identities, whose
+        timestamps left the clock window. Oldest first, stopping at the first live one."""
+        stale_before = now_ms - self._skew_ms
+        while self._arrivals:
+            signature, address = next(iter(self._arrivals.items()))
+            remembered = self._identities[address]
+            if remembered.signatures[signature] >= stale_before:
+                break
+            del self._arrivals[signature], remembered.signatures[signature]
+        while self._identities:
+            address, remembered = next(iter(self._identities.items()))
+            if remembered.newest_ms >= stale_before:
+                break
+            for signature in remembered.signatures:
+                del self._arrivals[signature]
+            del self._identities[address]
 
 
 class RateLimiter:

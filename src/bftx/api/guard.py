@@ -14,6 +14,7 @@ request this middleware already refused.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -26,6 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM = "application/problem+json"
+_DECIMAL = re.compile(r"[0-9]{1,19}")
 
 
 def problem_document(status: int, code: str, detail: str) -> dict[str, Any]:
@@ -105,7 +107,7 @@ def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()
-            if not text.isdigit() or len(text) > 19:
+            if _DECIMAL.fullmatch(text) is None:  # str.isdigit() admits "²", int() does not
                 return None
             return int(text)
     return 0
