@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from bftx import limits
 from bftx.client import Client, ClientError, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from bftx.exchange import Side
@@ -253,6 +254,42 @@ def test_an_expiry_in_range_is_signed_as_given(cluster: LiveCluster) -> None:
                 SYMBOL, "limit", "buy", "0.0001", "100", {"expiresAtMs": expiry}
             )
             assert trader.fetch_order(order["id"])["info"]["expires_at_ms"] == later
+
+
+def test_malformed_order_ids_and_nonces_past_the_limit_are_refused(cluster: LiveCluster) -> None:
+    """An order id is 40 hex digits, a colon and a nonce up to the protocol's largest: anything
+    else is an InvalidOrder before a request or a signature, never a raw ValueError."""
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as trader:
+        own = trader.address
+        malformed = [
+            f"{own}:\u00b2",  # a digit to str.isdigit, not to int()
+            f"{own}:\u0661",  # an Arabic-Indic one
+            f"{own}:99999999999999999999999",
+            f"{own}:",
+            f"{own}:-1",
+            f"{own}:1:2",
+            f"{'zz' * 20}:1",
+            "../../markets/BTC-USD/book?padding=xxxxxxxx:1",
+            None,
+            12,
+        ]
+        for order_id in malformed:
+            with pytest.raises(InvalidOrder, match="<address>:<nonce>"):
+                trader.cancel_order(order_id)  # type: ignore[arg-type]
+            with pytest.raises(InvalidOrder, match="<address>:<nonce>"):
+                trader.fetch_order(order_id)  # type: ignore[arg-type]
+        for nonce in (limits.nonce_max + 1, 2**63, 2**64 - 1):
+            with pytest.raises(InvalidOrder, match="past the largest"):
+                trader.cancel_order(f"{own}:{nonce}")
+            with pytest.raises(InvalidOrder, match="past the largest"):
+                trader.fetch_order(f"{own}:{nonce}")
+        assert trader.fetch_order(f"0x{own.upper()}:{limits.nonce_max}")["status"] == "closed"
+        trader._nonce = limits.nonce_max + 1  # as if the account had used every nonce
+        with pytest.raises(ClientError) as exhausted:
+            trader.create_order(SYMBOL, "limit", "buy", "0.0001", "100")
+        assert exhausted.value.code == "nonce_exhausted"
+    assert cluster.nonce(key) == 0
 
 
 def test_invalid_side_time_in_force_market_and_order_id_are_refused(cluster: LiveCluster) -> None:

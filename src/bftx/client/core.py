@@ -292,14 +292,25 @@ def encode_for_json(tx: bytes) -> str:
     return base64.b64encode(tx).decode()
 
 
+_ORDER_ID = re.compile(r"(?:0x)?([0-9a-fA-F]{40}):([0-9]{1,20})")
+
+
 def parse_order_id(order_id: str) -> tuple[str, int]:
-    """``"<address>:<nonce>"`` -> (address hex, nonce)."""
-    address, _, nonce = order_id.partition(":")
-    if len(address.removeprefix("0x")) != 40 or not nonce.isdigit():
+    """``"<address>:<nonce>"`` -> (address hex, nonce); `InvalidOrder` unless the address is
+    40 hex digits and the nonce decimal digits up to ``limits.nonce_max``."""
+    match = _ORDER_ID.fullmatch(order_id) if isinstance(order_id, str) else None
+    if match is None:
         raise InvalidOrder(
-            f"order id {order_id!r} is not <address>:<nonce> (or, to cancel, a nonce)"
+            f"order id {shown(order_id)} is not <address>:<nonce> "
+            "(40 hex digits, a colon, decimal digits)"
         )
-    return address.removeprefix("0x").lower(), int(nonce)
+    nonce = int(match[2])
+    if nonce > limits.nonce_max:
+        raise InvalidOrder(
+            f"order id {order_id!r}: nonce {nonce} is past the largest a tx may carry "
+            f"({limits.nonce_max})"
+        )
+    return match[1].lower(), nonce
 
 
 def cancel_body(order_id: str, own_address: str) -> CancelOrder:
