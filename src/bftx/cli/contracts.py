@@ -1,26 +1,27 @@
 """Contracts and proofs from the command line: ``bftx htlc``, ``bftx deal``, ``bftx proof``,
 ``bftx verify``.
 
-Like the trading commands, each network command takes ``--url`` (default
-``$BFTX_URL``) or ``--testnet DIR [--node N]``, and ``--json``. ``bftx verify``
-needs no network: it checks a proof bundle against a genesis file alone.
+Like the trading commands (`bftx.cli.trade.with_node`), each network command
+takes ``--url`` (default ``$BFTX_URL``) or ``--testnet DIR [--node N]``,
+``--timeout``, ``--json``, and ``--identity`` (default ``$BFTX_KEY``), the key
+that signs reads where reads are permissioned. ``bftx verify`` needs no
+network: it checks a proof bundle against a genesis file alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from bftx import crypto
 from bftx.chain import Genesis
+from bftx.cli.trade import node_url, with_node
 from bftx.client import Client, ClientError
 from bftx.client.verify import describe_value, verify_bundle
 from bftx.errors import BftxError, ConfigError, DecodeError
@@ -31,7 +32,7 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def register(subcommands: Subcommands) -> None:
     _register_htlc(subcommands)
     _register_deal(subcommands)
-    proof = _with_node(
+    proof = with_node(
         subcommands.add_parser(
             "proof", help="fetch a membership or absence proof of a state entry, with its header"
         )
@@ -60,7 +61,7 @@ def register(subcommands: Subcommands) -> None:
 def _register_htlc(subcommands: Subcommands) -> None:
     htlc = subcommands.add_parser("htlc", help="hashed time-lock contracts: lock, claim, refund")
     actions = htlc.add_subparsers(dest="action", metavar="ACTION", required=True)
-    lock = _with_node(actions.add_parser("lock", help="lock funds for a receiver"))
+    lock = with_node(actions.add_parser("lock", help="lock funds for a receiver"))
     lock.add_argument("--key", type=Path, required=True, help="your key file")
     lock.add_argument("--asset", required=True, help="the asset to lock, e.g. BTC")
     lock.add_argument("--amount", required=True, help="in the asset's units, e.g. 0.25")
@@ -74,16 +75,16 @@ def _register_htlc(subcommands: Subcommands) -> None:
     )
     lock.add_argument("--expiry-ms", type=int, help="absolute expiry (block time, ms)")
     lock.set_defaults(handler=_htlc_lock)
-    claim = _with_node(actions.add_parser("claim", help="reveal the secret: pays the receiver"))
+    claim = with_node(actions.add_parser("claim", help="reveal the secret: pays the receiver"))
     claim.add_argument("--key", type=Path, required=True, help="any registered account's key")
     claim.add_argument("--id", required=True, help="the HTLC's id (hex)")
     claim.add_argument("--preimage", required=True, help="the 32-byte secret in hex")
     claim.set_defaults(handler=_htlc_claim)
-    refund = _with_node(actions.add_parser("refund", help="take the funds back after expiry"))
+    refund = with_node(actions.add_parser("refund", help="take the funds back after expiry"))
     refund.add_argument("--key", type=Path, required=True, help="the sender's key file")
     refund.add_argument("--id", required=True, help="the HTLC's id (hex)")
     refund.set_defaults(handler=_htlc_refund)
-    show = _with_node(actions.add_parser("show", help="one HTLC"))
+    show = with_node(actions.add_parser("show", help="one HTLC"))
     show.add_argument("--id", required=True, help="the HTLC's id (hex)")
     show.set_defaults(handler=_htlc_show)
 
@@ -93,7 +94,7 @@ def _register_deal(subcommands: Subcommands) -> None:
         "deal", help="escrowed delivery versus payment between two parties"
     )
     actions = deal.add_subparsers(dest="action", metavar="ACTION", required=True)
-    propose = _with_node(
+    propose = with_node(
         actions.add_parser("propose", help="propose to deliver one asset against another")
     )
     propose.add_argument("--key", type=Path, required=True, help="your key file (party A)")
@@ -111,47 +112,22 @@ def _register_deal(subcommands: Subcommands) -> None:
         ("fund", "escrow your leg; the second leg funded settles the deal", _deal_fund),
         ("cancel", "call the deal off while the other leg is unfunded", _deal_cancel),
     ):
-        action = _with_node(actions.add_parser(name, help=text))
+        action = with_node(actions.add_parser(name, help=text))
         action.add_argument("--key", type=Path, required=True, help="a party's key file")
         action.add_argument("--id", required=True, help="the deal's id (hex)")
         action.set_defaults(handler=handler)
-    show = _with_node(actions.add_parser("show", help="one deal"))
+    show = with_node(actions.add_parser("show", help="one deal"))
     show.add_argument("--id", required=True, help="the deal's id (hex)")
     show.set_defaults(handler=_deal_show)
-
-
-def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument(
-        "--url", default=os.environ.get("BFTX_URL"), help="a node's REST API (default $BFTX_URL)"
-    )
-    parser.add_argument("--testnet", type=Path, help="a testnet directory: use one of its nodes")
-    parser.add_argument(
-        "--node", type=int, default=0, help="with --testnet: which node (default 0)"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    return parser
-
-
-def _node_url(arguments: argparse.Namespace) -> str:
-    if arguments.testnet is not None:
-        path = arguments.testnet / f"node{arguments.node}" / "config.toml"
-        try:
-            api = tomllib.loads(path.read_text())["api"]
-        except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
-            raise ClientError(
-                f"{path}: not a testnet node configuration ({error})", "bad_testnet"
-            ) from error
-        return f"http://{api.get('host', '127.0.0.1')}:{api['port']}"
-    if arguments.url:
-        return str(arguments.url)
-    raise ClientError("say which node: --url URL, --testnet DIR, or set BFTX_URL", "no_node")
 
 
 def _run(
     arguments: argparse.Namespace, action: Callable[[Client], Any], key: Path | None = None
 ) -> int:
     try:
-        with Client(_node_url(arguments), key=key) as client:
+        with Client(
+            node_url(arguments), key=key or arguments.identity, timeout=arguments.timeout
+        ) as client:
             result = action(client)
     except (ClientError, BftxError) as error:
         return _fail(arguments, _code_of(error), str(error))

@@ -2,9 +2,11 @@
 transfer``, ``bftx ibc packets`` (docs/interchain.md).
 
 Each command takes the node of the chain it acts on (``--url``, default
-``$BFTX_URL``, or ``--testnet DIR [--node N]``) and ``--json``. A client update
-reads the light block from the *other* chain (``--from-url`` or
-``--from-testnet``) and submits it here: what a relayer does, by hand.
+``$BFTX_URL``, or ``--testnet DIR [--node N]``), ``--identity`` (default
+``$BFTX_KEY``: signs reads where they are permissioned) and ``--json``. A
+client update reads the light block from the *other* chain (``--from-url`` or
+``--from-testnet``, signed with ``--from-identity``, default ``--identity``)
+and submits it here: what a relayer does, by hand.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from bftx.cli.contracts import _code_of, _fail, _in_ms, _run, _with_node
+from bftx.cli.contracts import _code_of, _fail, _in_ms, _run
+from bftx.cli.trade import with_node
 from bftx.client import Client, ClientError
 from bftx.client.keys import url_from_testnet
 from bftx.errors import BftxError
@@ -30,7 +33,7 @@ def register(subcommands: Subcommands) -> None:
     client = actions.add_parser("client", help="create, update or show a light client")
     client_actions = client.add_subparsers(dest="client_action", metavar="ACTION", required=True)
 
-    create = _with_node(client_actions.add_parser("create", help="a client of another chain"))
+    create = with_node(client_actions.add_parser("create", help="a client of another chain"))
     create.add_argument("--key", type=Path, required=True, help="any registered account's key")
     create.add_argument(
         "--genesis", type=Path, required=True, help="the other chain's genesis.json"
@@ -43,7 +46,7 @@ def register(subcommands: Subcommands) -> None:
     )
     create.set_defaults(handler=_create)
 
-    update = _with_node(
+    update = with_node(
         client_actions.add_parser("update", help="give a client a light block of its chain")
     )
     update.add_argument("--key", type=Path, required=True, help="any registered account's key")
@@ -51,11 +54,17 @@ def register(subcommands: Subcommands) -> None:
     update.add_argument("--from-url", help="a node of the tracked chain (REST API)")
     update.add_argument("--from-testnet", type=Path, help="or a testnet directory of it")
     update.add_argument(
+        "--from-identity",
+        type=Path,
+        help="key file that signs the reads of the tracked chain where its reads are "
+        "permissioned (default: --identity)",
+    )
+    update.add_argument(
         "--height", type=int, help="the header to submit (default: the newest with a state)"
     )
     update.set_defaults(handler=_update)
 
-    recover = _with_node(
+    recover = with_node(
         client_actions.add_parser(
             "recover",
             help="bring an expired client back with the headers of a newer client of the same "
@@ -69,11 +78,11 @@ def register(subcommands: Subcommands) -> None:
     )
     recover.set_defaults(handler=_recover)
 
-    show = _with_node(client_actions.add_parser("show", help="one client, or all of them"))
+    show = with_node(client_actions.add_parser("show", help="one client, or all of them"))
     show.add_argument("--client-id", help="the client (default: list every client)")
     show.set_defaults(handler=_show)
 
-    transfer = _with_node(
+    transfer = with_node(
         actions.add_parser("transfer", help="send an asset to an account on another chain")
     )
     transfer.add_argument("--key", type=Path, required=True, help="the sender's key file")
@@ -95,7 +104,7 @@ def register(subcommands: Subcommands) -> None:
     )
     transfer.set_defaults(handler=_transfer)
 
-    packets = _with_node(actions.add_parser("packets", help="packets sent or received here"))
+    packets = with_node(actions.add_parser("packets", help="packets sent or received here"))
     packets.add_argument("--client-id", help="only through this client")
     packets.add_argument(
         "--kind",
@@ -118,7 +127,8 @@ def _create(arguments: argparse.Namespace) -> int:
 def _update(arguments: argparse.Namespace) -> int:
     try:
         source_url = _source_url(arguments)
-        with Client(source_url) as source:
+        reader = arguments.from_identity or arguments.identity
+        with Client(source_url, key=reader, timeout=arguments.timeout) as source:
             height = arguments.height
             if height is None:
                 height = int(source.fetch_status()["height"])

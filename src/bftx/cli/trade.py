@@ -1,8 +1,9 @@
 """Everyday commands against a running node: accounts, orders, book, trades, balances, txs, status.
 
 Every command takes ``--url`` (a node's REST API; default ``$BFTX_URL``) or
-``--testnet DIR [--node N]`` (a directory made by ``bftx testnet init``), and
-``--json`` for scripts. Tables are for people.
+``--testnet DIR [--node N]`` (a directory made by ``bftx testnet init``),
+``--identity`` (the key that signs reads on permissioned networks; default
+``$BFTX_KEY``), and ``--json`` for scripts (`with_node`). Tables are for people.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--out", type=Path, required=True, help="path of the new key file (mode 0600)"
     )
     create.set_defaults(handler=_account_create)
-    enrol = _with_node(
+    enrol = with_node(
         account_actions.add_parser(
             "register", help="a registrar registers an address (permissioned mode)"
         )
@@ -49,7 +50,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     order = subcommands.add_parser("order", help="place, cancel and list orders")
     order_actions = order.add_subparsers(dest="action", metavar="ACTION", required=True)
-    place = _with_node(
+    place = with_node(
         order_actions.add_parser("place", help="place an order and wait until it is final")
     )
     place.add_argument("--key", type=Path, required=True, help="your key file")
@@ -75,7 +76,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--no-wait", action="store_true", help="return once admitted, without waiting for finality"
     )
     place.set_defaults(handler=_order_place)
-    cancel = _with_node(order_actions.add_parser("cancel", help="cancel one of your open orders"))
+    cancel = with_node(order_actions.add_parser("cancel", help="cancel one of your open orders"))
     cancel.add_argument("--key", type=Path, required=True, help="the key file of the order's owner")
     cancel.add_argument(
         "--id",
@@ -83,21 +84,21 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="order id: <address>:<nonce>, or just the nonce (the number `order list` shows)",
     )
     cancel.set_defaults(handler=_order_cancel)
-    listing = _with_node(order_actions.add_parser("list", help="your open orders"))
+    listing = with_node(order_actions.add_parser("list", help="your open orders"))
     listing.add_argument("--key", type=Path, required=True, help="your key file")
     listing.set_defaults(handler=_order_list)
 
-    book = _with_node(subcommands.add_parser("book", help="the committed order book of a market"))
+    book = with_node(subcommands.add_parser("book", help="the committed order book of a market"))
     book.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
     book.add_argument("--depth", type=int, default=10, help="price levels per side")
     book.set_defaults(handler=_book)
 
-    trades = _with_node(subcommands.add_parser("trades", help="recent trades of a market"))
+    trades = with_node(subcommands.add_parser("trades", help="recent trades of a market"))
     trades.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
     trades.add_argument("--limit", type=int, default=20, help="how many trades, newest first")
     trades.set_defaults(handler=_trades)
 
-    balance = _with_node(
+    balance = with_node(
         subcommands.add_parser("balance", help="balances (available and locked) of an account")
     )
     who = balance.add_mutually_exclusive_group(required=True)
@@ -105,7 +106,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     who.add_argument("--address", help="an account address (hex)")
     balance.set_defaults(handler=_balance)
 
-    tx = _with_node(
+    tx = with_node(
         subcommands.add_parser(
             "tx", help="status of a tx: pending, committed (with its result) or unknown"
         )
@@ -113,13 +114,15 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     tx.add_argument("tx_hash", help="the tx hash (hex) that `order place` or the API returned")
     tx.set_defaults(handler=_tx)
 
-    status = _with_node(
+    status = with_node(
         subcommands.add_parser("status", help="a node's height, view, primary, peers")
     )
     status.set_defaults(handler=_status)
 
 
-def _with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of every command that talks to a node: where it is, how long to wait,
+    ``--json``, and ``--identity`` (the key that signs reads on permissioned networks)."""
     parser.add_argument(
         "--url", default=os.environ.get("BFTX_URL"), help="a node's REST API (default $BFTX_URL)"
     )
