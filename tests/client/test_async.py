@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 import pytest
 
 from bftx.api.feed import feed_for
-from bftx.client import AsyncClient, ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client import (
+    AsyncClient,
+    ClientError,
+    InvalidArgument,
+    InvalidOrder,
+    OrderRejected,
+    TimedOut,
+)
 from bftx.crypto import KeyPair
 from tests.api.support import LiveCluster
 
@@ -183,6 +190,48 @@ def test_failures_raise_the_sdk_errors(cluster: LiveCluster) -> None:
             assert no_stream.value.code == "unreachable"
 
     run(scenario())
+
+
+def test_the_async_client_checks_arguments_before_sending_or_signing(
+    cluster: LiveCluster,
+) -> None:
+    """The async paths share the sync client's checks: tx hashes and symbols in URL paths,
+    order arguments, order ids and HTLC preimages (nothing signed, no raw Python error)."""
+    (key,) = cluster.fresh_traders(1)
+
+    async def scenario() -> None:
+        async with connect(cluster, key) as trader:
+            with pytest.raises(InvalidArgument, match="64 hex digits"):
+                await trader.fetch_tx("../markets")
+            with pytest.raises(InvalidArgument, match="64 hex digits"):
+                await trader.wait_for("../markets", timeout=1)
+            with pytest.raises(InvalidArgument, match="symbol"):
+                await trader.fetch_trades("../status")
+            with pytest.raises(InvalidArgument, match="symbol"):
+                await anext(trader.watch_order_book(".."))
+            with pytest.raises(InvalidArgument, match="height"):
+                await trader.fetch_light_block("../status")  # type: ignore[arg-type]
+            with pytest.raises(InvalidOrder, match="post-only"):
+                await trader.create_order(SYMBOL, "market", "buy", "0.001", "1", {"postOnly": True})
+            with pytest.raises(InvalidOrder, match="expiresAtMs"):
+                await trader.create_order(SYMBOL, "limit", "buy", "0.001", "1", {"expiresAtMs": -1})
+            with pytest.raises(InvalidOrder, match="amount True"):
+                await trader.create_order(SYMBOL, "limit", "buy", True, "1")
+            with pytest.raises(InvalidOrder, match="side must be text"):
+                await trader.create_order(SYMBOL, "limit", None, "0.001", "1")  # type: ignore[arg-type]
+            with pytest.raises(InvalidOrder, match="<address>:<nonce>"):
+                await trader.cancel_order(f"{trader.address}:\u00b2")
+            with pytest.raises(InvalidOrder, match="past the largest"):
+                await trader.fetch_order(f"{trader.address}:{2**63}")
+            with pytest.raises(InvalidOrder, match="preimage is not hex"):
+                await trader.htlc_claim(bytes(32), "zz")
+            with pytest.raises(InvalidOrder, match="out of range"):
+                await trader.htlc_lock("BTC", "1e30", bytes(20), bytes(32), 2**40)
+            with pytest.raises(InvalidOrder, match="expiry_ms"):
+                await trader.htlc_lock("BTC", "1", bytes(20), bytes(32), 2**70)
+
+    run(scenario())
+    assert cluster.nonce(key) == 0
 
 
 def test_watch_order_book_follows_the_committed_book(cluster: LiveCluster) -> None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from bftx import limits
-from bftx.client import Client, ClientError, InvalidOrder, OrderRejected, TimedOut
+from bftx.client import Client, ClientError, InvalidArgument, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from bftx.exchange import Side
 from tests.api.support import LiveCluster
@@ -290,6 +290,41 @@ def test_malformed_order_ids_and_nonces_past_the_limit_are_refused(cluster: Live
             trader.create_order(SYMBOL, "limit", "buy", "0.0001", "100")
         assert exhausted.value.code == "nonce_exhausted"
     assert cluster.nonce(key) == 0
+
+
+def test_no_caller_string_reaches_a_url_path_unchecked(cluster: LiveCluster) -> None:
+    """fetch_tx("../markets") answered with the market list: every tx hash, symbol, height and
+    id that goes into a URL path is checked first (InvalidArgument, or InvalidOrder for ids)."""
+    with client(cluster) as public:
+        for tx_hash in ("../markets", "../../v1/status", "00" * 31, "00" * 32 + "?x=1", None):
+            with pytest.raises(InvalidArgument, match="64 hex digits") as refused:
+                public.fetch_tx(tx_hash)  # type: ignore[arg-type]
+            assert refused.value.code == "invalid_argument"
+            with pytest.raises(InvalidArgument, match="64 hex digits"):
+                public.wait_for(tx_hash, timeout=1)  # type: ignore[arg-type]
+        for symbol in ("..", "../status", "BTC/USD/../..", "BTC-USD?depth=1", "BTC/USD#", 5):
+            with pytest.raises(InvalidArgument, match="symbol"):
+                public.fetch_order_book(symbol)  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgument, match="symbol"):
+                public.fetch_trades(symbol)  # type: ignore[arg-type]
+        for height in ("../status", "1/../../status", 0, True, None):
+            with pytest.raises(InvalidArgument, match="height"):
+                public.fetch_light_block(height)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument, match="key must be text"):
+            public.fetch_proof(None)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument, match="height"):
+            public.fetch_proof("counters", "../1")  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument, match="since"):
+            public.fetch_trades(SYMBOL, since="yesterday")  # type: ignore[arg-type]
+        for contract_id in ("../../markets", "ab" * 31 + "/.."):
+            with pytest.raises(InvalidOrder, match="id"):
+                public.fetch_htlc(contract_id)
+            with pytest.raises(InvalidOrder, match="id"):
+                public.fetch_deal(contract_id)
+        with pytest.raises(InvalidOrder, match="client-<n>"):
+            public.fetch_ibc_client("../../markets")
+        assert public.fetch_tx("0x" + "00" * 32)["status"] == "unknown"
+        assert public.fetch_order_book("btc-usd")["symbol"] == SYMBOL
 
 
 def test_invalid_side_time_in_force_market_and_order_id_are_refused(cluster: LiveCluster) -> None:

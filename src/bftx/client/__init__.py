@@ -24,6 +24,7 @@ from bftx.client.asynchronous import AsyncClient
 from bftx.client.core import Receipt
 from bftx.client.errors import (
     ClientError,
+    InvalidArgument,
     InvalidOrder,
     KeyFileError,
     NetworkError,
@@ -38,6 +39,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "ClientError",
+    "InvalidArgument",
     "InvalidOrder",
     "KeyFileError",
     "NetworkError",

@@ -17,7 +17,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bftx.client import core, keys
 from bftx.client.contracts import AsyncContractsMixin
-from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.errors import (
+    ClientError,
+    InvalidArgument,
+    InvalidOrder,
+    NetworkError,
+    OrderRejected,
+    TimedOut,
+)
 from bftx.client.interchain import AsyncInterchainMixin
 from bftx.client.signing import RequestPolicy, websocket_headers
 from bftx.client.sync import _json, _unreachable
@@ -105,6 +112,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     async def fetch_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
+        since = core.since_of(since)
         params = {"limit": limit} if limit else {}
         rows = await self._get(f"/v1/markets/{core.path_symbol(symbol)}/trades", params)
         trades = [core.trade_from_json(t) for t in rows]
@@ -112,7 +120,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
 
     async def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
         """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
-        result: dict[str, Any] = await self._get(f"/v1/txs/{tx_hash}")
+        result: dict[str, Any] = await self._get(f"/v1/txs/{core.tx_hash_of(tx_hash)}")
         return result
 
     # --- account data ------------------------------------------------------------
@@ -136,6 +144,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     async def fetch_my_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
+        since = core.since_of(since)
         params: dict[str, Any] = {"market": core.path_symbol(symbol)}
         if limit:
             params["limit"] = limit
@@ -218,6 +227,9 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
     async def wait_for(
         self, tx_hash: str, timeout: float | None = None, started: float | None = None
     ) -> core.Receipt:
+        tx_hash = core.tx_hash_of(tx_hash)
+        if timeout is not None:
+            timeout = core.seconds(timeout, "timeout", InvalidArgument)
         started = started if started is not None else time.monotonic()
         deadline = started + (timeout if timeout is not None else self.timeout)
         delay = 0.01

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from bftx import crypto, limits
 from bftx.chain import Genesis
 from bftx.client import core
-from bftx.client.errors import ClientError, InvalidOrder, OrderRejected
+from bftx.client.errors import ClientError, InvalidArgument, InvalidOrder, OrderRejected
 from bftx.client.verify import VerifiedEntry, verify_bundle
 from bftx.exchange import (
     DealCancel,
@@ -90,6 +90,22 @@ def to_bytes32(
 
 def to_address(value: bytes | str, what: str) -> bytes:
     return to_fixed_bytes(value, what, crypto.ADDRESS_BYTES, InvalidOrder)
+
+
+def light_block_height(height: int) -> int:
+    """A block height for ``GET /v1/light-blocks``; `InvalidArgument` if it is none."""
+    return core.whole_number(height, "height", 1, limits.timestamp_ms_max, InvalidArgument)
+
+
+def proof_query(key: str, height: int | None) -> dict[str, Any]:
+    """The query of ``GET /v1/proofs``; `InvalidArgument` for a key that is not text or a
+    height that is not a whole number (the node parses the key)."""
+    query: dict[str, Any] = {"key": core.text(key, "key", InvalidArgument)}
+    if height is not None:
+        query["height"] = core.whole_number(
+            height, "height", 0, limits.timestamp_ms_max, InvalidArgument
+        )
+    return query
 
 
 def load_genesis(genesis: Genesis | str | Path | dict[str, Any]) -> Genesis:
@@ -253,14 +269,12 @@ class ContractsMixin:
     # --- proofs --------------------------------------------------------------------
 
     def fetch_light_block(self, height: int) -> dict[str, Any]:
-        found: dict[str, Any] = self._get(f"/v1/light-blocks/{int(height)}")
+        found: dict[str, Any] = self._get(f"/v1/light-blocks/{light_block_height(height)}")
         return found
 
     def fetch_proof(self, key: str, height: int | None = None) -> dict[str, Any]:
         """A proof bundle of a state entry (``account:<address>``, ``htlc:<id>``, ...)."""
-        params: dict[str, Any] = {"key": key}
-        if height is not None:
-            params["height"] = int(height)
+        params = proof_query(key, height)
         found: dict[str, Any] = self._get("/v1/proofs", params)
         return found
 
@@ -371,13 +385,11 @@ class AsyncContractsMixin:
         return found
 
     async def fetch_light_block(self, height: int) -> dict[str, Any]:
-        found: dict[str, Any] = await self._get(f"/v1/light-blocks/{int(height)}")
+        found: dict[str, Any] = await self._get(f"/v1/light-blocks/{light_block_height(height)}")
         return found
 
     async def fetch_proof(self, key: str, height: int | None = None) -> dict[str, Any]:
-        params: dict[str, Any] = {"key": key}
-        if height is not None:
-            params["height"] = int(height)
+        params = proof_query(key, height)
         found: dict[str, Any] = await self._get("/v1/proofs", params)
         return found
 

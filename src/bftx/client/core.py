@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bftx import limits
-from bftx.client.errors import ClientError, InvalidOrder
+from bftx.client.errors import ClientError, InvalidArgument, InvalidOrder
 from bftx.client.keys import load_key_file
 from bftx.crypto import KeyPair
 from bftx.exchange import CancelOrder, OrderType, PlaceOrder, Side, sign_tx
@@ -140,11 +140,36 @@ def market_from_json(document: dict[str, Any]) -> MarketInfo:
 
 
 def normalise_symbol(symbol: str) -> str:
-    return symbol.replace("-", "/").upper()
+    return text(symbol, "symbol", InvalidArgument).replace("-", "/").upper()
+
+
+_PATH_SYMBOL = re.compile(r"[A-Z0-9]{1,16}-[A-Z0-9]{1,16}")  # what the API's routes accept
 
 
 def path_symbol(symbol: str) -> str:
-    return normalise_symbol(symbol).replace("/", "-")
+    """``BASE-QUOTE`` for a URL path; `InvalidArgument` unless ``symbol`` is ``BASE/QUOTE``
+    (or ``BASE-QUOTE``) of letters and digits."""
+    found = normalise_symbol(symbol).replace("/", "-")
+    if not _PATH_SYMBOL.fullmatch(found):
+        raise InvalidArgument(f"symbol {shown(symbol)} is not BASE/QUOTE (letters and digits)")
+    return found
+
+
+_TX_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")  # what GET /v1/txs/{tx_hash} accepts
+
+
+def tx_hash_of(tx_hash: str) -> str:
+    """``tx_hash`` if it is 64 hex digits (``0x`` optional); `InvalidArgument` otherwise."""
+    if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
+        raise InvalidArgument(f"tx hash {shown(tx_hash)} is not 64 hex digits")
+    return tx_hash
+
+
+def since_of(since: int | None) -> int | None:
+    """A ``since`` (ms) filter: None or a whole number; `InvalidArgument` otherwise."""
+    if since is None:
+        return None
+    return whole_number(since, "since", 0, limits.timestamp_ms_max, InvalidArgument)
 
 
 def order_body(

@@ -5,7 +5,8 @@
     ClientError                 any failure of the SDK; ``code`` is a stable slug, ``status`` the HTTP status
     ├── KeyFileError            a key file that is missing, unreadable, too open or not a key (also a ConfigError)
     ├── NetworkError            the node cannot be reached, or a stream cannot be opened
-    ├── InvalidOrder            refused before signing: unknown market, off the tick or lot, out of range
+    ├── InvalidArgument         refused before sending: a malformed URL, timeout, tx hash, symbol, height
+    │   └── InvalidOrder        refused before signing: unknown market, off the tick or lot, out of range
     ├── OrderRejected           the network refused the tx (at admission or execution); ``code`` says why
     └── TimedOut                the tx was not final within the time allowed
 
@@ -44,7 +45,14 @@ class NetworkError(ClientError):
         super().__init__(message, "unreachable")
 
 
-class InvalidOrder(ClientError):
+class InvalidArgument(ClientError):
+    """An argument refused before anything is sent: not a URL, not a tx hash, not a symbol..."""
+
+    def __init__(self, message: str, code: str = "invalid_argument") -> None:
+        super().__init__(message, code)
+
+
+class InvalidOrder(InvalidArgument):
     """The order cannot be built: unknown market, a price off the tick, a size off the lot..."""
 
     def __init__(self, message: str) -> None:

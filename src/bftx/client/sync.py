@@ -10,7 +10,14 @@ import httpx
 
 from bftx.client import core, keys
 from bftx.client.contracts import ContractsMixin
-from bftx.client.errors import ClientError, InvalidOrder, NetworkError, OrderRejected, TimedOut
+from bftx.client.errors import (
+    ClientError,
+    InvalidArgument,
+    InvalidOrder,
+    NetworkError,
+    OrderRejected,
+    TimedOut,
+)
 from bftx.client.interchain import InterchainMixin
 from bftx.client.signing import RequestPolicy
 from bftx.crypto import KeyPair
@@ -94,6 +101,7 @@ class Client(ContractsMixin, InterchainMixin):
     def fetch_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
+        since = core.since_of(since)
         params = {"limit": limit} if limit else {}
         trades = [
             core.trade_from_json(t)
@@ -103,7 +111,7 @@ class Client(ContractsMixin, InterchainMixin):
 
     def fetch_tx(self, tx_hash: str) -> dict[str, Any]:
         """A tx's status: pending, committed (height, result code, events), rejected or unknown."""
-        result: dict[str, Any] = self._get(f"/v1/txs/{tx_hash}")
+        result: dict[str, Any] = self._get(f"/v1/txs/{core.tx_hash_of(tx_hash)}")
         return result
 
     # --- account data ------------------------------------------------------------
@@ -125,6 +133,7 @@ class Client(ContractsMixin, InterchainMixin):
     def fetch_my_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
+        since = core.since_of(since)
         params: dict[str, Any] = {"market": core.path_symbol(symbol)}
         if limit:
             params["limit"] = limit
@@ -199,6 +208,9 @@ class Client(ContractsMixin, InterchainMixin):
         self, tx_hash: str, timeout: float | None = None, started: float | None = None
     ) -> core.Receipt:
         """Block until ``tx_hash`` is committed; its receipt (height, result code, latency)."""
+        tx_hash = core.tx_hash_of(tx_hash)
+        if timeout is not None:
+            timeout = core.seconds(timeout, "timeout", InvalidArgument)
         started = started if started is not None else time.monotonic()
         deadline = started + (timeout if timeout is not None else self.timeout)
         delay = 0.01
