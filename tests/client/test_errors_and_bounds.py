@@ -7,6 +7,7 @@ that says "out of range", not a malformed-encoding rejection from the node.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from decimal import Decimal
@@ -16,8 +17,10 @@ import pytest
 
 from bftx import limits
 from bftx.client import (
+    AsyncClient,
     Client,
     ClientError,
+    InvalidArgument,
     InvalidOrder,
     KeyFileError,
     NetworkError,
@@ -162,3 +165,36 @@ def test_testnet_helpers_explain_a_directory_that_is_not_a_testnet(tmp_path: Pat
     with pytest.raises(KeyFileError, match=r"accounts: alice"):
         account_key_file(tmp_path, "carol")
     assert account_key_file(tmp_path, "alice").name == "alice.json"
+
+
+@pytest.mark.parametrize("client_class", [Client, AsyncClient])
+def test_constructor_misuse_is_an_invalid_argument_with_the_reason(
+    client_class: type[Client] | type[AsyncClient], key_file: Path
+) -> None:
+    """Not httpx.InvalidURL, ValueError or TypeError: one SDK error, code invalid_argument."""
+    url = "http://127.0.0.1:8700"
+    misuses: list[tuple[tuple[object, ...], dict[str, object], str]] = [
+        (("http://[::1",), {}, "is not a URL"),
+        (("ftp://127.0.0.1:8700",), {}, "http"),
+        (("http://",), {}, "http"),
+        (("127.0.0.1:8700",), {}, "http"),
+        (("http://127.0.0.1:99999",), {}, "http"),
+        (("http://127.0.0.1:8700/?debug=1",), {}, "http"),
+        ((None,), {}, "url must be text"),
+        ((url,), {"timeout": -1}, "timeout"),
+        ((url,), {"timeout": 0}, "timeout"),
+        ((url,), {"timeout": float("nan")}, "timeout"),
+        ((url,), {"timeout": "10"}, "timeout"),
+        ((url,), {"key": 123}, "key must be a KeyPair or the path of a key file"),
+        ((url,), {"key": b"seed"}, "key must be"),
+        ((url,), {"wait": "no"}, "wait"),
+    ]
+    for arguments, options, says in misuses:
+        with pytest.raises(InvalidArgument, match=says) as refused:
+            client_class(*arguments, **options)  # type: ignore[arg-type]
+        assert refused.value.code == "invalid_argument"
+    fine = client_class("http://[::1]:8700/", key=key_file, timeout=3)
+    assert fine.url == "http://[::1]:8700" and fine.timeout == 3.0
+    closing = fine.close()
+    if closing is not None:  # AsyncClient.close is a coroutine
+        asyncio.run(closing)

@@ -44,13 +44,12 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
         timeout: float = 10.0,
         wait: bool = True,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = core.node_url(url)
+        self.timeout, self.wait = core.client_settings(timeout, wait)
         self.key = core.load_signing_key(key)
-        self.timeout = timeout
-        self.wait = wait
         self._http = httpx.AsyncClient(
             base_url=self.url,
-            timeout=timeout,
+            timeout=self.timeout,
             auth=RequestPolicy(self.key),
         )
         self._markets: dict[str, core.MarketInfo] = {}

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bftx import limits
 from bftx.client.errors import ClientError, InvalidArgument, InvalidOrder
 from bftx.client.keys import load_key_file
@@ -122,10 +124,46 @@ class Receipt:
 
 
 def load_signing_key(key: KeyPair | str | Path | None) -> KeyPair | None:
-    """A KeyPair as given, or loaded from a key file (`KeyFileError` when it cannot be used)."""
+    """A KeyPair as given, or loaded from a key file (`KeyFileError` when it cannot be used);
+    `InvalidArgument` for anything else."""
     if key is None or isinstance(key, KeyPair):
         return key
+    if not isinstance(key, str | Path):
+        raise InvalidArgument(f"key must be a KeyPair or the path of a key file, got {_kind(key)}")
     return load_key_file(Path(key))
+
+
+_URL_HOST = re.compile(r"[A-Za-z0-9.\-:]+")
+
+
+def node_url(url: str) -> str:
+    """A node's REST API URL without its trailing slash; `InvalidArgument` unless it is an
+    http(s) URL with a host (a path is kept, for a node behind a proxy; no query)."""
+    text(url, "url", InvalidArgument)
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as error:
+        raise InvalidArgument(f"url {shown(url)} is not a URL: {error}") from error
+    if (
+        parsed.scheme not in ("http", "https")
+        or not _URL_HOST.fullmatch(parsed.host)
+        or not (port is None or 1 <= port <= 65_535)
+        or parsed.query
+        or parsed.fragment
+    ):
+        raise InvalidArgument(
+            f"url {shown(url)} is not a node's API URL: expected http(s)://HOST[:PORT], "
+            "e.g. http://127.0.0.1:8700"
+        )
+    return url.rstrip("/")
+
+
+def client_settings(timeout: float, wait: bool) -> tuple[float, bool]:
+    """A client's ``timeout`` (positive seconds) and ``wait`` (a bool), checked."""
+    if not isinstance(wait, bool):
+        raise InvalidArgument(f"wait must be True or False, got {shown(wait)}")
+    return seconds(timeout, "timeout", InvalidArgument), wait
 
 
 def market_from_json(document: dict[str, Any]) -> MarketInfo:

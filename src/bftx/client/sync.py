@@ -34,13 +34,12 @@ class Client(ContractsMixin, InterchainMixin):
         wait: bool = True,
     ) -> None:
         """``url`` of a node's REST API; ``key`` (a KeyPair or a key file) to trade; ``wait`` for finality."""
-        self.url = url.rstrip("/")
+        self.url = core.node_url(url)
+        self.timeout, self.wait = core.client_settings(timeout, wait)
         self.key = core.load_signing_key(key)
-        self.timeout = timeout
-        self.wait = wait
         self._http = httpx.Client(
             base_url=self.url,
-            timeout=timeout,
+            timeout=self.timeout,
             auth=RequestPolicy(self.key),
         )
         self._markets: dict[str, core.MarketInfo] = {}
