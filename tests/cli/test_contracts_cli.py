@@ -168,3 +168,20 @@ def test_verify_prints_the_key_its_proof_proves_never_a_forged_one(
     code, text = verify(forged)
     assert code == 1 and json.loads(text)["error"] == "proof_invalid"
     assert "valid" not in json.loads(text)  # refused, not printed as a verified key
+
+
+def test_proof_out_that_cannot_be_written_is_a_plain_error(cli: Cli, tmp_path: Path) -> None:
+    wait_for(
+        lambda: cli.run("proof", "counters", "--url", cli.cluster.api_url())[0] == 0,
+        10.0,
+        "a certified proof",
+    )
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "missing" / "p.json", tmp_path / "file" / "p.json", tmp_path):
+        code, text = cli.run(
+            "proof", "counters", "--out", str(out), "--url", cli.cluster.api_url(), "--json"
+        )
+        assert code == 1, text
+        refused = json.loads(text)
+        assert refused["error"] == "unwritable" and refused["message"].startswith(f"{out}: ")
+    assert not (tmp_path / "missing").exists()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bftx.cli.output import print_warning
+from bftx.cli.output import print_error, print_warning
 from bftx.cli.sim import fault_warnings
 from bftx.errors import BftxError
 
@@ -97,6 +97,12 @@ def _bench(arguments: argparse.Namespace) -> int:
     if arguments.validators < 1 or arguments.duration <= 0 or arguments.rate <= 0:
         print("error: --validators, --duration and --rate must be positive", file=sys.stderr)
         return 2
+    if arguments.out is not None:  # refused now, not after minutes of load
+        try:
+            arguments.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print_error(f"--out {arguments.out}: cannot create the directory: {error.strerror}")
+            return 2
     for warning in fault_warnings(arguments.validators, 0):
         print_warning(warning)
     if arguments.url and arguments.testnet is None:

@@ -19,8 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import httpx
+
 from bftx import crypto
 from bftx.chain import Genesis
+from bftx.cli.output import positive_seconds, timestamp_ms
 from bftx.cli.trade import node_url, with_node
 from bftx.client import Client, ClientError
 from bftx.client.verify import describe_value, verify_bundle
@@ -71,9 +74,12 @@ def _register_htlc(subcommands: Subcommands) -> None:
         help="hex SHA-256 of the 32-byte secret (default: a new secret, printed once)",
     )
     lock.add_argument(
-        "--expires-in", type=float, default=3600.0, help="seconds from now (default 3600)"
+        "--expires-in",
+        type=positive_seconds,
+        default=3600.0,
+        help="seconds from now (default 3600)",
     )
-    lock.add_argument("--expiry-ms", type=int, help="absolute expiry (block time, ms)")
+    lock.add_argument("--expiry-ms", type=timestamp_ms, help="absolute expiry (block time, ms)")
     lock.set_defaults(handler=_htlc_lock)
     claim = with_node(actions.add_parser("claim", help="reveal the secret: pays the receiver"))
     claim.add_argument("--key", type=Path, required=True, help="any registered account's key")
@@ -104,9 +110,14 @@ def _register_deal(subcommands: Subcommands) -> None:
     propose.add_argument("--pay-asset", required=True, help="what the counterparty pays")
     propose.add_argument("--pay-amount", required=True, help="in its units, e.g. 4000")
     propose.add_argument(
-        "--deadline-in", type=float, default=3600.0, help="seconds from now (default 3600)"
+        "--deadline-in",
+        type=positive_seconds,
+        default=3600.0,
+        help="seconds from now (default 3600)",
     )
-    propose.add_argument("--deadline-ms", type=int, help="absolute deadline (block time, ms)")
+    propose.add_argument(
+        "--deadline-ms", type=timestamp_ms, help="absolute deadline (block time, ms)"
+    )
     propose.set_defaults(handler=_deal_propose)
     for name, text, handler in (
         ("fund", "escrow your leg; the second leg funded settles the deal", _deal_fund),
@@ -129,6 +140,9 @@ def _run(
             node_url(arguments), key=key or arguments.identity, timeout=arguments.timeout
         ) as client:
             result = action(client)
+    except httpx.InvalidURL as error:  # --url is checked; a testnet config's host is not
+        _fail(arguments, "bad_url", f"not a valid node URL: {error}")
+        return 2
     except (ClientError, BftxError) as error:
         return _fail(arguments, _code_of(error), str(error))
     _print(arguments, result)
@@ -271,7 +285,12 @@ def _proof(arguments: argparse.Namespace) -> int:
     def action(client: Client) -> Any:
         bundle = client.fetch_proof(arguments.key, arguments.height)
         if arguments.out is not None:
-            arguments.out.write_text(json.dumps(bundle, indent=2) + "\n")
+            try:
+                arguments.out.write_text(json.dumps(bundle, indent=2) + "\n")
+            except OSError as error:
+                raise ClientError(
+                    f"{arguments.out}: cannot write the proof: {error.strerror}", "unwritable"
+                ) from error
         return bundle
 
     return _run(arguments, action)

@@ -15,7 +15,10 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import httpx
+
 from bftx.cli.contracts import _code_of, _fail, _in_ms, _run
+from bftx.cli.output import http_url, positive_seconds, timestamp_ms
 from bftx.cli.trade import with_node
 from bftx.client import Client, ClientError
 from bftx.client.keys import url_from_testnet
@@ -40,7 +43,7 @@ def register(subcommands: Subcommands) -> None:
     )
     create.add_argument(
         "--trusting-period-s",
-        type=float,
+        type=positive_seconds,
         default=DAY_S,
         help="how long a header stays trusted; update more often (default 86400)",
     )
@@ -51,7 +54,7 @@ def register(subcommands: Subcommands) -> None:
     )
     update.add_argument("--key", type=Path, required=True, help="any registered account's key")
     update.add_argument("--client-id", required=True, help="the client on this chain")
-    update.add_argument("--from-url", help="a node of the tracked chain (REST API)")
+    update.add_argument("--from-url", type=http_url, help="a node of the tracked chain (REST API)")
     update.add_argument("--from-testnet", type=Path, help="or a testnet directory of it")
     update.add_argument(
         "--from-identity",
@@ -95,12 +98,12 @@ def register(subcommands: Subcommands) -> None:
     )
     transfer.add_argument(
         "--timeout-in",
-        type=float,
+        type=positive_seconds,
         default=600.0,
         help="refunded unless received within this many seconds (default 600)",
     )
     transfer.add_argument(
-        "--timeout-ms", type=int, help="absolute timeout (the other's block time)"
+        "--timeout-ms", type=timestamp_ms, help="absolute timeout (the other's block time)"
     )
     transfer.set_defaults(handler=_transfer)
 
@@ -133,6 +136,9 @@ def _update(arguments: argparse.Namespace) -> int:
             if height is None:
                 height = int(source.fetch_status()["height"])
             light_block = source.fetch_light_block(height)
+    except httpx.InvalidURL as error:  # --from-url is checked; a testnet config's host is not
+        _fail(arguments, "bad_url", f"not a valid node URL: {error}")
+        return 2
     except (ClientError, BftxError) as error:
         return _fail(arguments, _code_of(error), str(error))
 

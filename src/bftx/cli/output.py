@@ -8,11 +8,14 @@
   with thousands separators, lists joined.
 - `progress`: a rich progress bar on standard error for long work, shown only
   on a terminal so that piped output stays clean.
+- `positive_seconds`, `timestamp_ms`, `http_url`, `hex_bytes32`: argparse types,
+  so a bad option is a usage error (exit 2) that names it, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -23,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -32,6 +36,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from bftx import limits
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -140,3 +146,50 @@ def progress(description: str, total: int) -> Iterator[Callable[[], None]]:
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
+
+
+# --- argparse types: each raises ArgumentTypeError, which argparse turns into a usage error ---
+
+SECONDS_MAX = 10**9  # ~31 years: fits a socket timeout, and now + it in ms fits a timestamp
+
+
+def positive_seconds(text: str) -> float:
+    """A duration option: a positive, finite number of seconds, at most `SECONDS_MAX`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= SECONDS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a positive number of seconds, at most {SECONDS_MAX:,}"
+        )
+    return value
+
+
+def timestamp_ms(text: str) -> int:
+    """An absolute time option in milliseconds: 0 to `limits.timestamp_ms_max`, in decimal digits."""
+    if not (text.isascii() and text.isdigit()) or int(text) > limits.timestamp_ms_max:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected milliseconds since the epoch, 0 to {limits.timestamp_ms_max:,}"
+        )
+    return int(text)
+
+
+def http_url(text: str) -> str:
+    """A node's URL: http:// or https:// with a host (and a valid port, if any)."""
+    try:
+        url = httpx.URL(text)
+        valid = url.scheme in ("http", "https") and bool(url.host)
+    except httpx.InvalidURL as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL: {error}") from None
+    if not valid:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a URL like http://127.0.0.1:8700")
+    return text
+
+
+def hex_bytes32(text: str) -> str:
+    """32 bytes in hex (64 hex digits, optionally 0x-prefixed), returned without the prefix."""
+    digits = text.removeprefix("0x")
+    if len(digits) != 64 or not all(char in "0123456789abcdefABCDEF" for char in digits):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 32 bytes in hex (64 hex digits)")
+    return digits.lower()

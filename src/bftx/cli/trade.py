@@ -17,10 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bftx.cli.output import bftx_command, human, human_number, print_error, seconds
+from bftx.cli.output import (
+    bftx_command,
+    http_url,
+    human,
+    human_number,
+    positive_seconds,
+    print_error,
+    seconds,
+)
 from bftx.client import Client, ClientError
 from bftx.client.core import MarketInfo, balance_from_account, market_from_json
 from bftx.client.keys import url_from_testnet
@@ -124,14 +133,20 @@ def with_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of every command that talks to a node: where it is, how long to wait,
     ``--json``, and ``--identity`` (the key that signs reads on permissioned networks)."""
     parser.add_argument(
-        "--url", default=os.environ.get("BFTX_URL"), help="a node's REST API (default $BFTX_URL)"
+        "--url",
+        type=http_url,
+        default=os.environ.get("BFTX_URL"),
+        help="a node's REST API (default $BFTX_URL)",
     )
     parser.add_argument("--testnet", type=Path, help="a testnet directory: use one of its nodes")
     parser.add_argument(
         "--node", type=int, default=0, help="with --testnet: which node (default 0)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds to wait for the node and for finality"
+        "--timeout",
+        type=positive_seconds,
+        default=10.0,
+        help="seconds to wait for the node and for finality",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
@@ -160,18 +175,25 @@ def _run(
             node_url(arguments), key=key or arguments.identity, timeout=arguments.timeout
         ) as client:
             result = action(client)
+    except httpx.InvalidURL as error:  # --url is checked; a testnet config's host is not
+        _fail(arguments, "bad_url", f"not a valid node URL: {error}")
+        return 2
     except (ClientError, BftxError) as error:
-        code = getattr(error, "code", None) or _code_of(error)
-        if getattr(arguments, "json", False):
-            print(json.dumps({"error": code, "message": str(error)}))
-        else:
-            print_error(str(error), code)
+        _fail(arguments, getattr(error, "code", None) or _code_of(error), str(error))
         return 1
     if arguments.json:
         print(json.dumps(result, default=str, indent=2))
     else:
         _show(arguments.handler, result)
     return 0
+
+
+def _fail(arguments: argparse.Namespace, code: str, message: str) -> None:
+    """An error as JSON on standard output with ``--json``, else one line on standard error."""
+    if getattr(arguments, "json", False):
+        print(json.dumps({"error": code, "message": message}))
+    else:
+        print_error(message, code)
 
 
 def _account_create(arguments: argparse.Namespace) -> int:

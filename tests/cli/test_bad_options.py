@@ -1,0 +1,95 @@
+"""Bad options and arguments are plain errors, never tracebacks: a usage error (exit 2) that
+names the option, or one ``error: ...`` line and a non-zero exit. No network is needed: each is
+refused before any node is asked (the node URLs below have nothing listening)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bftx.cli import main
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *arguments: str) -> str:
+    """Run ``bftx ARGUMENTS``, expect argparse's usage error (exit 2); its message."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(list(arguments))
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and "error: argument" in error, error
+    return error
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://h:x", "ftp://example.org", "foo"])
+def test_a_malformed_url_is_a_usage_error(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    assert "--url" in usage_error(capsys, "status", "--url", url)
+    assert "--url" in usage_error(capsys, "htlc", "show", "--id", "00" * 32, "--url", url)
+
+
+def test_a_malformed_bftx_url_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BFTX_URL", "http://[::1")
+    assert "--url" in usage_error(capsys, "status")
+
+
+def test_a_malformed_url_in_a_testnet_config_is_a_plain_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "node0").mkdir()
+    (tmp_path / "node0" / "config.toml").write_text('[api]\nhost = "[::1"\nport = 8700\n')
+    for command in (["status"], ["htlc", "show", "--id", "00" * 32]):
+        capsys.readouterr()
+        assert main([*command, "--testnet", str(tmp_path)]) in (1, 2)  # the CLI's or the SDK's
+        error = capsys.readouterr().err
+        assert error.startswith("error") and "[::1" in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf", "-inf", "1e300", "soon"])
+def test_a_timeout_must_be_a_positive_finite_number(
+    capsys: pytest.CaptureFixture[str], seconds: str
+) -> None:
+    assert "--timeout" in usage_error(capsys, "status", "--url", NOWHERE, "--timeout", seconds)
+    assert "--timeout" in usage_error(
+        capsys, "proof", "counters", "--url", NOWHERE, "--timeout", seconds
+    )
+
+
+def test_ibc_client_update_checks_the_tracked_chains_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    error = usage_error(
+        capsys, "ibc", "client", "update", "--key", "k.json", "--client-id", "client-0",
+        "--from-url", "http://[::1", "--url", NOWHERE,
+    )  # fmt: skip
+    assert "--from-url" in error
+
+
+def test_bench_refuses_an_out_directory_it_cannot_create_before_it_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bftx.bench.cluster
+
+    def must_not_start(*_arguments: object, **_options: object) -> None:
+        raise AssertionError("the bench started although --out cannot be written")
+
+    monkeypatch.setattr(bftx.bench.cluster, "run_bench", must_not_start)
+    monkeypatch.setattr(bftx.bench.cluster, "run_sweep", must_not_start)
+    (tmp_path / "file").write_text("")
+    for extra in ([], ["--sweep"]):
+        capsys.readouterr()
+        assert main(["bench", "--out", str(tmp_path / "file" / "results"), *extra]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: --out {tmp_path / 'file' / 'results'}: cannot create")
+
+
+def test_json_errors_stay_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "node0").mkdir()
+    (tmp_path / "node0" / "config.toml").write_text('[api]\nhost = "[::1"\nport = 8700\n')
+    assert main(["status", "--testnet", str(tmp_path), "--json"]) in (1, 2)
+    assert "[::1" in json.loads(capsys.readouterr().out)["message"]
