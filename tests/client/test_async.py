@@ -112,6 +112,12 @@ def test_orders_fill_cancel_and_fetch(cluster: LiveCluster) -> None:
             assert [o["id"] for o in await maker.fetch_open_orders(SYMBOL)] == [resting["id"]]
             (trade,) = await taker.fetch_my_trades(SYMBOL)
             assert trade["takerOrMaker"] == "taker" and trade["price"] == "60000"
+            (made,) = await maker.fetch_my_trades(SYMBOL)
+            assert (made["takerOrMaker"], made["side"], made["id"]) == (
+                "maker",
+                "sell",
+                trade["id"],
+            )
             assert any(t["id"] == trade["id"] for t in await taker.fetch_trades(SYMBOL))
 
             cancelled = await maker.cancel_order(resting["id"], SYMBOL)

@@ -99,6 +99,22 @@ def test_a_larger_order_fills_what_rests_and_rests_the_remainder(cluster: LiveCl
         assert Decimal(mine["amount"]) == Decimal("0.002")
         (theirs,) = maker.fetch_my_trades("BTC-USD")
         assert theirs["takerOrMaker"] == "maker" and theirs["id"] == mine["id"]
+        assert theirs["side"] == "sell"  # the maker's side, not the taker's
+
+
+def test_my_trades_report_my_side_whether_i_took_or_made(cluster: LiveCluster) -> None:
+    """CCXT's fetch_my_trades side is the caller's: a maker's trade has the opposite of the
+    taker's side (public trades keep the taker's)."""
+    maker_key, taker_key = cluster.fresh_traders(2)
+    with client(cluster, maker_key) as maker, client(cluster, taker_key) as taker:
+        bid = maker.create_order(SYMBOL, "limit", "buy", "0.0004", "30000")
+        hit = taker.create_order(SYMBOL, "limit", "sell", "0.0004", "30000")
+        (made,) = maker.fetch_my_trades(SYMBOL)
+        assert (made["side"], made["takerOrMaker"], made["order"]) == ("buy", "maker", bid["id"])
+        (took,) = taker.fetch_my_trades(SYMBOL)
+        assert (took["side"], took["takerOrMaker"], took["order"]) == ("sell", "taker", hit["id"])
+        public = next(t for t in taker.fetch_trades(SYMBOL) if t["id"] == made["id"])
+        assert (public["side"], public["takerOrMaker"]) == ("sell", None)
 
 
 def test_an_order_is_cancelled(cluster: LiveCluster) -> None:

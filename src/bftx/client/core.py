@@ -481,6 +481,9 @@ def book_from_json(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def trade_from_json(document: dict[str, Any], own: str | None = None) -> dict[str, Any]:
+    """A CCXT trade. Public (``own`` None): ``side`` is the taker's. One of ``own``'s trades:
+    ``side`` is ``own``'s (the opposite of the taker's when ``own`` was the maker), with
+    ``takerOrMaker`` and ``order`` (``own``'s order id), as CCXT's ``fetch_my_trades``."""
     trade: dict[str, Any] = {
         "id": str(document["trade_id"]),
         "symbol": document["market"],
@@ -492,10 +495,11 @@ def trade_from_json(document: dict[str, Any], own: str | None = None) -> dict[st
         "info": document,
     }
     if own is not None:
-        trade["takerOrMaker"] = "taker" if document["taker"] == own else "maker"
-        trade["order"] = (
-            document["taker_order_id"] if document["taker"] == own else document["maker_order_id"]
-        )
+        took = document["taker"] == own  # a self-trade: own was both; it took
+        trade["takerOrMaker"] = "taker" if took else "maker"
+        trade["order"] = document["taker_order_id"] if took else document["maker_order_id"]
+        if not took:
+            trade["side"] = {"buy": "sell", "sell": "buy"}[document["taker_side"]]
     return trade
 
 
