@@ -199,7 +199,7 @@ _TX_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")  # what GET /v1/txs/{tx_hash} acc
 def tx_hash_of(tx_hash: str) -> str:
     """``tx_hash`` if it is 64 hex digits (``0x`` optional); `InvalidArgument` otherwise."""
     if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
-        raise InvalidArgument(f"tx hash {shown(tx_hash)} is not 64 hex digits")
+        raise InvalidArgument(f"tx_hash {shown(tx_hash)} is not 64 hex digits (0x optional)")
     return tx_hash
 
 
