@@ -93,3 +93,32 @@ def test_json_errors_stay_json(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     (tmp_path / "node0" / "config.toml").write_text('[api]\nhost = "[::1"\nport = 8700\n')
     assert main(["status", "--testnet", str(tmp_path), "--json"]) in (1, 2)
     assert "[::1" in json.loads(capsys.readouterr().out)["message"]
+
+
+@pytest.mark.parametrize(
+    ("option", "command"),
+    [
+        ("--preimage", ["htlc", "claim", "--key", "k.json", "--id", "00" * 32, "--preimage", "zz"]),
+        ("--hashlock", ["htlc", "lock", "--key", "k.json", "--asset", "BTC", "--amount", "1",
+                        "--receiver", "00" * 20, "--hashlock", "00" * 31]),
+        ("--id", ["htlc", "show", "--id", "../status"]),
+        ("--id", ["deal", "fund", "--key", "k.json", "--id", "²" * 64]),
+        ("--expires-in", ["htlc", "lock", "--key", "k.json", "--asset", "BTC", "--amount", "1",
+                          "--receiver", "00" * 20, "--expires-in", "1e30"]),
+        ("--expiry-ms", ["htlc", "lock", "--key", "k.json", "--asset", "BTC", "--amount", "1",
+                         "--receiver", "00" * 20, "--expiry-ms", "99999999999999999999999"]),
+        ("--deadline-in", ["deal", "propose", "--key", "k.json", "--counterparty", "00" * 20,
+                           "--deliver-asset", "BTC", "--deliver-amount", "1", "--pay-asset",
+                           "USD", "--pay-amount", "1", "--deadline-in", "nan"]),
+        ("--timeout-in", ["ibc", "transfer", "--key", "k.json", "--asset", "BTC", "--amount",
+                          "1", "--receiver", "00" * 20, "--client-id", "client-0",
+                          "--counterparty-client-id", "client-0", "--timeout-in", "-1"]),
+        ("--id", ["order", "cancel", "--key", "k.json", "--id", "²"]),
+        ("--id", ["order", "cancel", "--key", "k.json", "--id", "99999999999999999999999"]),
+        ("--id", ["order", "cancel", "--key", "k.json", "--id", "zz:1"]),
+    ],
+)  # fmt: skip
+def test_the_cli_refuses_malformed_numbers_and_hex_before_asking_a_node(
+    capsys: pytest.CaptureFixture[str], option: str, command: list[str]
+) -> None:
+    assert f"argument {option}" in usage_error(capsys, *command, "--url", NOWHERE)

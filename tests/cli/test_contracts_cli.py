@@ -185,3 +185,59 @@ def test_proof_out_that_cannot_be_written_is_a_plain_error(cli: Cli, tmp_path: P
         refused = json.loads(text)
         assert refused["error"] == "unwritable" and refused["message"].startswith(f"{out}: ")
     assert not (tmp_path / "missing").exists()
+
+
+def refused(capsys: pytest.CaptureFixture[str], *arguments: str) -> str:
+    """``bftx ARGUMENTS`` fails plainly: a non-zero exit and an error line, whichever layer
+    refuses (argparse's usage error, the CLI's or the SDK's ``error: ...``); its stderr."""
+    capsys.readouterr()
+    try:
+        code = main(list(arguments))
+    except SystemExit as exited:  # argparse: a usage error
+        code = exited.code
+    captured = capsys.readouterr()
+    assert code not in (0, None), captured
+    assert any(
+        line.startswith("error") or ": error: " in line for line in captured.err.splitlines()
+    )
+    return captured.err
+
+
+def test_numbers_and_hex_out_of_range_are_plain_errors(
+    cli: Cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (receiver,) = cli.cluster.fresh_traders(1)
+    node = ("--url", cli.cluster.api_url())
+    lock = ("htlc", "lock", "--key", cli.key("trader039"), "--asset", "BTC", *node,
+            "--receiver", receiver.address.hex())  # fmt: skip
+    for bad in (
+        ("--amount", "1e30"),
+        ("--amount", "0.1", "--expiry-ms", "99999999999999999999999"),
+        ("--amount", "0.1", "--expiry-ms", "-5"),
+        ("--amount", "0.1", "--expires-in", "1e30"),
+        ("--amount", "0.1", "--expires-in", "nan"),
+        ("--amount", "0.1", "--expires-in", "-1"),
+        ("--amount", "0.1", "--hashlock", "zz"),
+    ):
+        refused(capsys, *lock, *bad)
+    claim = ("htlc", "claim", "--key", cli.key("trader039"), *node)
+    refused(capsys, *claim, "--id", "00" * 32, "--preimage", "zz")
+    refused(capsys, *claim, "--id", "²" * 64, "--preimage", "00" * 32)
+    refused(capsys, "htlc", "show", "--id", "../status", *node)
+    propose = ("deal", "propose", "--key", cli.key("trader039"), *node, "--counterparty",
+               receiver.address.hex(), "--deliver-asset", "BTC", "--pay-asset", "USD")  # fmt: skip
+    refused(capsys, *propose, "--deliver-amount", "1e30", "--pay-amount", "1")
+    refused(capsys, *propose, "--deliver-amount", "1", "--pay-amount", "1", "--deadline-in", "inf")
+    refused(capsys, *propose, "--deliver-amount", "1", "--pay-amount", "1",
+            "--deadline-ms", "99999999999999999999999")  # fmt: skip
+    transfer = ("ibc", "transfer", "--key", cli.key("trader039"), *node, "--asset", "BTC",
+                "--receiver", receiver.address.hex(), "--client-id", "client-0",
+                "--counterparty-client-id", "client-0")  # fmt: skip
+    refused(capsys, *transfer, "--amount", "1e30")
+    refused(capsys, *transfer, "--amount", "1", "--timeout-in", "nan")
+    refused(capsys, *transfer, "--amount", "1", "--timeout-ms", "99999999999999999999999")
+    create = ("ibc", "client", "create", "--key", cli.key("trader039"), *node,
+              "--genesis", cli.genesis())  # fmt: skip
+    refused(capsys, *create, "--trusting-period-s", "1e30")
+    # nothing was submitted: the account's nonce is where it started
+    assert cli.cluster.nonce(cli.cluster.accounts["trader039"]) == 0

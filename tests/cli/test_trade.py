@@ -203,3 +203,16 @@ def test_register_refuses_a_malformed_address(cli: Cli, capsys: pytest.CaptureFi
         ]
     )  # fmt: skip
     assert code == 2 and "20 bytes" in capsys.readouterr().err
+
+
+def test_malformed_order_ids_are_plain_errors(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+    cancel = ("order", "cancel", "--key", cli.key("trader005"), "--url", cli.cluster.api_url())
+    address = cli.cluster.accounts["trader005"].address.hex()
+    for bad in ("²", "99999999999999999999999", "-1", "zz:1", f"{address}:²", f"{address}:x", ""):
+        capsys.readouterr()
+        try:
+            code = main([*cancel, "--id", bad])
+        except SystemExit as exited:  # argparse: a usage error
+            code = exited.code
+        error = capsys.readouterr().err
+        assert code not in (0, None) and "error" in error, (bad, error)

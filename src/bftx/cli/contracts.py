@@ -23,7 +23,7 @@ import httpx
 
 from bftx import crypto
 from bftx.chain import Genesis
-from bftx.cli.output import positive_seconds, timestamp_ms
+from bftx.cli.output import hex_bytes32, positive_seconds, timestamp_ms
 from bftx.cli.trade import node_url, with_node
 from bftx.client import Client, ClientError
 from bftx.client.verify import describe_value, verify_bundle
@@ -71,6 +71,7 @@ def _register_htlc(subcommands: Subcommands) -> None:
     lock.add_argument("--receiver", required=True, help="the receiver's address (hex)")
     lock.add_argument(
         "--hashlock",
+        type=hex_bytes32,
         help="hex SHA-256 of the 32-byte secret (default: a new secret, printed once)",
     )
     lock.add_argument(
@@ -83,15 +84,17 @@ def _register_htlc(subcommands: Subcommands) -> None:
     lock.set_defaults(handler=_htlc_lock)
     claim = with_node(actions.add_parser("claim", help="reveal the secret: pays the receiver"))
     claim.add_argument("--key", type=Path, required=True, help="any registered account's key")
-    claim.add_argument("--id", required=True, help="the HTLC's id (hex)")
-    claim.add_argument("--preimage", required=True, help="the 32-byte secret in hex")
+    claim.add_argument("--id", type=hex_bytes32, required=True, help="the HTLC's id (hex)")
+    claim.add_argument(
+        "--preimage", type=hex_bytes32, required=True, help="the 32-byte secret in hex"
+    )
     claim.set_defaults(handler=_htlc_claim)
     refund = with_node(actions.add_parser("refund", help="take the funds back after expiry"))
     refund.add_argument("--key", type=Path, required=True, help="the sender's key file")
-    refund.add_argument("--id", required=True, help="the HTLC's id (hex)")
+    refund.add_argument("--id", type=hex_bytes32, required=True, help="the HTLC's id (hex)")
     refund.set_defaults(handler=_htlc_refund)
     show = with_node(actions.add_parser("show", help="one HTLC"))
-    show.add_argument("--id", required=True, help="the HTLC's id (hex)")
+    show.add_argument("--id", type=hex_bytes32, required=True, help="the HTLC's id (hex)")
     show.set_defaults(handler=_htlc_show)
 
 
@@ -125,10 +128,10 @@ def _register_deal(subcommands: Subcommands) -> None:
     ):
         action = with_node(actions.add_parser(name, help=text))
         action.add_argument("--key", type=Path, required=True, help="a party's key file")
-        action.add_argument("--id", required=True, help="the deal's id (hex)")
+        action.add_argument("--id", type=hex_bytes32, required=True, help="the deal's id (hex)")
         action.set_defaults(handler=handler)
     show = with_node(actions.add_parser("show", help="one deal"))
-    show.add_argument("--id", required=True, help="the deal's id (hex)")
+    show.add_argument("--id", type=hex_bytes32, required=True, help="the deal's id (hex)")
     show.set_defaults(handler=_deal_show)
 
 

@@ -8,7 +8,7 @@
   with thousands separators, lists joined.
 - `progress`: a rich progress bar on standard error for long work, shown only
   on a terminal so that piped output stays clean.
-- `positive_seconds`, `timestamp_ms`, `http_url`, `hex_bytes32`: argparse types,
+- `positive_seconds`, `timestamp_ms`, `http_url`, `hex_bytes32`, `order_id`: argparse types,
   so a bad option is a usage error (exit 2) that names it, never a traceback.
 """
 
@@ -193,3 +193,21 @@ def hex_bytes32(text: str) -> str:
     if len(digits) != 64 or not all(char in "0123456789abcdefABCDEF" for char in digits):
         raise argparse.ArgumentTypeError(f"{text!r}: expected 32 bytes in hex (64 hex digits)")
     return digits.lower()
+
+
+def order_id(text: str) -> str:
+    """``<address hex>:<nonce>`` or a bare nonce: decimal digits up to `limits.nonce_max`."""
+    address, colon, nonce = text.rpartition(":")
+    digits = address.removeprefix("0x")
+    valid_address = not colon or (
+        len(digits) == 40 and all(char in "0123456789abcdefABCDEF" for char in digits)
+    )
+    if not (valid_address and nonce.isascii() and nonce.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected <address>:<nonce> or a nonce (decimal digits)"
+        )
+    if int(nonce) > limits.nonce_max:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the nonce is past the largest a tx may carry ({limits.nonce_max:,})"
+        )
+    return f"{digits.lower()}:{int(nonce)}" if colon else str(int(nonce))

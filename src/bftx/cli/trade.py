@@ -26,6 +26,7 @@ from bftx.cli.output import (
     http_url,
     human,
     human_number,
+    order_id,
     positive_seconds,
     print_error,
     seconds,
@@ -89,6 +90,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cancel.add_argument("--key", type=Path, required=True, help="the key file of the order's owner")
     cancel.add_argument(
         "--id",
+        type=order_id,
         required=True,
         help="order id: <address>:<nonce>, or just the nonce (the number `order list` shows)",
     )
@@ -275,8 +277,8 @@ def _remember_markets(client: Client) -> None:
 
 def _order_cancel(arguments: argparse.Namespace) -> int:
     def action(client: Client) -> Any:
-        order_id = arguments.id if ":" in arguments.id else f"{client.address}:{arguments.id}"
-        canceled = client.cancel_order(order_id)
+        whole_id = arguments.id if ":" in arguments.id else f"{client.address}:{arguments.id}"
+        canceled = client.cancel_order(whole_id)
         _remember_markets(client)
         return canceled
 
