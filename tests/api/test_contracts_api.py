@@ -47,6 +47,19 @@ def test_proof_requests_say_what_is_wrong(cluster: LiveCluster) -> None:
         assert old.json()["code"] == "height_not_kept"
 
 
+def test_a_height_no_longer_kept_names_the_heights_that_are(cluster: LiveCluster) -> None:
+    oldest_needed = limits.proof_heights_max + limits.pipeline_depth_blocks + 2
+    wait_for(lambda: cluster.status()["height"] > oldest_needed, 20.0, "blocks")
+    old = cluster.http.get(
+        f"{cluster.api_url()}/v1/proofs", params={"key": "counters", "height": 1}
+    )
+    assert (old.status_code, old.json()["code"]) == (404, "height_not_kept")
+    detail = old.json()["detail"]
+    assert f"the last {limits.proof_heights_max} heights" in detail
+    low, high = (int(word) for word in detail.rsplit("(now ", 1)[1].rstrip(")").split(" to "))
+    assert 1 < low <= high and high - low < limits.proof_heights_max
+
+
 def test_light_block_carries_header_and_certificate(cluster: LiveCluster) -> None:
     wait_for(lambda: cluster.status()["height"] >= 1, 10.0, "a block")
     light = cluster.http.get(f"{cluster.api_url()}/v1/light-blocks/1").json()

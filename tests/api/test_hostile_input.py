@@ -163,6 +163,21 @@ def test_a_websocket_upgrade_with_a_timestamp_of_unicode_digits_is_refused_not_a
     assert response.startswith(b"HTTP/1.1 403"), response[:200]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"tx":"\xff\xfe"}',  # not UTF-8
+        b'{"tx":' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # past the parser's recursion
+        b"{",
+    ],
+)
+def test_an_unparsable_json_body_is_invalid_request(cluster: LiveCluster, body: bytes) -> None:
+    response = cluster.http.post(
+        f"{cluster.api_url()}/v1/txs", content=body, headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
+
+
 def test_a_body_within_the_bound_is_still_served(cluster: LiveCluster) -> None:
     response = cluster.http.post(f"{cluster.api_url()}/v1/txs/batch", json={"txs": []})
     assert response.status_code == 200

@@ -55,6 +55,7 @@ _KEY_PATTERN = (
     r"|raw:(0x)?([0-9a-fA-F]{2}){1,64})$"
 )
 
+KEY_CHARS_MAX = 200  # a proof's text key
 ProblemFactory = Callable[[int, str, str], Exception]
 
 
@@ -118,7 +119,13 @@ def register_contract_routes(
     node: Node,
     exchange: Callable[[], Exchange],
     problem: ProblemFactory,
+    problem_response: Callable[[str], dict[str, Any]],
 ) -> None:
+    """``problem_response(description)``: the OpenAPI entry of a problem+json answer."""
+    null_block: dict[int | str, dict[str, Any]] = {
+        409: problem_response("null_block: a null block commits to no state")
+    }
+
     @app.get("/v1/assets", response_model=list[AssetModel], summary="Assets and their decimals")
     async def assets() -> list[AssetModel]:
         return [
@@ -148,6 +155,7 @@ def register_contract_routes(
         "/v1/light-blocks/{height}",
         response_model=LightBlockModel,
         summary="A block header with its commit certificate",
+        responses=null_block,
     )
     async def get_light_block(height: Annotated[int, Path(ge=1, le=2**62)]) -> LightBlockModel:
         return light_block(node, height, problem)
@@ -156,13 +164,14 @@ def register_contract_routes(
         "/v1/proofs",
         response_model=ProofModel,
         summary="A membership or absence proof of a state entry, with its light block",
+        responses=null_block,
     )
     async def proof(
         http: Request,
         key: Annotated[
             str,
             Query(
-                max_length=200,
+                max_length=KEY_CHARS_MAX,
                 pattern=_KEY_PATTERN,
                 description="account:<address>, htlc:<id>, deal:<id>, order:<owner>:<nonce>, "
                 "supply:<SYMBOL>, counters, raw:<hex>, ibc-client:<client>, "
@@ -225,10 +234,12 @@ def build_proof(
     """The proof bundle of ``key`` in the state after ``height`` (default: the newest certified
     one), with the light block that certifies that state. ``may_see(owner)``: whether the
     caller may read that account's private data (permissioned reads)."""
+    if len(key) > KEY_CHARS_MAX:  # REST's query bound; gRPC takes any string
+        raise problem(400, "invalid_request", f"key is at most {KEY_CHARS_MAX} characters")
     try:
         state_key = parse_key(key)
     except DecodeError as error:
-        raise problem(400, "invalid_key", str(error)) from error
+        raise problem(400, "invalid_request", str(error)) from error
     readers = readers_of_key(exchange, state_key)
     visible = readers is None or any(may_see(owner) for owner in readers)
     if node.genesis.access.permissioned and not visible:
@@ -247,8 +258,13 @@ def build_proof(
         )
     found = exchange.prove(state_key, height)
     if found is None:
+        kept = exchange.provable_heights()
+        held = f"{min(kept)} to {max(kept)}" if kept else "none yet"
         raise problem(
-            404, "height_not_kept", f"this node keeps proofs of the last heights only: {height}"
+            404,
+            "height_not_kept",
+            f"no proofs at height {height}: this node keeps the last "
+            f"{limits.proof_heights_max} heights only (now {held})",
         )
     light = light_block(node, height + depth, problem)
     return ProofModel(
@@ -265,7 +281,10 @@ def build_proof(
 
 
 def light_block(node: Node, height: int, problem: ProblemFactory) -> LightBlockModel:
-    found = node.stored_block(height) if height > 0 else None
+    """The header of committed block ``height`` and its certificate; 404 ``unknown_block`` for
+    any other height whatever its size (gRPC's uint64 goes past what the store can look up),
+    409 ``null_block`` for a null block."""
+    found = node.stored_block(height) if 0 < height <= node.height else None
     if found is None:
         raise problem(
             404, "unknown_block", f"no committed block {height} here (latest is {node.height})"

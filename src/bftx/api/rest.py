@@ -361,7 +361,9 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        # 400: a body FastAPI could not parse at all (invalid UTF-8, JSON nested past the
+        # parser's recursion limit), answered like every other malformed request
+        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         return problem(
             error.status_code,
             codes.get(error.status_code, "http_error"),
@@ -636,7 +638,7 @@ def create_app(node: Node) -> FastAPI:
     async def block(height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockModel:
         return _block_model(node, height)
 
-    register_contract_routes(app, node, exchange, ApiProblem)
+    register_contract_routes(app, node, exchange, ApiProblem, _problem_response)
     register_interchain_routes(app, node, exchange, ApiProblem)
     register_websocket(app, node)
     return app
@@ -882,7 +884,7 @@ def _order_model(exchange: Exchange, order: OrderView) -> OrderModel:
 
 
 def _block_model(node: Node, height: int) -> BlockModel:
-    found = node.stored_block(height) if height > 0 else None
+    found = node.stored_block(height) if 0 < height <= node.height else None
     if found is None:
         raise ApiProblem(
             404, "unknown_block", f"no committed block {height} here (latest is {node.height})"

@@ -33,6 +33,9 @@ COUNTERS_KEY = b"g"
 
 
 CLIENT_ID_PATTERN = re.compile(r"client-(0|[1-9][0-9]{0,8})")
+# A height or sequence in a text key: ASCII digits (str.isdigit() also admits "²", which int()
+# refuses), at most 18 of them so it fits the key's 8 bytes.
+_NUMBER_PATTERN = re.compile(r"[0-9]{1,18}")
 
 
 # --- the interchain module (`bftx.exchange.interchain`) ---------------------------------
@@ -117,9 +120,7 @@ def parse_interchain_key(kind: str, rest: str) -> bytes | None:
 
 
 def _number(text: str) -> int | None:
-    if not text.isdigit() or len(text) > 18:
-        return None
-    return int(text)
+    return int(text) if _NUMBER_PATTERN.fullmatch(text) else None
 
 
 def is_client_id(text: str) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import grpc
 
-from bftx import limits
+from bftx import crypto, limits
 from bftx.api.access import AccessError, Identity, authenticator_for
 from bftx.api.contracts import build_proof, deal_model, htlc_model, light_block
 from bftx.api.feed import (
@@ -47,6 +47,7 @@ from bftx.api.interchain import (
 from bftx.api.units import format_price, format_size
 from bftx.errors import CODE_DESCRIPTIONS, Code, ConfigError
 from bftx.exchange.events import decode_block_result
+from bftx.exchange.keys import is_client_id
 from bftx.node.runtime import Node
 
 SERVICE_NAME = "bftx.v1.Bftx"
@@ -229,6 +230,7 @@ class BftxService:
     # --- contracts and proofs -----------------------------------------------------------
 
     async def GetHtlc(self, request: pb.GetContractRequest, context: Any) -> pb.Htlc:
+        await _check_contract_id(request.id, context)
         exchange = self._node.application.exchange
         htlc = exchange.htlc(request.id)
         if htlc is None:
@@ -249,6 +251,7 @@ class BftxService:
         )
 
     async def GetDeal(self, request: pb.GetContractRequest, context: Any) -> pb.Deal:
+        await _check_contract_id(request.id, context)
         exchange = self._node.application.exchange
         deal = exchange.deal(request.id)
         if deal is None:
@@ -331,6 +334,7 @@ class BftxService:
         )
 
     async def GetIbcClient(self, request: pb.GetIbcClientRequest, context: Any) -> pb.IbcClient:
+        await _check_client_id("client_id", request.client_id, context)
         clients = self._node.application.exchange.state.interchain.clients
         found = clients.get(request.client_id)
         if found is None:
@@ -354,6 +358,9 @@ class BftxService:
                 "invalid_request",
                 "kind is commitment, receipt or ack",
             )
+        for name in ("client_id", "source_client"):
+            if request.HasField(name):
+                await _check_client_id(name, getattr(request, name), context)
         limit = min(request.limit or limits.packets_query_max, limits.packets_query_max)
         found = list_packets(
             self._node.application.exchange,
@@ -478,6 +485,28 @@ class _Refusal(Exception):
 async def _abort(context: Any, status: grpc.StatusCode, code: str, message: str) -> NoReturn:
     await context.abort(status, f"{code}: {message}")
     raise AssertionError("unreachable: abort raises")
+
+
+async def _check_contract_id(contract_id: bytes, context: Any) -> None:
+    """INVALID_ARGUMENT for an id that cannot name a contract (REST: its path pattern)."""
+    if len(contract_id) != crypto.HASH_BYTES:
+        await _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            f"id is {crypto.HASH_BYTES} bytes, not {len(contract_id)}",
+        )
+
+
+async def _check_client_id(name: str, text: str, context: Any) -> None:
+    """INVALID_ARGUMENT for a light client id not of the form client-<n> (REST: a 400)."""
+    if not is_client_id(text):
+        await _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            f"{name} must read client-<n>",
+        )
 
 
 def _ibc_client(model: IbcClientModel) -> pb.IbcClient:
