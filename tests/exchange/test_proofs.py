@@ -123,7 +123,20 @@ _WORLD = busy_world()
 
 @pytest.mark.parametrize(
     "text",
-    ["account:12", "htlc:zz", "order:" + "00" * 20 + ":-1", "supply:", "counters:x", "raw:", "x"],
+    [
+        "account:12",
+        "htlc:zz",
+        "order:" + "00" * 20 + ":-1",
+        "supply:",
+        "counters:x",
+        "raw:",
+        "x",
+        # numbers of interchain keys are ASCII digits: str.isdigit() also admits these
+        "ibc-commitment:client-0:\u00b2",
+        "ibc-receipt:client-0:client-1:\u00b3",
+        "ibc-ack:client-0:client-1:\u0661",
+        "ibc-consensus:client-0:" + "1" * 19,
+    ],
 )
 def test_bad_key_texts_are_refused(text: str) -> None:
     with pytest.raises(DecodeError):
