@@ -214,6 +214,19 @@ def test_a_deeply_nested_websocket_message_gets_an_error_and_the_connection_stay
         assert json.loads(connection.recv(timeout=5))["type"] == "pong"
 
 
+def test_a_websocket_message_is_measured_in_bytes_not_characters(cluster: LiveCluster) -> None:
+    padding = "é" * (limits.websocket_message_bytes_max // 2)  # half as many chars as bytes
+    message = json.dumps({"op": "ping", "pad": padding}, ensure_ascii=False)
+    assert len(message) < limits.websocket_message_bytes_max < len(message.encode())
+    with connect(cluster.ws_url(), open_timeout=5, close_timeout=2) as connection:
+        connection.send(message)
+        error = json.loads(connection.recv(timeout=5))
+        assert (error["type"], error["code"]) == ("error", "message_too_large")
+        fits = json.dumps({"op": "ping", "pad": "é" * 1_000}, ensure_ascii=False)
+        connection.send(fits)  # 2,000-odd bytes: answered
+        assert json.loads(connection.recv(timeout=5))["type"] == "pong"
+
+
 def test_an_account_address_ending_in_a_newline_is_refused(cluster: LiveCluster) -> None:
     address = "ab" * 20 + "\n"
     answer = ws_answer(

@@ -145,7 +145,7 @@ class Connection:
     def _on_text(self, text: str) -> None:
         request_id: Any = None
         try:
-            if len(text) > limits.websocket_message_bytes_max:
+            if _too_large(text):
                 raise RequestError(
                     "message_too_large",
                     f"a message is at most {limits.websocket_message_bytes_max} bytes",
@@ -216,6 +216,17 @@ class Connection:
                 )
             return ("account", owner)
         raise RequestError("unknown_channel", "channel must be book, trades, blocks or account")
+
+
+def _too_large(text: str) -> bool:
+    """Is ``text`` over `limits.websocket_message_bytes_max` bytes of UTF-8? A character is
+    1 to 4 bytes: only a text between a quarter of the bound and the bound is encoded."""
+    bound = limits.websocket_message_bytes_max
+    if len(text) > bound:
+        return True
+    if len(text) * 4 <= bound:
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > bound
 
 
 def _describe(topic: Topic) -> Payload:
