@@ -47,7 +47,7 @@ def test_a_malformed_url_in_a_testnet_config_is_a_plain_error(
         capsys.readouterr()
         assert main([*command, "--testnet", str(tmp_path)]) in (1, 2)  # the CLI's or the SDK's
         error = capsys.readouterr().err
-        assert error.startswith("error") and "[::1" in error and error.count("\n") == 1
+        assert error.startswith("error: ") and "[::1" in error and error.count("\n") == 1
 
 
 @pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf", "-inf", "1e300", "soon"])
@@ -122,3 +122,50 @@ def test_the_cli_refuses_malformed_numbers_and_hex_before_asking_a_node(
     capsys: pytest.CaptureFixture[str], option: str, command: list[str]
 ) -> None:
     assert f"argument {option}" in usage_error(capsys, *command, "--url", NOWHERE)
+
+
+@pytest.mark.parametrize("command", [["keys", "generate"], ["account", "create"]])
+def test_a_new_key_file_needs_an_existing_directory_and_a_free_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    capsys.readouterr()
+    assert main([*command, "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error == f"error: {tmp_path}: is a directory; give the path of the new key file in it\n"
+
+    missing = tmp_path / "missing" / "deeper"
+    assert main([*command, "--out", str(missing / "k.json")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {missing / 'k.json'}: no directory")
+    assert not (tmp_path / "missing").exists()  # nothing was created
+
+    (tmp_path / "file").write_text("")
+    assert main([*command, "--out", str(tmp_path / "file" / "k.json")]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+    assert main([*command, "--out", str(tmp_path / "k.json")]) == 0
+    assert main([*command, "--out", str(tmp_path / "k.json")]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["book"], ["trades"], ["order", "place", "--key", "k.json", "--side", "buy", "--amount", "1"]],
+)
+def test_an_empty_market_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    for market in ("", " "):
+        assert "--market" in usage_error(capsys, *command, "--market", market, "--url", NOWHERE)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["htlc", "show", "--id", "00" * 32], ["ibc", "packets"], ["proof", "counters"]],
+)
+def test_every_command_writes_errors_as_error_message_code(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    capsys.readouterr()
+    assert main([*command, "--url", NOWHERE]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: cannot reach {NOWHERE}") and error.endswith(" [unreachable]\n")

@@ -20,7 +20,10 @@ def test_a_genesis_that_is_not_json_is_bad_input_in_text_and_json(
     genesis.write_text("not json")
     command = ["ibc", "client", "create", "--url", "http://127.0.0.1:9", "--key", str(key)]
     assert main([*command, "--genesis", str(genesis)]) == 1
-    assert capsys.readouterr().err.startswith(f"error (bad_input): {genesis}: not valid JSON")
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {genesis}: not valid JSON") and error.endswith(
+        " [bad_input]\n"
+    )
     assert main([*command, "--genesis", str(genesis), "--json"]) == 1
     answer = json.loads(capsys.readouterr().out)
     assert answer["error"] == "bad_input" and "not valid JSON" in answer["message"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ import httpx
 
 from bftx import crypto
 from bftx.chain import Genesis
-from bftx.cli.output import hex_bytes32, positive_seconds, timestamp_ms
+from bftx.cli.output import hex_bytes32, positive_seconds, print_error, timestamp_ms
 from bftx.cli.trade import node_url, with_node
 from bftx.client import Client, ClientError
 from bftx.client.verify import describe_value, verify_bundle
@@ -167,7 +166,7 @@ def _fail(arguments: argparse.Namespace, code: str, message: str) -> int:
     if getattr(arguments, "json", False):
         print(json.dumps({"error": code, "message": message}))
     else:
-        print(f"error ({code}): {message}", file=sys.stderr)
+        print_error(message, code)
     return 1
 
 

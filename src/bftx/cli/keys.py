@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from bftx.cli.output import print_error
@@ -18,7 +17,12 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     generate = actions.add_parser("generate", help="write a new key file (mode 0600)")
-    generate.add_argument("--out", type=Path, required=True, help="path of the new key file")
+    generate.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="path of the new key file, in an existing directory; never overwritten",
+    )
     generate.set_defaults(handler=_generate)
 
     show = actions.add_parser("show", help="print a key file's public key and address")
@@ -30,12 +34,26 @@ def _describe(key: KeyPair) -> dict[str, str]:
     return {"public_key": key.public_key.hex(), "address": key.address.hex()}
 
 
-def _generate(arguments: argparse.Namespace) -> int:
+def new_key_file(path: Path) -> KeyPair:
+    """A new key, written to ``path`` (mode 0600); `ConfigError` if ``path`` exists or is a
+    directory, if its directory does not exist (it is not created), or if it cannot be written."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give the path of the new key file in it")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{path}: no directory {path.parent}; create it first")
     key = KeyPair.generate()
     try:
-        save_key(arguments.out, key)
+        save_key(path, key)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot write the key file: {error.strerror}") from error
+    return key
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    try:
+        key = new_key_file(arguments.out)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         return 1
     print(json.dumps({"path": str(arguments.out), **_describe(key)}, indent=2))
     return 0

@@ -8,7 +8,8 @@
   with thousands separators, lists joined.
 - `progress`: a rich progress bar on standard error for long work, shown only
   on a terminal so that piped output stays clean.
-- `positive_seconds`, `timestamp_ms`, `http_url`, `hex_bytes32`, `order_id`: argparse types,
+- `positive_seconds`, `timestamp_ms`, `http_url`, `hex_bytes32`, `order_id`,
+  `market_symbol`: argparse types,
   so a bad option is a usage error (exit 2) that names it, never a traceback.
 """
 
@@ -211,3 +212,10 @@ def order_id(text: str) -> str:
             f"{text!r}: the nonce is past the largest a tx may carry ({limits.nonce_max:,})"
         )
     return f"{digits.lower()}:{int(nonce)}" if colon else str(int(nonce))
+
+
+def market_symbol(text: str) -> str:
+    """A market symbol such as ``BTC/USD`` (or ``BTC-USD``): not empty, no blanks."""
+    if not text or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a market symbol like BTC/USD")
+    return text

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bftx.cli.output import print_error
 from bftx.client import ClientError
 from bftx.errors import BftxError, ConfigError
 
@@ -464,7 +465,7 @@ def _guarded(action: Any) -> int:
         result: int = action()
         return result
     except (BftxError, ClientError, TimeoutError) as error:
-        print(f"bftx swap: {error}", file=sys.stderr)
+        print_error(str(error), getattr(error, "code", None))
         return 1
     except KeyboardInterrupt:
         print("bftx swap: interrupted; resume with `bftx swap watch --state FILE`", file=sys.stderr)

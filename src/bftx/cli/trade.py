@@ -21,11 +21,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bftx.cli.keys import new_key_file
 from bftx.cli.output import (
     bftx_command,
     http_url,
     human,
     human_number,
+    market_symbol,
     order_id,
     positive_seconds,
     print_error,
@@ -34,7 +36,6 @@ from bftx.cli.output import (
 from bftx.client import Client, ClientError
 from bftx.client.core import MarketInfo, balance_from_account, market_from_json
 from bftx.client.keys import url_from_testnet
-from bftx.crypto import KeyPair, save_key
 from bftx.errors import BftxError
 from bftx.exchange import Register
 
@@ -46,7 +47,10 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "create", help="write a new key file and print the account address"
     )
     create.add_argument(
-        "--out", type=Path, required=True, help="path of the new key file (mode 0600)"
+        "--out",
+        type=Path,
+        required=True,
+        help="path of the new key file (mode 0600), in an existing directory",
     )
     create.set_defaults(handler=_account_create)
     enrol = with_node(
@@ -64,7 +68,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         order_actions.add_parser("place", help="place an order and wait until it is final")
     )
     place.add_argument("--key", type=Path, required=True, help="your key file")
-    place.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    place.add_argument(
+        "--market", default="BTC/USD", type=market_symbol, help="market symbol, BASE/QUOTE"
+    )
     place.add_argument("--side", choices=("buy", "sell"), required=True, help="buy or sell")
     place.add_argument(
         "--type",
@@ -100,12 +106,16 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.set_defaults(handler=_order_list)
 
     book = with_node(subcommands.add_parser("book", help="the committed order book of a market"))
-    book.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    book.add_argument(
+        "--market", default="BTC/USD", type=market_symbol, help="market symbol, BASE/QUOTE"
+    )
     book.add_argument("--depth", type=int, default=10, help="price levels per side")
     book.set_defaults(handler=_book)
 
     trades = with_node(subcommands.add_parser("trades", help="recent trades of a market"))
-    trades.add_argument("--market", default="BTC/USD", help="market symbol, BASE/QUOTE")
+    trades.add_argument(
+        "--market", default="BTC/USD", type=market_symbol, help="market symbol, BASE/QUOTE"
+    )
     trades.add_argument("--limit", type=int, default=20, help="how many trades, newest first")
     trades.set_defaults(handler=_trades)
 
@@ -199,11 +209,10 @@ def _fail(arguments: argparse.Namespace, code: str, message: str) -> None:
 
 
 def _account_create(arguments: argparse.Namespace) -> int:
-    key = KeyPair.generate()
     try:
-        save_key(arguments.out, key)
+        key = new_key_file(arguments.out)
     except BftxError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         return 1
     print(
         json.dumps(
