@@ -39,9 +39,13 @@ def test_admission_reports_clear_codes() -> None:
     )
     assert pool.add(order(0, key(99)), 0).code is Code.NOT_REGISTERED
     assert pool.add(order(0), 0).code is Code.OK
-    assert pool.add(order(0), 0).code is Code.DUPLICATE_TX
-    other_tx_same_nonce = order(0, lots=2)
-    assert pool.add(other_tx_same_nonce, 0).code is Code.DUPLICATE_TX
+    again = pool.add(order(0), 0)
+    assert (again.code, again.other_pending) == (Code.DUPLICATE_TX, False)
+    other_tx_same_nonce = pool.add(order(0, lots=2), 0)  # a nonce conflict, not this tx again
+    assert (other_tx_same_nonce.code, other_tx_same_nonce.other_pending) == (
+        Code.DUPLICATE_TX,
+        True,
+    )
     assert pool.add(order(1000), 0).code is Code.NONCE_GAP
     assert len(pool) == 1
 

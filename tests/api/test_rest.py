@@ -223,6 +223,42 @@ def test_submit_accepts_base64_and_hex_and_reports_status_until_committed(
     assert cluster.nonce(key) == nonce + 2
 
 
+def test_another_tx_with_a_pending_nonce_is_nonce_pending_not_a_duplicate(
+    cluster: LiveCluster,
+) -> None:
+    import grpc
+
+    from bftx.api.grpc import bftx_pb2 as pb
+    from bftx.api.grpc import bftx_pb2_grpc
+
+    (key,) = cluster.fresh_traders(1)
+    nonce = cluster.nonce(key)
+    held = cluster.order_tx(key, nonce + 1, Side.BUY, 1_200_000, 1)  # waits for nonce
+    other = cluster.order_tx(key, nonce + 1, Side.BUY, 1_200_000, 2)
+    assert ok(post(cluster, "/v1/txs", json={"tx": b64(held)}))["accepted"] is True
+
+    same = ok(post(cluster, "/v1/txs", json={"tx": b64(held)}))
+    assert (same["accepted"], same["code"]) == (False, "duplicate_tx")
+    assert "already known" in same["message"]
+
+    conflict = ok(post(cluster, "/v1/txs", json={"tx": b64(other)}))
+    assert (conflict["accepted"], conflict["code"]) == (False, "nonce_pending")
+    assert "another tx with this nonce is pending" in conflict["message"]
+    status = ok(get(cluster, f"/v1/txs/{conflict['tx_hash']}"))
+    assert (status["status"], status["code"]) == ("rejected", "nonce_pending")
+    assert status["message"] == conflict["message"]
+
+    with grpc.insecure_channel(cluster.grpc_target()) as channel:
+        summary = bftx_pb2_grpc.BftxStub(channel).SubmitTxs(
+            iter([pb.TxBatch(txs=[other, held])]), timeout=5
+        )
+    assert dict(summary.codes) == {"nonce_pending": 1, "duplicate_tx": 1}
+    assert [r.code for r in summary.rejections] == ["nonce_pending", "duplicate_tx"]
+
+    cluster.wait_committed(cluster.submit(cluster.order_tx(key, nonce, Side.BUY, 1_200_000, 1)))
+    assert cluster.wait_committed(same["tx_hash"])["code"] == "ok"  # the held tx, released
+
+
 def test_submit_reports_admission_rejections_with_their_code(cluster: LiveCluster) -> None:
     (key,) = cluster.fresh_traders(1)
     tx = cluster.order_tx(key, cluster.nonce(key), Side.BUY, 1_300_000, 1)
