@@ -183,7 +183,9 @@ def test_errors_exit_1_with_the_code(cli: Cli) -> None:
     assert unknown[0] == 1 and json.loads(unknown[1])["error"] == "unknown_market"
 
     cli.capsys.readouterr()
-    assert main(["tx", "abc", "--url", cli.cluster.api_url()]) == 1
+    with pytest.raises(SystemExit) as exited:  # a malformed hash is a usage error
+        main(["tx", "abc", "--url", cli.cluster.api_url()])
+    assert exited.value.code == 2
     assert "tx_hash" in cli.capsys.readouterr().err  # errors for people go to standard error
 
 
@@ -216,3 +218,20 @@ def test_malformed_order_ids_are_plain_errors(cli: Cli, capsys: pytest.CaptureFi
             code = exited.code
         error = capsys.readouterr().err
         assert code not in (0, None) and "error" in error, (bad, error)
+
+
+@pytest.mark.parametrize(
+    "tx_hash", ["../status", "00" * 32 + "/../../markets", "0x" + "zz" * 32, "00" * 31, "²" * 64]
+)
+def test_tx_takes_only_a_hash(cli: Cli, capsys: pytest.CaptureFixture[str], tx_hash: str) -> None:
+    """Not a path: ``tx ../status`` must not print the node's status as a tx."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["tx", tx_hash, "--url", cli.cluster.api_url()])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "argument tx_hash" in captured.err
+
+
+def test_tx_of_an_unknown_hash_with_0x_in_capitals(cli: Cli) -> None:
+    assert cli.json("tx", "0x" + "AB" * 32)["status"] == "unknown"

@@ -24,6 +24,7 @@ from rich.table import Table
 from bftx.cli.keys import new_key_file
 from bftx.cli.output import (
     bftx_command,
+    hex_bytes32,
     http_url,
     human,
     human_number,
@@ -132,7 +133,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "tx", help="status of a tx: pending, committed (with its result) or unknown"
         )
     )
-    tx.add_argument("tx_hash", help="the tx hash (hex) that `order place` or the API returned")
+    tx.add_argument(
+        "tx_hash",
+        type=hex_bytes32,
+        help="the tx hash (64 hex digits, optionally 0x) that `order place` or the API returned",
+    )
     tx.set_defaults(handler=_tx)
 
     status = with_node(
@@ -319,7 +324,7 @@ def _balance(arguments: argparse.Namespace) -> int:
 
 def _tx(arguments: argparse.Namespace) -> int:
     def action(client: Client) -> Any:
-        status = client.fetch_tx(arguments.tx_hash.removeprefix("0x"))
+        status = client.fetch_tx(arguments.tx_hash)
         if status.get("events"):
             _remember_markets(client)
         return status
