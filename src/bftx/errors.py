@@ -86,6 +86,7 @@ class Code(enum.IntEnum):
     INVALID_TIMEOUT = 52
     TOO_MANY_CLIENTS = 53
     CLIENT_NOT_RECOVERABLE = 54
+    NONCE_PENDING = 55  # (mempool) another tx of the account holds this nonce
 
     @property
     def slug(self) -> str:
@@ -158,6 +159,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.TOO_MANY_CLIENTS: "this chain holds the maximum number of light clients",
     Code.CLIENT_NOT_RECOVERABLE: "only an expired client can be recovered, from an active client "
     "of the same chain and validators with a newer header",
+    Code.NONCE_PENDING: "another tx with this nonce is pending; wait for it to commit (its nonce "
+    "is then used) or sign this one with a later nonce",
 }
 
 assert set(CODE_DESCRIPTIONS) == set(Code), "every code needs a description"

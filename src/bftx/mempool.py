@@ -2,9 +2,9 @@
 
 Owns admission of submitted bytes (decode with limits, chain id, signature
 verified once per node, `check_tx` against the latest committed state, then
-its own checks: duplicates (this very tx, or another holding its nonce:
-`Admitted.other_pending`), per-account and global bounds), the release of
-*ready* txs to the consensus replica's proposal pool, and the cleanup after
+its own checks: duplicates (this very tx, ``duplicate_tx``, or another
+holding its nonce, ``nonce_pending``), per-account and global bounds), the
+release of *ready* txs to the consensus replica's proposal pool, and the cleanup after
 each committed block. It never executes txs and never talks to the network.
 
 Policies (docs/node.md):
@@ -58,9 +58,6 @@ class Admission(Protocol):
 class Admitted:
     code: Code
     tx_hash: bytes | None
-    # With DUPLICATE_TX: this very tx is not held, another tx of its account holds its nonce
-    # (a nonce conflict; clients see ``nonce_pending``, `bftx.api.intake.answer_code`).
-    other_pending: bool = False
 
 
 @dataclass(slots=True)
@@ -119,7 +116,7 @@ class Mempool:
             return Admitted(Code.DUPLICATE_TX, tx.hash)
         pending = self._by_sender.get(tx.sender)
         if pending is not None and tx.nonce in pending:
-            return Admitted(Code.DUPLICATE_TX, tx.hash, other_pending=True)
+            return Admitted(Code.NONCE_PENDING, tx.hash)
         if not self._has_room_for(len(data)) and not self._evict_for(tx, len(data)):
             return Admitted(Code.MEMPOOL_FULL, tx.hash)
         entry = _Entry(tx, bytes(data), now_ms)

@@ -16,7 +16,7 @@ from bftx import limits
 from bftx.client import Client, ClientError, InvalidArgument, InvalidOrder, OrderRejected, TimedOut
 from bftx.crypto import KeyPair
 from bftx.exchange import Side
-from tests.api.support import LiveCluster
+from tests.api.support import LiveCluster, wait_for
 
 SYMBOL = "BTC/USD"
 
@@ -186,6 +186,22 @@ def test_a_second_client_with_the_same_key_recovers_from_nonce_used(cluster: Liv
         retried = first.create_order(SYMBOL, "limit", "buy", "0.0001", "802")  # 1 is used
         assert retried["id"] == f"{first.address}:2" and retried["status"] == "open"
         assert len(first.fetch_open_orders()) == 3
+
+
+def test_a_second_client_with_the_same_key_recovers_from_nonce_pending(
+    cluster: LiveCluster,
+) -> None:
+    (key,) = cluster.fresh_traders(1)
+    with client(cluster, key) as first, client(cluster, key) as second:
+        first._nonce = second._nonce = 1  # both believe nonce 0 is used
+        waiting = first.create_order(SYMBOL, "limit", "buy", "0.0001", "810", {"wait": False})
+        assert waiting["id"] == f"{first.address}:1"  # pending: it waits for nonce 0
+        # Nonce 1 is held by another pending tx: the node says nonce_pending, the client asks
+        # it for the account's nonce (0) and signs once more, which also releases the first.
+        placed = second.create_order(SYMBOL, "limit", "buy", "0.0001", "811")
+        assert placed["id"] == f"{second.address}:0" and placed["status"] == "open"
+        wait_for(lambda: cluster.nonce(key) == 2, 10.0, "both orders committed")
+        assert len(second.fetch_open_orders()) == 2
 
 
 @pytest.mark.parametrize(

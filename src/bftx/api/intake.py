@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from bftx import limits
-from bftx.errors import CODE_DESCRIPTIONS, Code
+from bftx.errors import Code
 from bftx.mempool import Admitted
 from bftx.node.runtime import Node
 
@@ -59,23 +59,6 @@ OVERLOADED_MESSAGE = (
     "the node's queue is longer than it can commit within its latency budget; retry after a pause"
 )
 RATE_SAMPLE_INTERVAL_S = 0.1  # the committed count is sampled at most this often
-NONCE_PENDING = "nonce_pending"
-NONCE_PENDING_MESSAGE = (
-    "another tx with this nonce is pending; wait for it to commit (its nonce is then used) "
-    "or sign this one with a later nonce"
-)
-
-
-def answer_code(admitted: Admitted) -> tuple[str, str]:
-    """The stable code and message clients see for a node's answer to one tx.
-
-    The mempool refuses a tx whose nonce another pending tx of the account holds
-    with the same `Code` as this very tx sent again (``duplicate_tx``); the two
-    differ for a client (the second can be resent, the first never needs to
-    be), so the conflict reads ``nonce_pending``."""
-    if admitted.code is Code.DUPLICATE_TX and admitted.other_pending:
-        return NONCE_PENDING, NONCE_PENDING_MESSAGE
-    return admitted.code.slug, CODE_DESCRIPTIONS[admitted.code]
 
 
 class IntakeControl:

@@ -30,13 +30,7 @@ from bftx.api.access import AccessControl, authenticator_for, may_see_account
 from bftx.api.contracts import register_contract_routes
 from bftx.api.docs import register_docs, register_metrics_pointer
 from bftx.api.guard import BodyLimit, problem_document
-from bftx.api.intake import (
-    OVERLOADED,
-    OVERLOADED_MESSAGE,
-    IntakeControl,
-    answer_code,
-    intake_for,
-)
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, IntakeControl, intake_for
 from bftx.api.interchain import register_interchain_routes
 from bftx.api.units import format_amount, format_price, format_size
 from bftx.api.websocket import register_websocket
@@ -70,7 +64,6 @@ from bftx.exchange.events import (
 )
 from bftx.exchange.genesis import Asset, Market
 from bftx.exchange.machine import Exchange, OrderView
-from bftx.mempool import Admitted
 from bftx.node.runtime import Node
 from bftx.node.signing import SIGNING_WINDOW_BLOCKS
 from bftx.store import IndexCatchingUp, TradeRow
@@ -467,8 +460,12 @@ def create_app(node: Node) -> FastAPI:
             return TxStatus(tx_hash=digest.hex(), status="pending")
         refusal = refused.get(digest)
         if refusal is not None:
-            slug, message = refusal
-            return TxStatus(tx_hash=digest.hex(), status="rejected", code=slug, message=message)
+            return TxStatus(
+                tx_hash=digest.hex(),
+                status="rejected",
+                code=refusal.slug,
+                message=CODE_DESCRIPTIONS[refusal],
+            )
         return TxStatus(tx_hash=digest.hex(), status="unknown")
 
     @app.get(
@@ -718,17 +715,16 @@ class Refusals:
     """The txs this node refused at submission, newest kept, so their status can say why."""
 
     def __init__(self, size_max: int = REFUSED_TXS_REMEMBERED_MAX) -> None:
-        self._codes: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
+        self._codes: OrderedDict[bytes, Code] = OrderedDict()
         self._size_max = size_max
 
-    def remember(self, tx_hash: bytes, code: str, message: str) -> None:
-        self._codes[tx_hash] = (code, message)
+    def remember(self, tx_hash: bytes, code: Code) -> None:
+        self._codes[tx_hash] = code
         self._codes.move_to_end(tx_hash)
         while len(self._codes) > self._size_max:
             self._codes.popitem(last=False)
 
-    def get(self, tx_hash: bytes) -> tuple[str, str] | None:
-        """The stable code and message of the refusal."""
+    def get(self, tx_hash: bytes) -> Code | None:
         return self._codes.get(tx_hash)
 
 
@@ -756,28 +752,26 @@ def _admit(node: Node, intake: IntakeControl, data: bytes, refused: Refusals) ->
     admitted = intake.admit(data)
     if admitted is None:
         return Admission(tx_hash=None, accepted=False, code=OVERLOADED, message=OVERLOADED_MESSAGE)
-    code, message = answer_code(admitted)
     if admitted.code is not Code.OK and admitted.tx_hash is not None:
-        refused.remember(admitted.tx_hash, code, message)
+        refused.remember(admitted.tx_hash, admitted.code)
     return Admission(
         tx_hash=admitted.tx_hash.hex() if admitted.tx_hash else None,
         accepted=admitted.code is Code.OK,
-        code=code,
-        message=_refusal_message(node, admitted, message),
+        code=admitted.code.slug,
+        message=_refusal_message(node, admitted.code, admitted.tx_hash),
     )
 
 
-def _refusal_message(node: Node, admitted: Admitted, message: str) -> str:
-    """``message``; for a resubmitted tx, that its first copy already committed."""
-    tx_hash = admitted.tx_hash
-    if admitted.code in (Code.NONCE_USED, Code.DUPLICATE_TX) and tx_hash and node.store:
+def _refusal_message(node: Node, code: Code, tx_hash: bytes | None) -> str:
+    """The code's description; for a resubmitted tx, that its first copy already committed."""
+    if code in (Code.NONCE_USED, Code.DUPLICATE_TX) and tx_hash is not None and node.store:
         row = node.store.tx(tx_hash)
         if row is not None:
             return (
                 f"this very tx is already committed at height {row.height} (its first copy "
                 f"counts; this copy is not admitted); GET /v1/txs/{tx_hash.hex()} has its result"
             )
-    return message
+    return CODE_DESCRIPTIONS[code]
 
 
 def _decode_tx_text(text: str) -> bytes:

@@ -56,7 +56,8 @@ NONCE_POLL_INTERVAL_S = 1.0
 SDK_TIMEOUT_S = 20.0  # how long an SDK call waits for finality
 SDK_CANCEL_SHARE = 0.3
 SDK_ERROR_PAUSE_S = 0.5
-KNOWN_CODES = frozenset({"duplicate_tx", "nonce_used"})  # the network already has this tx
+# The network already has this tx, or (nonce_pending) another of its account at its nonce.
+KNOWN_CODES = frozenset({"duplicate_tx", "nonce_used", "nonce_pending"})
 # Refusals that say "not now" (a full mempool, a node shedding load, a node whose state lags
 # so the nonce looks too far ahead): the same bytes go again later, to the next node.
 RETRIED_CODES = frozenset({"mempool_full", "overloaded", "nonce_gap"})

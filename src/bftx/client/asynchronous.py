@@ -343,7 +343,7 @@ class AsyncClient(AsyncContractsMixin, AsyncInterchainMixin):
                 admission = await self._post("/v1/txs", {"tx": core.encode_for_json(tx)})
                 if admission["accepted"]:
                     self._nonce = nonce + 1
-                elif admission["code"] in ("nonce_used", "duplicate_tx") and attempt == 0:
+                elif admission["code"] in core.NONCE_CODES and attempt == 0:
                     self._nonce = None
                     continue
                 else:

@@ -35,6 +35,10 @@ _TIME_IN_FORCE = {
 # A market order (OrderType.MARKET) is immediate-or-cancel at its worst price: IOC says so,
 # GTC is what CCXT passes when no time in force was chosen. FOK and PO are not market orders.
 _MARKET_TIME_IN_FORCE = ("GTC", "IOC")
+# Admission codes after which a tx is signed again once, with the nonce the node reports: the
+# nonce was used, this tx is already pending, or another tx of the account holds its nonce
+# (another client with this key; if it is still pending, the second refusal is raised).
+NONCE_CODES = frozenset({"nonce_used", "duplicate_tx", "nonce_pending"})
 _TIF_NAMES = {"FOK": "FOK (fill or kill)", "PO": "post-only (PO)"}
 
 

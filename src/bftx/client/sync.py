@@ -251,7 +251,7 @@ class Client(ContractsMixin, InterchainMixin):
                 self._nonce = nonce + 1
                 receipt = self.wait_for(admission["tx_hash"], timeout, started) if wait else None
                 return nonce, admission["tx_hash"], receipt
-            if admission["code"] in ("nonce_used", "duplicate_tx") and attempt == 0:
+            if admission["code"] in core.NONCE_CODES and attempt == 0:
                 self._nonce = None  # another client used this key: ask the node
                 continue
             raise OrderRejected(

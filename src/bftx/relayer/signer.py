@@ -22,7 +22,7 @@ from bftx.client.core import sign
 from bftx.client.interchain import RelayBody
 from bftx.crypto import KeyPair
 
-NONCE_CODES = frozenset({"nonce_used", "nonce_gap", "duplicate_tx"})
+NONCE_CODES = frozenset({"nonce_used", "nonce_gap", "duplicate_tx", "nonce_pending"})
 SHED_CODES = frozenset({"overloaded", "mempool_full"})  # the node's intake is full: send later
 CHUNK_TXS = 64  # txs per request: a node admits a request's txs within its intake budget
 SHED_RETRIES_MAX = 100  # then the rest is left to the next pass

@@ -36,7 +36,7 @@ from bftx.api.feed import (
     market_label,
 )
 from bftx.api.grpc import bftx_pb2 as pb
-from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, answer_code, intake_for
+from bftx.api.intake import OVERLOADED, OVERLOADED_MESSAGE, intake_for
 from bftx.api.interchain import (
     IbcClientModel,
     IbcPacketModel,
@@ -393,7 +393,7 @@ class BftxService:
                 if position and position % limits.intake_chunk_txs == 0:
                     await asyncio.sleep(0)  # let consensus messages waiting on the loop in
                 admitted = intake.admit(data)
-                code = OVERLOADED if admitted is None else answer_code(admitted)[0]
+                code = OVERLOADED if admitted is None else admitted.code.slug
                 codes[code] += 1
                 if admitted is not None and admitted.code is Code.OK:
                     accepted += 1
