@@ -346,8 +346,8 @@ def test_throwaway_keys_flooding_an_open_network_cannot_refuse_a_participant() -
     earlier = signed_get(participant, clock)
     assert admit(authenticator, earlier) is not None
     refused = flood(authenticator, [KeyPair.generate() for _ in range(40)], 20, clock)
-    assert refused > 0  # the throwaway keys used up their own memory only
-    assert len(others) <= 64 and others.identities <= 8
+    assert refused == 0  # past their memory's identities, keys are served as unsigned
+    assert len(others) <= 64 and others.identities == 8  # and used up their own memory only
     fresh = signed_get(participant, clock)
     identity = admit(authenticator, fresh)
     assert identity is not None and access.ROLE_PARTICIPANT in identity.roles
@@ -403,14 +403,25 @@ def test_a_non_participant_is_refused_before_anything_of_it_is_remembered() -> N
     assert len(mine) == len(others) == 0 and mine.identities == others.identities == 0
 
 
+def test_a_newcomer_past_the_memory_of_other_keys_is_served_as_unsigned() -> None:
+    clock = FakeClock()
+    authenticator, mine, others = small_authenticator(clock, set())
+    assert flood(authenticator, [KeyPair.generate() for _ in range(8)], 1, clock) == 0
+    assert others.identities == 8
+    newcomer = signed_get(KeyPair.generate(), clock)
+    assert admit(authenticator, newcomer) is None  # open reads: nothing a signature adds
+    assert others.identities == 8 and len(others) == 8 and len(mine) == 0
+
+
 def test_replay_memory_frees_identities_once_their_signatures_are_stale() -> None:
     clock = FakeClock()
-    authenticator, _mine, others = small_authenticator(clock, set())
-    flood(authenticator, [KeyPair.generate() for _ in range(8)], 1, clock)
-    newcomer = KeyPair.generate()
-    with pytest.raises(AccessError) as raised:
+    flooders, newcomer = [KeyPair.generate() for _ in range(8)], KeyPair.generate()
+    registered = {key.address for key in (*flooders, newcomer)}
+    authenticator, mine, _others = small_authenticator(clock, registered)
+    flood(authenticator, flooders, 1, clock)
+    with pytest.raises(AccessError) as raised:  # no live identity is forgotten
         admit(authenticator, signed_get(newcomer, clock))
     assert (raised.value.code, raised.value.retry_after_s) == ("rate_limited", 1)
     clock.now += limits.api_signature_skew_ms_max / 1000 + 0.001
     assert admit(authenticator, signed_get(newcomer, clock)) is not None
-    assert len(others) == others.identities == 1
+    assert len(mine) == mine.identities == 1

@@ -114,7 +114,9 @@ class Authenticator:
         if signed is None:
             return None
         now_ms = self._now_ms()
-        self._check_fresh(signed, now_ms)
+        self._check_replay(signed)
+        if not self._memory_of(signed.identity).has_room(signed.identity.address, now_ms):
+            raise _memory_full()
         self._memory_of(signed.identity).record(
             signed.identity.address, signed.signature, signed.timestamp_ms, now_ms
         )
@@ -209,7 +211,15 @@ class Authenticator:
                 )
         if signed is not None:
             now_ms = self._now_ms()
-            self._check_fresh(signed, now_ms)
+            self._check_replay(signed)
+            memory = self._memory_of(signed.identity)
+            if not memory.has_room(signed.identity.address, now_ms):
+                if memory is self._others:
+                    # Reaching here, a non-participant needs no identity (open reads, or a
+                    # public path): its signature grants nothing an unsigned request lacks,
+                    # so it is served as one, and a flood of keys refuses no newcomer.
+                    return None
+                raise _memory_full()
             self._limiter.take(signed.identity.address)
             self._memory_of(signed.identity).record(
                 signed.identity.address, signed.signature, signed.timestamp_ms, now_ms
@@ -231,16 +241,23 @@ class Authenticator:
             return self._participants
         return self._others
 
-    def _check_fresh(self, signed: _Signed, now_ms: int) -> None:
+    def _check_replay(self, signed: _Signed) -> None:
         """Refuse a replay; both memories are asked, since a key that registers moves from
         one to the other while the signatures it made before may still be replayed."""
-        address = signed.identity.address
         for memory in (self._participants, self._others):
-            memory.check(address, signed.signature, signed.timestamp_ms)
-        self._memory_of(signed.identity).check_room(address, now_ms)
+            memory.check(signed.identity.address, signed.signature, signed.timestamp_ms)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+
+def _memory_full() -> AccessError:
+    return AccessError(
+        429,
+        "rate_limited",
+        "too many identities signed requests within the clock window; retry shortly",
+        1,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,12 +305,13 @@ class ReplayMemory:
       rises): a flood of fresh identities turns the memory over but refuses
       nobody else, whose new requests are newer than their floors;
     - at most ``identities_max`` identities with a signature or a floor still
-      within the window are kept; a new identity beyond that is refused
-      (429) until one goes stale. Forgetting a live identity's floor would
-      allow replays, so this is the one place where a flood refuses others;
-      `Authenticator` keeps participants and other keys in separate memories,
-      so only as many registered accounts, each signing within one clock
-      window, could reach it.
+      within the window are kept; `has_room` says no to a new identity beyond
+      that until one goes stale (forgetting a live identity's floor would
+      allow replays). `Authenticator` keeps participants and other keys in
+      separate memories: it serves another key without room as unsigned
+      (it needs no identity), and refuses a participant without room (429),
+      which only as many registered accounts, each signing within one clock
+      window, could cause.
     """
 
     def __init__(
@@ -340,21 +358,16 @@ class ReplayMemory:
                 1,
             )
 
-    def check_room(self, address: bytes, now_ms: int) -> None:
-        """AccessError 429 if ``address`` is new and every identity slot is still live."""
+    def has_room(self, address: bytes, now_ms: int) -> bool:
+        """Whether a signature of ``address`` can be recorded: it is known, or an identity
+        slot is free (no live identity is ever forgotten)."""
         if address in self._identities:
-            return
+            return True
         self._forget_stale(now_ms)
-        if len(self._identities) >= self._identities_max:
-            raise AccessError(
-                429,
-                "rate_limited",
-                "too many identities signed requests within the clock window; retry shortly",
-                1,
-            )
+        return len(self._identities) < self._identities_max
 
     def record(self, address: bytes, signature: bytes, timestamp_ms: int, now_ms: int) -> None:
-        """Remember an accepted signature (after `check` and `check_room`)."""
+        """Remember an accepted signature (after `check`, and `has_room` said yes)."""
         self._forget_stale(now_ms)
         remembered = self._identities.pop(address, None) or _Remembered()
         self._identities[address] = remembered  # now the most recently used
