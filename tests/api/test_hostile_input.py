@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,7 +169,11 @@ def test_a_websocket_upgrade_with_a_timestamp_of_unicode_digits_is_refused_not_a
     "body",
     [
         b'{"tx":"\xff\xfe"}',  # not UTF-8
-        b'{"tx":' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # past the parser's recursion
+        # Past the default recursion limit, which guards the C parser in a node process
+        # (test_a_node_process_keeps_the_default_recursion_limit). Not deeper: this test
+        # process may have imported py_ecc, which raises the limit to 100,000, past what a
+        # thread's C stack holds; here 5,000 levels parse and fail validation instead.
+        b'{"tx":' + b"[" * 5_000 + b"]" * 5_000 + b"}",
         b"{",
     ],
 )
@@ -176,6 +182,22 @@ def test_an_unparsable_json_body_is_invalid_request(cluster: LiveCluster, body: 
         f"{cluster.api_url()}/v1/txs", content=body, headers={"content-type": "application/json"}
     )
     assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
+
+
+def test_a_node_process_keeps_the_default_recursion_limit() -> None:
+    """JSON bodies are parsed by the C decoder, whose only depth guard is the recursion
+    limit; some Ethereum libraries (py_ecc, py-evm) raise it on import to 100,000, where
+    a 200 kB body of brackets overflows the C stack. What a node process imports must not."""
+    fresh = "import sys; print(sys.getrecursionlimit())"
+    node = (
+        "import sys, bftx.cli, bftx.cli.node, bftx.node.runtime, bftx.api.rest, "
+        "bftx.api.grpc.server; print(sys.getrecursionlimit())"
+    )
+    limits_seen = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for code in (fresh, node)
+    ]
+    assert limits_seen[0].stdout == limits_seen[1].stdout, limits_seen[1].stdout
 
 
 def test_a_body_within_the_bound_is_still_served(cluster: LiveCluster) -> None:

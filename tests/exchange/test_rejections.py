@@ -3,7 +3,7 @@
 One scenario per code, run through the path that produces it (`execute_block`,
 `check_tx` or `decode_block`). A scenario also checks that the rejected tx
 left balances, books and open orders as they were. The mempool-only codes
-(DUPLICATE_TX, MEMPOOL_FULL) are not the exchange's to produce.
+(DUPLICATE_TX, MEMPOOL_FULL, NONCE_PENDING) are not the exchange's to produce.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .support import ALICE, BOB, BTC_ISSUER, CHAIN_ID, OUTSIDER, REGISTRAR, Worl
 from .test_contracts import CONTRACT_SCENARIOS
 from .test_interchain import INTERCHAIN_SCENARIOS
 
-MEMPOOL_ONLY = {Code.DUPLICATE_TX, Code.MEMPOOL_FULL}
+MEMPOOL_ONLY = {Code.DUPLICATE_TX, Code.MEMPOOL_FULL, Code.NONCE_PENDING}
 
 
 def order(
