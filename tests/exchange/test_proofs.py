@@ -136,6 +136,13 @@ _WORLD = busy_world()
         "ibc-receipt:client-0:client-1:\u00b3",
         "ibc-ack:client-0:client-1:\u0661",
         "ibc-consensus:client-0:" + "1" * 19,
+        # an order's nonce and every hex part alike: int() reads these, fromhex() skips spaces
+        "order:" + "00" * 20 + ":\u0661",
+        "order:" + "00" * 20 + ": 1",
+        "order:" + "00" * 20 + ":1_0",
+        "order:" + "00" * 20 + ":+1",
+        "account:" + "00 " * 20,
+        "raw:ab cd",
     ],
 )
 def test_bad_key_texts_are_refused(text: str) -> None:

@@ -12,6 +12,7 @@ where ``height`` is the block after which the state held it (docs/settlement.md)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bftx import codec, crypto, limits
@@ -28,6 +29,9 @@ from bftx.exchange.keys import (
 
 proof_bytes_max = 1024 * 1024  # a bucket of a few thousand entries at the very most
 _KEY_BYTES_MAX = 64
+# ASCII only: int() also reads '١', ' 1' or '1_0', bytes.fromhex() skips spaces
+_NONCE_TEXT = re.compile(r"[0-9]{1,20}")
+_HEX_TEXT = re.compile(r"(0x)?[0-9a-fA-F]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +73,16 @@ def parse_key(text: str) -> bytes:
             return contract_key(_hex(rest, crypto.HASH_BYTES))
         if kind == "order":
             owner, _, nonce = rest.partition(":")
-            number = int(nonce)
-            if not 0 <= number <= limits.nonce_max:
+            if _NONCE_TEXT.fullmatch(nonce) is None or int(nonce) > limits.nonce_max:
                 raise ValueError
+            number = int(nonce)
             return order_key(_hex(owner, crypto.ADDRESS_BYTES), number)
         if kind == "supply" and rest and len(rest.encode()) <= limits.asset_symbol_bytes_max:
             return supply_key(rest)
         if kind == "counters" and not rest:
             return COUNTERS_KEY
         if kind == "raw":
-            raw = bytes.fromhex(rest.removeprefix("0x"))
+            raw = _hex(rest, len(rest.removeprefix("0x")) // 2)
             if 1 <= len(raw) <= _KEY_BYTES_MAX:
                 return raw
     except ValueError:
@@ -90,6 +94,8 @@ def parse_key(text: str) -> bytes:
 
 
 def _hex(text: str, size: int) -> bytes:
+    if _HEX_TEXT.fullmatch(text) is None:
+        raise ValueError
     value = bytes.fromhex(text.removeprefix("0x"))
     if len(value) != size:
         raise ValueError
