@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from pathlib import Path
 
 import pytest
 
 from bftx import limits
 from bftx.chain import Genesis
+from bftx.consensus.storage import decode_block
 from bftx.crypto import load_key, sha256
-from bftx.errors import DecodeError
+from bftx.errors import BftxError, DecodeError
 from bftx.exchange import OrderType, PlaceOrder, Side, sign_tx
 from bftx.node.config import load_config
+from bftx.node.main import serve
 from bftx.node.pending import PENDING_FILE, decode_pending, load_pending, save_pending
 from bftx.node.runtime import TX_GOSSIP_CHANNEL, Node
 from bftx.node.testnet import CHAIN_ID, create_testnet
 from bftx.p2p.gossip import decode_batch
+from bftx.store import Store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -106,3 +111,65 @@ def test_a_validator_whose_link_comes_up_is_handed_every_pending_tx(tmp_path: Pa
     sent = asyncio.run(run())
     assert [(peer, channel) for peer, channel, _ in sent] == [(validator, TX_GOSSIP_CHANNEL)]
     assert list(decode_batch(sent[0][2])) == txs
+
+
+@pytest.mark.parametrize("busy", ["p2p_port", "metrics_port", "api_port"])
+def test_a_start_that_fails_keeps_the_saved_txs_for_the_next_one(
+    tmp_path: Path, busy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A busy port fails the start after the saved txs were admitted again: the file stays, what
+    was started stops (and says so), and the next start commits each saved tx exactly once."""
+    testnet = create_testnet(tmp_path / "testnet", validators=1, traders=1)
+    config = load_config(testnet.nodes[0].home)
+    genesis, key = Genesis.load(config.genesis_file), load_key(config.key_file)
+    trader = testnet.accounts["trader000"]
+    order = PlaceOrder("BTC/USD", Side.BUY, OrderType.LIMIT, 4_500_000, 1, 0)
+    txs = [sign_tx(trader, CHAIN_ID, nonce, order) for nonce in range(2)]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    save_pending(config.data_dir, txs)
+    saved = (config.data_dir / PENDING_FILE).read_bytes()
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind((config.api_host, getattr(config, busy)))
+        taken.listen()
+        with (
+            caplog.at_level(logging.INFO, logger="bftx.node"),
+            pytest.raises((BftxError, OSError)),
+        ):
+            asyncio.run(serve(Node(config, genesis, key)))
+    assert (config.data_dir / PENDING_FILE).read_bytes() == saved
+    messages = [record.getMessage() for record in caplog.records]
+    assert "start failed" in messages and "node stopped" in messages
+
+    async def run_node(wait_for_commits: bool) -> list[int | None]:
+        node = Node(config, genesis, key)
+        await node.start()
+        try:
+            assert not (config.data_dir / PENDING_FILE).exists()  # started: deleted
+            for _ in range(2_000):
+                assert node.store is not None
+                rows = [node.store.tx(sha256(data)) for data in txs]
+                if not wait_for_commits or all(row is not None for row in rows):
+                    break
+                await asyncio.sleep(0.01)
+            assert node.store is not None
+            return [row.height if row is not None else None for row in rows]
+        finally:
+            await node.stop()
+
+    heights = asyncio.run(run_node(wait_for_commits=True))
+    assert None not in heights
+    assert not (config.data_dir / PENDING_FILE).exists()  # nothing left pending at that stop
+    assert asyncio.run(run_node(wait_for_commits=False)) == heights  # committed once, not again
+    store = Store.open(config.database_path, genesis.chain_id, genesis.compute_hash())
+    try:
+        committed = [
+            tx
+            for height in range(1, store.latest_height() + 1)
+            if (stored := store.block(height)) is not None
+            for tx in decode_block(stored.block, genesis.chain_id).txs
+        ]
+    finally:
+        store.close()
+    assert sorted(committed) == sorted(txs)  # each saved tx in exactly one block

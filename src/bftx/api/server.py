@@ -10,6 +10,7 @@ import uvicorn
 
 from bftx import limits
 from bftx.api.rest import create_app
+from bftx.errors import BftxError
 from bftx.node.runtime import Node
 
 
@@ -34,12 +35,19 @@ class ApiServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve())
+        self._task = asyncio.create_task(self._serve())
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises why it could not start (a busy port, say)
                 raise RuntimeError("the API server stopped while starting")
             await asyncio.sleep(0.01)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind (it logged why): not in a task
+            config = self._server.config
+            raise BftxError(f"api: cannot listen on {config.host}:{config.port}") from None
 
     async def stop(self) -> None:
         self._server.should_exit = True

@@ -2,11 +2,13 @@
 
 A node stopped by SIGTERM or SIGINT writes every tx its mempool holds (the
 signed bytes, each account's in nonce order) to ``pending.bin`` in its data
-directory; the next start reads the file, deletes it, and admits each tx
-again like a submission (signature, chain id, `check_tx` against the
-recovered state), so what committed meanwhile is refused and what can still
-execute is proposed, and handed to each peer as its link comes up. Without it, stopping every node at
-once drops every acknowledged tx not yet in a block.
+directory; the next start reads the file and admits each tx again like a
+submission (signature, chain id, `check_tx` against the recovered state), so
+what committed meanwhile is refused and what can still execute is proposed,
+and handed to each peer as its link comes up. The file is deleted only once
+the node has started (every listener bound): a start that fails keeps it,
+and its stop leaves it as it was. Without it, stopping every node at once
+drops every acknowledged tx not yet in a block.
 
 Nothing is written per tx while the node runs: a kill -9 saves nothing. An
 acknowledged tx then survives on any peer that holds it (it was gossiped
@@ -57,14 +59,35 @@ def load_pending(directory: Path) -> list[bytes]:
     Raises `DecodeError` for a file that is not a bounded list of tx bytes
     (the file is removed all the same: it can never become readable).
     """
-    path = directory / PENDING_FILE
     try:
-        data = path.read_bytes()
+        txs = read_pending(directory)
+    except DecodeError:
+        discard_pending(directory)
+        raise
+    discard_pending(directory)
+    return txs
+
+
+def read_pending(directory: Path) -> list[bytes]:
+    """The txs a clean stop saved, the file left in place; [] when there is none.
+
+    A node deletes the file (`discard_pending`) only once it has started: a
+    start that fails finds the same txs at the next one. Raises `DecodeError`
+    for a file that is not a bounded list of tx bytes.
+    """
+    try:
+        data = (directory / PENDING_FILE).read_bytes()
     except FileNotFoundError:
         return []
-    path.unlink()
-    _sync_directory(directory)
     return decode_pending(data)
+
+
+def discard_pending(directory: Path) -> None:
+    """Delete the saved txs durably (nothing to do when there is no file)."""
+    path = directory / PENDING_FILE
+    if path.exists():
+        path.unlink()
+        _sync_directory(directory)
 
 
 def decode_pending(data: bytes) -> list[bytes]:

@@ -78,7 +78,7 @@ from bftx.node.collection import CollectorPauses
 from bftx.node.config import NodeConfig
 from bftx.node.hooks import FAULT_EXECUTE_HEIGHT, InjectedFault, TestHooks
 from bftx.node.metrics import NodeMetrics, serve_metrics
-from bftx.node.pending import load_pending, save_pending
+from bftx.node.pending import discard_pending, read_pending, save_pending
 from bftx.node.recovery import encode_history, recover
 from bftx.node.signing import SigningMonitor
 from bftx.p2p.gossip import GossipBatcher, decode_batch, encode_batch
@@ -247,10 +247,22 @@ class Node:
                 f"{config.key_file}: this key is not a validator in genesis (mode = validator)"
             )
         members = genesis.validators + genesis.followers
-        if not any(member.public_key == key.public_key for member in members):
+        own = [member for member in members if member.public_key == key.public_key]
+        if not own:
             raise ConfigError(
                 f"{config.key_file}: this key is neither a validator nor a follower in genesis"
             )
+        if own[0].name != config.name:  # another node's key.json: two processes would sign as one
+            raise ConfigError(
+                f"{config.key_file}: this key is {own[0].name!r}'s in genesis, "
+                f"but config.toml names this node {config.name!r}"
+            )
+        for peer in config.peers:
+            if peer.public_key == key.public_key:
+                raise ConfigError(
+                    f"config.toml [[p2p.peers]] {peer.name!r}: its public_key is this node's own "
+                    f"key ({config.key_file})"
+                )
         self.metrics = NodeMetrics()
         self._gc_pauses = CollectorPauses()
         self.metrics.add_gc_pauses(self._gc_pauses)
@@ -286,10 +298,21 @@ class Node:
         self._decoded_messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
         self._stopped = asyncio.Event()
         self.halted: str | None = None
+        # What `pending.bin` held at this start, kept (file and list) until the node has started:
+        # None while the start has not read it (a stop then leaves the file alone).
+        self._saved_txs: list[bytes] | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, listeners_follow: bool = False) -> None:
+        """Recover, bind the p2p and metrics listeners, and start.
+
+        ``listeners_follow``: the caller binds more listeners (the API) and
+        calls `confirm_started` once they are; otherwise the node has started
+        when this returns. Until then the saved pending txs stay on disk: a
+        start that fails (a busy port, say) loses none of them. After an
+        exception, `stop` releases what was started.
+        """
         asyncio.get_running_loop().set_exception_handler(self._on_loop_exception)
         if self.hooks.active:
             logger.warning("test hooks are active: not for production", extra={"hooks": self.hooks})
@@ -378,8 +401,21 @@ class Node:
                 "validator": self.validator_index,
             },
         )
+        if not listeners_follow:
+            self.confirm_started()
+
+    def confirm_started(self) -> None:
+        """Every listener is bound: the saved pending txs are the mempool's now, the file goes."""
+        if self._saved_txs:
+            try:
+                discard_pending(self.config.data_dir)
+            except OSError as error:  # the next start admits them again: refused if committed
+                logger.warning("saved pending txs not deleted", extra={"error": str(error)})
+        self._saved_txs = []
 
     async def stop(self) -> None:
+        if self._stopped.is_set():
+            return
         self._gc_pauses.remove()
         for handle in self._timers.values():
             handle.cancel()
@@ -408,10 +444,16 @@ class Node:
     # --- the mempool across a clean restart (`bftx.node.pending`) ----------------------
 
     def _save_pending_txs(self) -> None:
-        """At a clean stop: what the mempool holds (admitted, acknowledged, not committed)."""
-        if self.mempool is None:
-            return
+        """At a clean stop: what the mempool holds (admitted, acknowledged, not committed).
+
+        After a start that failed, the saved file is left as it was, or only added to.
+        """
+        if self.mempool is None or self._saved_txs is None:
+            return  # the start did not get to the saved txs: the file (if any) stays
         txs = self.mempool.pending_txs()
+        if self._saved_txs:  # the start did not finish: keep every saved tx, add what came since
+            saved = set(self._saved_txs)
+            txs = self._saved_txs + [data for data in txs if data not in saved]
         try:
             save_pending(self.config.data_dir, txs)
         except OSError as error:
@@ -421,15 +463,23 @@ class Node:
             logger.info("pending txs saved", extra={"txs": len(txs)})
 
     def _readmit_saved_txs(self) -> None:
-        """Admit again what the last clean stop saved, against the recovered state."""
+        """Admit again what the last clean stop saved, against the recovered state.
+
+        The file stays until the node has started (`confirm_started`)."""
         assert self.mempool is not None
+        self._saved_txs = []
         try:
-            saved = load_pending(self.config.data_dir)
-        except (DecodeError, OSError) as error:
+            saved = read_pending(self.config.data_dir)
+        except DecodeError as error:  # it can never become readable: removed
+            logger.warning("saved pending txs not loaded", extra={"error": str(error)})
+            discard_pending(self.config.data_dir)
+            return
+        except OSError as error:  # the next clean stop writes it again
             logger.warning("saved pending txs not loaded", extra={"error": str(error)})
             return
         if not saved:
             return
+        self._saved_txs = saved
         refused: dict[str, int] = {}
         now = self.clock()
         for data in saved:

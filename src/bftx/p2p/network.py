@@ -704,6 +704,19 @@ class Network:
     ) -> _Link:
         old = self._links.get(peer.public_key)
         if old is not None:
+            # A live link (it received within two keepalive intervals) replaced by another with
+            # the same key: a peer that restarted closed its old link first. Two processes
+            # with one key take turns holding the link, and both vote: say so loudly.
+            live_s = 2 * self.settings.keepalive_interval_ms / 1000
+            if asyncio.get_running_loop().time() - old.last_received <= live_s:
+                logger.error(
+                    "p2p live link replaced peer=%s old_remote=%s new_remote=%s: "
+                    "two processes may hold validator %s's key",
+                    peer.name,
+                    old.writer.get_extra_info("peername"),
+                    writer.get_extra_info("peername"),
+                    peer.name,
+                )
             self._close_link(old, "replaced")
         self._unreachable.discard(peer.public_key)
         transport = writer.transport
