@@ -132,6 +132,8 @@ class Genesis:
             document = json.loads(path.read_text())
         except OSError as error:
             raise ConfigError(f"{path}: cannot read genesis: {error.strerror}") from error
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not valid JSON: not UTF-8 text ({error.reason})") from error
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}: not valid JSON: {error}") from error
         return Genesis.from_document(document)

@@ -132,6 +132,8 @@ def load_key(path: Path) -> KeyPair:
         text = path.read_text()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read key file: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a bftx key file (not UTF-8 text)") from error
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             f"{path}: key file permissions {stat.S_IMODE(mode):o} are too open; run chmod 600 {path}"

@@ -28,4 +28,7 @@ def _start(arguments: argparse.Namespace) -> int:
     except BftxError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # last resort: a socket or file the checks above did not name
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0

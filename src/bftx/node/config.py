@@ -21,6 +21,24 @@ from bftx.errors import ConfigError
 MODES = ("validator", "follower")
 INTAKE_QUEUE_MS_MIN = 100  # below a block interval nothing could be admitted under load
 INTAKE_QUEUE_MS_MAX = 60_000
+# The keys `parse_config` reads, by section: any other key is refused (a mistyped one would
+# otherwise leave its setting silently at the default).
+TOP_KEYS = (
+    "name",
+    "mode",
+    "key_file",
+    "genesis_file",
+    "data_dir",
+    "log_level",
+    "batch_delay_ms",
+    "p2p",
+    "api",
+    "metrics",
+)
+P2P_KEYS = ("host", "port", "peers")
+PEER_KEYS = ("name", "public_key", "host", "port")
+API_KEYS = ("host", "port", "grpc_port", "intake_queue_ms")
+METRICS_KEYS = ("host", "port")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +89,21 @@ def load_config(home: Path) -> NodeConfig:
         raise ConfigError(
             f"{path}: cannot read the node configuration: {error.strerror}"
         ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({error.reason})") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from error
     return parse_config(home, document, str(path))
 
 
 def parse_config(home: Path, document: dict[str, Any], where: str) -> NodeConfig:
+    _known(document, TOP_KEYS, where, "at the top level")
     p2p = _table(document, "p2p", where)
     api = _table(document, "api", where)
     metrics = _table(document, "metrics", where)
+    _known(p2p, P2P_KEYS, where, "in [p2p]")
+    _known(api, API_KEYS, where, "in [api]")
+    _known(metrics, METRICS_KEYS, where, "in [metrics]")
     mode = _text(document, "mode", where, default="validator")
     if mode not in MODES:
         raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}")
@@ -160,6 +184,14 @@ def render_config(config: NodeConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _known(document: dict[str, Any], keys: tuple[str, ...], where: str, section: str) -> None:
+    unknown = [key for key in document if key not in keys]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} {section} (valid keys: {', '.join(keys)})"
+        )
+
+
 def _table(document: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     value = document.get(key, {})
     if not isinstance(value, dict):
@@ -190,6 +222,7 @@ def _port(document: dict[str, Any], key: str, where: str) -> int:
 def _peer(document: Any, where: str) -> PeerConfig:
     if not isinstance(document, dict):
         raise ConfigError(f"{where}: must be a table")
+    _known(document, PEER_KEYS, where, "in [[p2p.peers]]")
     key_text = _text(document, "public_key", where)
     try:
         public_key = bytes.fromhex(key_text)

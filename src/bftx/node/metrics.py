@@ -8,6 +8,7 @@ paths never touch a metrics object for them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 
@@ -20,6 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from bftx.errors import ConfigError
 from bftx.node.collection import GENERATIONS, PAUSE_BUCKETS_S, CollectorPauses
 
 _REQUEST_BYTES_MAX = 8_192
@@ -180,4 +182,11 @@ async def serve_metrics(metrics: NodeMetrics, host: str, port: int) -> asyncio.S
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, host, port, limit=_REQUEST_BYTES_MAX)
+    try:
+        return await asyncio.start_server(handle, host, port, limit=_REQUEST_BYTES_MAX)
+    except OSError as error:  # the port taken, the host not resolvable or not ours
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(f"[metrics] port {port} is in use") from error
+        raise ConfigError(
+            f"[metrics] host {host!r}, port {port}: cannot listen there: {error.strerror or error}"
+        ) from error

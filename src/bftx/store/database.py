@@ -129,7 +129,13 @@ class Store:
     @staticmethod
     def open(path: Path, chain_id: str, genesis_hash: bytes) -> Store:
         """Open (or create) the store of ``chain_id``; refuse one that is damaged or of another chain."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file in the way, a read-only or missing parent
+            raise StoreError(
+                f"{path.parent}: cannot create the data directory (a node's data_dir):"
+                f" {error.strerror}"
+            ) from error
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
