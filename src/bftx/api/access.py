@@ -28,7 +28,7 @@ from bftx.node.runtime import Node
 Clock = Callable[[], float]  # seconds
 
 # Paths anyone may read in every mode (liveness, the API's own documentation).
-_PUBLIC_PATHS = re.compile(r"/v1/health|/docs.*|/openapi\.json|/redoc.*")
+_PUBLIC_PATHS = re.compile(r"/v1/health|/v1/ready|/docs.*|/openapi\.json|/redoc.*")
 _HEX = re.compile(r"[0-9a-f]*")
 _TIMESTAMP = re.compile(r"[0-9]{1,16}")  # ASCII digits only (str.isdigit admits "²")
 _ACCOUNT_PATH = re.compile(r"/v1/accounts/(?:0x)?([0-9a-fA-F]{40})(?:/.*)?")

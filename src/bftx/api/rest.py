@@ -285,7 +285,16 @@ class StatusModel(BaseModel):
     )
     fault_margin: int = Field(
         description="How many more validators may stop signing before the chain stops; 0 means "
-        "one fault away from stopping (the node then logs a WARNING)"
+        "one fault away from stopping (the node then logs a WARNING). Counted over heights, so "
+        "it does not move while the chain stands still: see quorum_reachable"
+    )
+    validators_reachable: list[str] = Field(
+        description="Validators this node has a live link to, itself included when it is one"
+    )
+    quorum: int = Field(description="Validators a block needs (2f + 1)")
+    quorum_reachable: bool = Field(
+        description="Whether validators_reachable holds a quorum. False: from here the network "
+        "cannot commit (txs are admitted and wait); GET /v1/ready is then 503"
     )
 
 
@@ -392,10 +401,35 @@ def create_app(node: Node) -> FastAPI:
         return {"status": "ok"}
 
     @app.get(
+        "/v1/ready",
+        summary="Readiness: 200 while the node is not halted and reaches a quorum of validators",
+        responses={
+            503: _problem_response(
+                "The node halted (`halted`), or it reaches fewer validators than a block needs "
+                "(`no_quorum`): what it admits cannot commit until more are reachable"
+            )
+        },
+    )
+    async def ready() -> dict[str, Any]:
+        if node.halted:
+            raise ApiProblem(503, "halted", node.halted)
+        reach = _quorum_reach(node)
+        reachable, quorum = len(reach["validators_reachable"]), reach["quorum"]
+        if not reach["quorum_reachable"]:
+            raise ApiProblem(
+                503,
+                "no_quorum",
+                f"this node reaches {reachable} of {len(node.genesis.validators)} validators "
+                f"(itself included) and a block needs {quorum}: txs are admitted but cannot "
+                "commit until more validators are reachable",
+            )
+        return {"status": "ready", "validators_reachable": reachable, "quorum": quorum}
+
+    @app.get(
         "/v1/status", response_model=StatusModel, summary="Height, view, primary, peers, validators"
     )
     async def status() -> dict[str, Any]:
-        return node.status()
+        return {**node.status(), **_quorum_reach(node)}
 
     @app.post("/v1/txs", response_model=Admission, summary="Submit one signed tx")
     async def submit(request: SubmitRequest) -> Admission:
@@ -881,6 +915,25 @@ def _order_model(exchange: Exchange, order: OrderView) -> OrderModel:
         remaining_lots=order.remaining_lots,
         expires_at_ms=order.expires_at_ms,
     )
+
+
+def _quorum_reach(node: Node) -> dict[str, Any]:
+    """The validators this node has a live link to (itself included), against the quorum.
+
+    A wall-clock view, unlike the signing monitor's: when the chain stops, no height
+    passes to age the validators that stopped signing, but their links are down."""
+    connected = node.network.connected_peers() if node.network else frozenset()
+    reachable = [
+        validator.name
+        for index, validator in enumerate(node.genesis.validators)
+        if index == node.validator_index or validator.public_key in connected
+    ]
+    quorum = node.validators.quorum
+    return {
+        "validators_reachable": reachable,
+        "quorum": quorum,
+        "quorum_reachable": len(reachable) >= quorum,
+    }
 
 
 def _block_model(node: Node, height: int) -> BlockModel:
