@@ -47,7 +47,10 @@ class ApiServer:
             await self._server.serve()
         except SystemExit:  # uvicorn exits when it cannot bind (it logged why): not in a task
             config = self._server.config
-            raise BftxError(f"api: cannot listen on {config.host}:{config.port}") from None
+            raise BftxError(
+                f"[api] host {config.host!r}, port {config.port}: cannot listen there "
+                "(the port in use, or the host not this machine's; uvicorn's line above says which)"
+            ) from None
 
     async def stop(self) -> None:
         self._server.should_exit = True
