@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bftx.chain import Genesis
 from bftx.cli import main
 from bftx.errors import ConfigError
 from bftx.node.config import load_config
 from bftx.node.testnet import create_testnet
+from bftx.store import Store
 
 BINARY = bytes(range(128, 256)) + b"\xff\xfe\x00\x80" * 16  # not UTF-8
 
@@ -147,3 +149,15 @@ def test_any_other_os_error_at_start_is_a_plain_error(
     assert "Traceback" not in captured.err + captured.out
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1
     assert "Permission denied" in captured.err and "pending.bin" in captured.err
+
+
+def test_a_damaged_vote_journal_record_is_named(home: Path) -> None:
+    loaded = load_config(home)
+    genesis = Genesis.load(loaded.genesis_file)
+    store = Store.open(loaded.database_path, genesis.chain_id, genesis.compute_hash())
+    try:
+        store.append_journal([b"\xde\xad\xbe\xef"])
+    finally:
+        store.close()
+    line = plain_error(home, str(loaded.database_path), "vote journal record 1 is damaged")
+    assert "will not start without the votes it signed" in line

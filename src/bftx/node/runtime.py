@@ -377,10 +377,7 @@ class Node:
             )
             if recovered.history[-1].height > 0:
                 self.replica.resume(recovered.history)
-            assert self.store is not None
-            self._journal = [
-                decode_journal_record(data, self.chain_id) for data in self.store.load_journal()
-            ]
+            self._journal = self._load_journal()
             replica, journal, now = self.replica, self._journal, self.clock()
             self._run(lambda: replica.start(now, journal))
         self._readmit_saved_txs()  # handed to each peer as its link comes up
@@ -403,6 +400,23 @@ class Node:
         )
         if not listeners_follow:
             self.confirm_started()
+
+    def _load_journal(self) -> list[JournalRecord]:
+        """This validator's own votes, to resume without ever contradicting one."""
+        assert self.store is not None
+        records = []
+        for position, data in enumerate(self.store.load_journal(), start=1):
+            try:
+                records.append(decode_journal_record(data, self.chain_id))
+            except DecodeError as error:
+                # Starting without its votes, a validator could sign a conflicting one.
+                raise StoreError(
+                    f"{self.store.path}: vote journal record {position} is damaged ({error}); "
+                    "this validator will not start without the votes it signed. Restore the "
+                    "file from a backup, or stop every validator's use of this key before "
+                    "starting afresh with an empty data directory"
+                ) from error
+        return records
 
     def confirm_started(self) -> None:
         """Every listener is bound: the saved pending txs are the mempool's now, the file goes."""
